@@ -1,0 +1,87 @@
+// A small admin API client on undici. Every failure becomes a CliError with a hint.
+
+import { request } from "undici";
+import type { ErrorBody } from "../gateway/schemas.ts";
+import { CliError } from "./errors.ts";
+
+export interface ClientOptions {
+  gateway: string;
+  token: string | undefined;
+}
+
+const HINTS: Record<string, string> = {
+  ERR_AUTH_MISSING: "pass --token, set WASMGATE_TOKEN, or run next to the gateway's state directory",
+  ERR_AUTH_INVALID: "the token is malformed; copy it again from the gateway's operator-token file",
+  ERR_AUTH_BAD_SIGNATURE: "the token was not issued by this gateway; use this gateway's operator-token",
+  ERR_AUTH_EXPIRED: "the token has expired; restart the gateway or ask the operator for a new one",
+  ERR_COMPONENT_CORE_MODULE: "build a component: `jco componentize` or `wasm-tools component new`",
+  ERR_COMPONENT_NO_HANDLER:
+    "the component must export wasi:http/incoming-handler (a StarlingMonkey guest exports `incomingHandler` or uses addEventListener('fetch'))",
+  ERR_COMPONENT_TOO_LARGE: "shrink the component or raise the gateway's --max-component-bytes",
+  ERR_HOSTNAME_TAKEN: "pick another hostname, or remove it from the app that has it",
+};
+
+export function createClient(options: ClientOptions) {
+  const base = options.gateway.replace(/\/+$/, "");
+
+  async function call<T>(
+    method: "GET" | "PUT" | "POST",
+    path: string,
+    body?: Uint8Array | string,
+    type?: string,
+  ) {
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (type) headers["content-type"] = type;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(`${base}${path}`, {
+        method,
+        headers,
+        body,
+        headersTimeout: 120_000,
+        bodyTimeout: 120_000,
+      });
+    } catch (err) {
+      throw new CliError(
+        "ERR_GATEWAY_UNREACHABLE",
+        `cannot reach the gateway at ${base}: ${(err as Error).message}`,
+        {
+          exitCode: 2,
+          hint: "start it with `npm start` (or `wasmgate serve`), or point --gateway / WASMGATE_URL at it",
+          cause: err,
+        },
+      );
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CliError(
+        "ERR_BAD_RESPONSE",
+        `the gateway answered ${res.statusCode} with a body that is not JSON`,
+        {
+          exitCode: 2,
+          hint: "check that --gateway points at the admin API (default port 8788), not the data plane",
+        },
+      );
+    }
+    if (res.statusCode >= 400) {
+      const error = (json as Partial<ErrorBody> | undefined)?.error;
+      const code = error?.code ?? `HTTP_${res.statusCode}`;
+      throw new CliError(code, `${error?.message ?? `the gateway answered ${res.statusCode}`} (${code})`, {
+        exitCode: res.statusCode >= 500 ? 2 : 1,
+        hint: HINTS[code],
+      });
+    }
+    return json as T;
+  }
+
+  return {
+    get: <T>(path: string) => call<T>("GET", path),
+    putJson: <T>(path: string, body: unknown) =>
+      call<T>("PUT", path, JSON.stringify(body), "application/json"),
+    postBytes: <T>(path: string, bytes: Uint8Array) => call<T>("POST", path, bytes, "application/wasm"),
+  };
+}

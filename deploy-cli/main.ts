@@ -1,0 +1,189 @@
+// deploy-cli: push components to a wasmgate gateway and look at what is deployed.
+// Results go to stdout (`--json` for machines), progress and errors to stderr.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { DeploymentView, DeployResponse } from "../gateway/schemas.ts";
+import { createClient } from "./client.ts";
+import { CliError } from "./errors.ts";
+
+const DEFAULT_GATEWAY = "http://127.0.0.1:8788";
+const DEFAULT_STATE_DIR = ".wasmgate";
+
+const HELP = `Usage: deploy-cli <command> [options]
+
+Commands:
+  push <file.wasm> --app <name> [--host <hostname>]... [--message <text>]
+      Upload a component as a new deployment of <name> and make it live. --host sets the app's
+      hostnames (repeat it for several); without it the app keeps the ones it has.
+  deployments list --app <name>
+      The app's most recent deployments, newest first.
+
+Options for every command:
+  --gateway <url>    admin API URL [WASMGATE_URL] (default ${DEFAULT_GATEWAY})
+  --token <jwt>      bearer token [WASMGATE_TOKEN] (default: <state-dir>/operator-token)
+  --state-dir <dir>  where a local gateway keeps its state [WASMGATE_STATE_DIR] (default ${DEFAULT_STATE_DIR})
+  --json             print the result as JSON
+  --help             show this help
+
+Examples:
+  deploy-cli push examples/hello/dist/hello.wasm --app hello --host hello.localhost
+  deploy-cli push app.wasm --app shop --host shop.example.com --host www.shop.example.com --message "v2"
+  deploy-cli deployments list --app hello --json
+`;
+
+interface Common {
+  gateway: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+function resolveToken(flag: string | undefined, stateDirFlag: string | undefined): string | undefined {
+  const fromEnv = process.env.WASMGATE_TOKEN;
+  if (flag) return flag;
+  if (fromEnv) return fromEnv;
+  const file = join(
+    resolve(stateDirFlag ?? process.env.WASMGATE_STATE_DIR ?? DEFAULT_STATE_DIR),
+    "operator-token",
+  );
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+}
+
+function progress(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function push(positionals: string[], values: Record<string, unknown>, common: Common): Promise<void> {
+  const file = positionals[0];
+  const app = values.app as string | undefined;
+  if (!file)
+    throw new CliError("ERR_USAGE", "push needs the component file", {
+      hint: "deploy-cli push app.wasm --app <name>",
+    });
+  if (!app)
+    throw new CliError("ERR_USAGE", "push needs --app <name>", {
+      hint: "deploy-cli push app.wasm --app <name>",
+    });
+  if (!existsSync(file)) {
+    throw new CliError("ERR_FILE_NOT_FOUND", `no such file: ${file}`, {
+      hint: "build the component first (npm run build:examples for the examples)",
+    });
+  }
+  if (statSync(file).isDirectory()) {
+    throw new CliError("ERR_NOT_A_FILE", `${file} is a directory, not a .wasm component`, {
+      hint: "pass the path of the .wasm file",
+    });
+  }
+  const bytes = new Uint8Array(readFileSync(file));
+  const client = createClient(common);
+  const hosts = (values.host as string[] | undefined) ?? [];
+  if (hosts.length > 0) {
+    await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, { hostnames: hosts });
+  } else {
+    try {
+      await client.get(`/v1/apps/${encodeURIComponent(app)}`);
+    } catch (err) {
+      if (err instanceof CliError && err.code === "ERR_APP_NOT_FOUND") {
+        throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
+          hint: `create it by pushing with --host, e.g. --host ${app}.localhost`,
+        });
+      }
+      throw err;
+    }
+  }
+  progress(`Uploading ${formatBytes(bytes.byteLength)} to ${common.gateway} for app ${app}...`);
+  const message = values.message as string | undefined;
+  const query = message ? `?message=${encodeURIComponent(message)}` : "";
+  const started = performance.now();
+  const result = await client.postBytes<DeployResponse>(
+    `/v1/apps/${encodeURIComponent(app)}/deployments${query}`,
+    bytes,
+  );
+  progress(`Live in ${Math.round(performance.now() - started)} ms.`);
+  if (common.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const d = result.deployment;
+  const lines = [
+    `Deployed ${d.app}: ${d.id}`,
+    `  digest  sha256:${d.digest}`,
+    `  size    ${formatBytes(d.size)}`,
+  ];
+  for (const url of result.urls) lines.push(`  url     ${url}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+async function listDeployments(values: Record<string, unknown>, common: Common): Promise<void> {
+  const app = values.app as string | undefined;
+  if (!app) throw new CliError("ERR_USAGE", "deployments list needs --app <name>");
+  const { deployments } = await createClient(common).get<{ deployments: DeploymentView[] }>(
+    `/v1/apps/${encodeURIComponent(app)}/deployments`,
+  );
+  if (common.json) {
+    process.stdout.write(`${JSON.stringify({ deployments })}\n`);
+    return;
+  }
+  for (const d of deployments) {
+    process.stdout.write(
+      `${d.active ? "*" : " "} ${d.id}  ${d.createdAt}  sha256:${d.digest.slice(0, 12)}  ${d.message ?? ""}\n`,
+    );
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        app: { type: "string" },
+        host: { type: "string", multiple: true },
+        message: { type: "string" },
+        gateway: { type: "string" },
+        token: { type: "string" },
+        "state-dir": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`deploy-cli: ${(err as Error).message}\nRun \`deploy-cli --help\` for usage.\n`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return values.help ? 0 : 1;
+  }
+  const common: Common = {
+    gateway: (values.gateway as string | undefined) ?? process.env.WASMGATE_URL ?? DEFAULT_GATEWAY,
+    token: resolveToken(values.token as string | undefined, values["state-dir"] as string | undefined),
+    json: values.json === true,
+  };
+  try {
+    if (command === "push") await push(rest, values, common);
+    else if (command === "deployments" && rest[0] === "list") await listDeployments(values, common);
+    else
+      throw new CliError("ERR_USAGE", `unknown command "${[command, ...rest].join(" ")}"`, {
+        hint: "deploy-cli --help",
+      });
+    return 0;
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    if (common.json)
+      process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
+    process.stderr.write(`deploy-cli: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);
+    return err.exitCode;
+  }
+}

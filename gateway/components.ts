@@ -1,0 +1,35 @@
+// Makes sure a deployment's component is transpiled on this machine before it serves: after a
+// restart the compiled files are normally still there; if not, they are rebuilt from the stored
+// artifact once, however many requests arrive meanwhile.
+
+import type { ComponentInfo, Runtime } from "../runtime/index.ts";
+import { RuntimeError } from "../runtime/index.ts";
+import type { StateStore } from "./state/store.ts";
+
+export interface Components {
+  ensure(digest: string): Promise<ComponentInfo>;
+}
+
+export function createComponents(runtime: Runtime, state: StateStore): Components {
+  const ready = new Map<string, Promise<ComponentInfo>>();
+
+  async function load(digest: string): Promise<ComponentInfo> {
+    const info = await runtime.prepared(digest);
+    if (info) return info;
+    const bytes = await state.getArtifact(digest);
+    if (!bytes) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", `the artifact ${digest} is missing`);
+    return runtime.prepare(digest, bytes);
+  }
+
+  return {
+    ensure(digest) {
+      let p = ready.get(digest);
+      if (!p) {
+        p = load(digest);
+        ready.set(digest, p);
+        p.catch(() => ready.delete(digest));
+      }
+      return p;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// Gateway error codes and their HTTP status. 4xx are the caller's to fix (CLI exit 1), 5xx are
+// ours (CLI exit 2). The one place that turns errors into responses is `onError` in app.ts.
+
+export const GATEWAY_ERRORS = {
+  ERR_HOST_NOT_FOUND: 404,
+  ERR_APP_NOT_FOUND: 404,
+  ERR_APP_NOT_DEPLOYED: 503,
+  ERR_DEPLOYMENT_NOT_FOUND: 404,
+  ERR_ROUTE_NOT_FOUND: 404,
+  ERR_BAD_REQUEST: 400,
+  ERR_VALIDATION: 400,
+  ERR_HOSTNAME_INVALID: 400,
+  ERR_HOSTNAME_TAKEN: 409,
+  ERR_BODY_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_AUTH_MISSING: 401,
+  ERR_AUTH_INVALID: 401,
+  ERR_AUTH_BAD_SIGNATURE: 401,
+  ERR_AUTH_ALG_NOT_ALLOWED: 401,
+  ERR_AUTH_EXPIRED: 401,
+  ERR_AUTH_CLAIM_INVALID: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_STATE_UNAVAILABLE: 503,
+  ERR_INTERNAL: 500,
+} as const;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+export class GatewayError extends Error {
+  override readonly name = "GatewayError";
+  readonly code: GatewayErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string> | undefined;
+  constructor(
+    code: GatewayErrorCode,
+    message: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
+    super(message, options);
+    this.code = code;
+    this.status = GATEWAY_ERRORS[code];
+    this.headers = options?.headers;
+  }
+}

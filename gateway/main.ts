@@ -1,0 +1,114 @@
+// The gateway process: `wasmgate serve`. The only file that reads process.env.
+
+import { mkdir } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { createAdaptorServer } from "@hono/node-server";
+import { createRuntime } from "../runtime/index.ts";
+import { createGateway } from "./app.ts";
+import { createAuth, ensureOperatorToken, loadSigningKey } from "./auth.ts";
+import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { createSqliteStateStore } from "./state/sqlite.ts";
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolvePromise();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const stateDir = resolve(config.stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  if (config.redisUrl) {
+    logger.warn({ stateDir }, "REDIS_URL is set, but this version keeps its state in the state directory");
+  }
+  const state = createSqliteStateStore(stateDir);
+  const keys = await loadSigningKey(stateDir);
+  const auth = createAuth(keys);
+  const token = await ensureOperatorToken(stateDir, auth);
+  const runtime = createRuntime({
+    compiledDir: join(stateDir, "compiled"),
+    logger,
+    workers: config.workers,
+    maxComponentBytes: config.maxComponentBytes,
+  });
+  let dataPort = config.port;
+  const { data, admin } = createGateway({
+    state,
+    runtime,
+    auth,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
+  });
+  const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;
+  const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
+  dataPort = await listen(dataServer, config.port, config.host);
+  const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
+
+  logger.info(
+    {
+      dataPort,
+      adminPort,
+      dataUrl: `http://${config.host}:${dataPort}`,
+      adminUrl: `http://${config.adminHost}:${adminPort}`,
+      stateDir,
+      operatorToken: token.path,
+      workers: config.workers,
+    },
+    `wasmgate listening: data plane on port ${dataPort}, admin API on port ${adminPort}; ` +
+      `operator token ${token.created ? "written to" : "in"} ${token.path}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    await Promise.all([
+      new Promise((r) => dataServer.close(r)),
+      new Promise((r) => adminServer.close(r)),
+      runtime.close(),
+    ]);
+    await state.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = "serve", ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help" || rest.includes("--help")) {
+    process.stdout.write(CONFIG_HELP);
+    return;
+  }
+  if (command !== "serve") {
+    process.stderr.write(`wasmgate: unknown command "${command}"\n\n${CONFIG_HELP}`);
+    process.exit(1);
+  }
+  let config: Config;
+  try {
+    config = parseConfig(rest, process.env);
+  } catch (err) {
+    const message = err instanceof ConfigError || err instanceof TypeError ? err.message : String(err);
+    process.stderr.write(`wasmgate: ${message}\nRun \`wasmgate serve --help\` for the options.\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  try {
+    await serve(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, `wasmgate could not start: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,50 @@
+// Admin API request and response shapes. deploy-cli imports the types from here, never server code.
+
+import { z } from "zod";
+
+/** Every error answer, from both listeners. */
+export interface ErrorBody {
+  error: { code: string; message: string; requestId: string };
+}
+
+export const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export const AppName = z
+  .string()
+  .regex(
+    APP_NAME,
+    "an app name is 1-63 lower-case letters, digits or dashes, not starting or ending with a dash",
+  );
+
+export const PutAppBody = z.object({
+  hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
+});
+export type PutAppBody = z.infer<typeof PutAppBody>;
+
+export const DEPLOY_MESSAGE_MAX = 500;
+
+export interface AppView {
+  name: string;
+  hostnames: string[];
+  activeDeployment: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentView {
+  id: string;
+  app: string;
+  digest: string;
+  size: number;
+  createdAt: string;
+  createdBy: string;
+  message: string | null;
+  active: boolean;
+}
+
+export interface DeployResponse {
+  deployment: DeploymentView;
+  urls: string[];
+  /** True when these exact bytes were already stored and compiled. */
+  reused: boolean;
+}

@@ -1,0 +1,196 @@
+// The embedded state store: SQLite (node:sqlite) for records, files for artifacts, both in the
+// state directory. Survives restarts; one process at a time.
+
+import { existsSync, mkdirSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { GatewayError } from "../errors.ts";
+import type { AppRecord, DeploymentRecord, Route, StateStore } from "./store.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS apps (
+  name TEXT PRIMARY KEY,
+  active_deployment TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hostnames (
+  pattern TEXT PRIMARY KEY,
+  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS hostnames_app ON hostnames(app);
+CREATE TABLE IF NOT EXISTS deployments (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  message TEXT,
+  info TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, created_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0');
+`;
+
+interface AppRow {
+  name: string;
+  active_deployment: string | null;
+  created_at: string;
+  updated_at: string;
+}
+interface DeploymentRow {
+  id: string;
+  app: string;
+  digest: string;
+  size: number;
+  created_at: string;
+  created_by: string;
+  message: string | null;
+  info: string;
+}
+
+export function createSqliteStateStore(stateDir: string): StateStore {
+  const artifactsDir = join(stateDir, "artifacts");
+  mkdirSync(artifactsDir, { recursive: true });
+  const db = new DatabaseSync(join(stateDir, "state.db"));
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+  db.exec(SCHEMA);
+
+  const q = {
+    app: db.prepare("SELECT * FROM apps WHERE name = ?"),
+    apps: db.prepare("SELECT * FROM apps ORDER BY name"),
+    hostsOf: db.prepare("SELECT pattern FROM hostnames WHERE app = ? ORDER BY pattern"),
+    ownerOf: db.prepare("SELECT app FROM hostnames WHERE pattern = ?"),
+    insertApp: db.prepare("INSERT INTO apps (name, created_at, updated_at) VALUES (?, ?, ?)"),
+    touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
+    clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
+    insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
+    route: db.prepare(
+      "SELECT h.app AS app, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+    ),
+    insertDeployment: db.prepare(
+      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    activate: db.prepare("UPDATE apps SET active_deployment = ?, updated_at = ? WHERE name = ?"),
+    deployments: db.prepare(
+      "SELECT * FROM deployments WHERE app = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+    ),
+    bump: db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"),
+    version: db.prepare("SELECT value FROM meta WHERE key = 'version'"),
+  };
+
+  function transaction<T>(fn: () => T): T {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      q.bump.run();
+      db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  function toApp(row: AppRow): AppRecord {
+    return {
+      name: row.name,
+      hostnames: (q.hostsOf.all(row.name) as { pattern: string }[]).map((r) => r.pattern),
+      activeDeployment: row.active_deployment ?? undefined,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  function toDeployment(row: DeploymentRow): DeploymentRecord {
+    return {
+      id: row.id,
+      app: row.app,
+      digest: row.digest,
+      size: row.size,
+      createdAt: row.created_at,
+      createdBy: row.created_by,
+      message: row.message ?? undefined,
+      info: JSON.parse(row.info),
+    };
+  }
+
+  const artifactPath = (digest: string) => join(artifactsDir, `${digest}.wasm`);
+
+  return {
+    async getApp(name) {
+      const row = q.app.get(name) as AppRow | undefined;
+      return row && toApp(row);
+    },
+    async listApps() {
+      return (q.apps.all() as unknown as AppRow[]).map(toApp);
+    },
+    async putApp(name, hostnames) {
+      const now = new Date().toISOString();
+      return transaction(() => {
+        for (const pattern of hostnames) {
+          const owner = q.ownerOf.get(pattern) as { app: string } | undefined;
+          if (owner && owner.app !== name) {
+            throw new GatewayError(
+              "ERR_HOSTNAME_TAKEN",
+              `hostname ${pattern} is already bound to another app`,
+            );
+          }
+        }
+        const existing = q.app.get(name) as AppRow | undefined;
+        if (existing) q.touchApp.run(now, name);
+        else q.insertApp.run(name, now, now);
+        q.clearHosts.run(name);
+        for (const pattern of hostnames) q.insertHost.run(pattern, name);
+        return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
+      });
+    },
+    async routeFor(pattern) {
+      const row = q.route.get(pattern) as (DeploymentRow & { app: string; id: string | null }) | undefined;
+      if (!row) return undefined;
+      const route: Route = { app: row.app, pattern, deployment: row.id ? toDeployment(row) : undefined };
+      return route;
+    },
+    async hasArtifact(digest) {
+      return existsSync(artifactPath(digest));
+    },
+    async putArtifact(digest, bytes) {
+      const path = artifactPath(digest);
+      if (existsSync(path)) return;
+      const tmp = `${path}.${process.pid}.tmp`;
+      await writeFile(tmp, bytes);
+      await rename(tmp, path);
+    },
+    async getArtifact(digest) {
+      const path = artifactPath(digest);
+      return existsSync(path) ? new Uint8Array(await readFile(path)) : undefined;
+    },
+    async addDeployment(d) {
+      transaction(() => {
+        q.insertDeployment.run(
+          d.id,
+          d.app,
+          d.digest,
+          d.size,
+          d.createdAt,
+          d.createdBy,
+          d.message ?? null,
+          JSON.stringify(d.info),
+        );
+        q.activate.run(d.id, d.createdAt, d.app);
+      });
+    },
+    async listDeployments(app, limit) {
+      return (q.deployments.all(app, limit) as unknown as DeploymentRow[]).map(toDeployment);
+    },
+    async version() {
+      return Number((q.version.get() as { value: string }).value);
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

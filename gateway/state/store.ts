@@ -1,0 +1,49 @@
+// What the gateway keeps: apps with their hostnames, immutable deployments, and component
+// artifacts addressed by SHA-256. The embedded backend is SQLite in the state directory.
+
+export interface AppRecord {
+  name: string;
+  hostnames: string[];
+  activeDeployment: string | undefined;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  app: string;
+  digest: string;
+  size: number;
+  createdAt: string;
+  createdBy: string;
+  message: string | undefined;
+  /** The runtime's ComponentInfo, as prepared at deploy time. */
+  info: unknown;
+}
+
+export interface Route {
+  app: string;
+  pattern: string;
+  deployment: DeploymentRecord | undefined;
+}
+
+export interface StateStore {
+  getApp(name: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  /**
+   * Creates the app or replaces its hostnames. Throws ERR_HOSTNAME_TAKEN when a hostname belongs
+   * to another app; then nothing changes.
+   */
+  putApp(name: string, hostnames: string[]): Promise<{ app: AppRecord; created: boolean }>;
+  /** The app serving exactly this hostname pattern, with its active deployment. */
+  routeFor(pattern: string): Promise<Route | undefined>;
+  hasArtifact(digest: string): Promise<boolean>;
+  putArtifact(digest: string, bytes: Uint8Array): Promise<void>;
+  getArtifact(digest: string): Promise<Uint8Array | undefined>;
+  /** Records a deployment and makes it the app's active one, atomically. */
+  addDeployment(record: DeploymentRecord): Promise<void>;
+  listDeployments(app: string, limit: number): Promise<DeploymentRecord[]>;
+  /** Increases whenever anything routing depends on changes. */
+  version(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,92 @@
+/**
+ * The component host: prepares uploaded components at deploy time and runs them in worker
+ * threads, one request per instance at a time.
+ *
+ * @example
+ * const runtime = createRuntime({ compiledDir: ".wasmgate/compiled", logger, workers: 2 });
+ * const info = await runtime.prepare(digest, bytes);
+ * const response = await runtime.invoke({ digest, info }, request, { requestId, app: "hello" });
+ */
+
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { ComponentInfo } from "./component-info.ts";
+import { RuntimeError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { createGuestPool, type InvokeContext } from "./pool.ts";
+import { createPreparer } from "./preparer.ts";
+import type { WireRequest } from "./wire.ts";
+
+export type { ComponentInfo } from "./component-info.ts";
+export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+export type { Logger } from "./logger.ts";
+export type { InvokeContext } from "./pool.ts";
+export type { WireRequest as GuestRequest } from "./wire.ts";
+
+export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_MAX_INSTANCES_PER_APP = 16;
+export const DEFAULT_MAX_USES_PER_INSTANCE = 10_000;
+
+export interface RuntimeOptions {
+  /** Where transpiled components live, one directory per digest. */
+  compiledDir: string;
+  logger: Logger;
+  workers?: number;
+  maxComponentBytes?: number;
+  maxInstancesPerApp?: number;
+  maxUsesPerInstance?: number;
+}
+
+export interface DeployedComponent {
+  digest: string;
+  info: ComponentInfo;
+}
+
+export interface Runtime {
+  /** Validates and transpiles a component; throws RuntimeError `ERR_COMPONENT_*` when unusable. */
+  prepare(digest: string, bytes: Uint8Array): Promise<ComponentInfo>;
+  /** The info of an already prepared digest, or undefined when it must be prepared again. */
+  prepared(digest: string): Promise<ComponentInfo | undefined>;
+  invoke(component: DeployedComponent, request: WireRequest, ctx: InvokeContext): Promise<Response>;
+  readonly maxComponentBytes: number;
+  close(): Promise<void>;
+}
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const maxComponentBytes = options.maxComponentBytes ?? DEFAULT_MAX_COMPONENT_BYTES;
+  const preparer = createPreparer();
+  const pool = createGuestPool({
+    workers: options.workers ?? Math.max(1, availableParallelism()),
+    logger: options.logger,
+    maxInstancesPerApp: options.maxInstancesPerApp ?? DEFAULT_MAX_INSTANCES_PER_APP,
+    maxUsesPerInstance: options.maxUsesPerInstance ?? DEFAULT_MAX_USES_PER_INSTANCE,
+  });
+  const dirOf = (digest: string) => {
+    if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");
+    return join(options.compiledDir, digest);
+  };
+
+  return {
+    maxComponentBytes,
+    prepare(digest, bytes) {
+      return preparer.prepare(bytes, dirOf(digest), maxComponentBytes);
+    },
+    async prepared(digest) {
+      const file = join(dirOf(digest), "info.json");
+      if (!existsSync(file)) return undefined;
+      return JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
+    },
+    invoke(component, request, ctx) {
+      return pool.invoke(
+        { key: component.digest, dir: dirOf(component.digest), info: component.info },
+        request,
+        ctx,
+      );
+    },
+    async close() {
+      await Promise.all([pool.close(), preparer.close()]);
+    },
+  };
+}

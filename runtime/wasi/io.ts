@@ -1,0 +1,232 @@
+// Host implementation of wasi:io (error, poll, streams), shared by every 0.2.x version.
+// A result's error is returned to the guest by throwing a value (jco lowers a thrown non-Error
+// value, or an Error's `payload`, as `err(...)`); a thrown Error would trap the instance instead.
+
+export type StreamError = { tag: "last-operation-failed"; val: IoError } | { tag: "closed" };
+
+/** Throws the WIT error payload of a `result<_, E>`. */
+export function fail(payload: unknown): never {
+  throw { payload };
+}
+
+export class IoError {
+  readonly #message: string;
+  constructor(message: string) {
+    this.#message = message;
+  }
+  toDebugString(): string {
+    return this.#message;
+  }
+}
+
+const READY = Promise.resolve();
+
+export class Pollable {
+  #ready: boolean;
+  readonly #promise: Promise<void>;
+  constructor(promise?: Promise<unknown>) {
+    this.#ready = promise === undefined;
+    this.#promise =
+      promise === undefined
+        ? READY
+        : promise.then(
+            () => {
+              this.#ready = true;
+            },
+            () => {
+              this.#ready = true;
+            },
+          );
+  }
+  ready(): boolean {
+    return this.#ready;
+  }
+  /** Suspends the guest (JSPI) until ready; the worker's event loop keeps running. */
+  async block(): Promise<void> {
+    await this.#promise;
+  }
+  get promise(): Promise<void> {
+    return this.#promise;
+  }
+}
+
+export async function poll(pollables: Pollable[]): Promise<Uint32Array> {
+  if (pollables.length === 0) throw new Error("poll: empty list");
+  let ready = readyIndices(pollables);
+  if (ready.length === 0) {
+    await Promise.race(pollables.map((p) => p.promise));
+    ready = readyIndices(pollables);
+  }
+  return Uint32Array.from(ready);
+}
+
+function readyIndices(pollables: Pollable[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < pollables.length; i++) if (pollables[i]!.ready()) out.push(i);
+  return out;
+}
+
+/**
+ * A byte queue between a producer (the host, e.g. a request body arriving) and a guest reading
+ * through an input-stream. `read` never blocks; `whenReadable` resolves once data or the end is there.
+ */
+export class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #ended = false;
+  #error: string | undefined;
+  #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Called after the consumer took bytes, so a producer can apply backpressure. */
+  onDrain: ((buffered: number) => void) | undefined;
+
+  static of(bytes: Uint8Array | undefined): ByteQueue {
+    const q = new ByteQueue();
+    if (bytes && bytes.byteLength > 0) q.push(bytes);
+    q.end();
+    return q;
+  }
+
+  get buffered(): number {
+    return this.#size;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#ended || chunk.byteLength === 0) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+    this.#wake();
+  }
+
+  end(error?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    this.#wake();
+  }
+
+  /** Up to `max` bytes; an empty array when nothing is buffered yet; throws `closed` at the end. */
+  read(max: number): Uint8Array {
+    if (this.#size === 0) {
+      if (this.#error !== undefined) fail({ tag: "last-operation-failed", val: new IoError(this.#error) });
+      if (this.#ended) fail({ tag: "closed" });
+      return new Uint8Array(0);
+    }
+    const first = this.#chunks[0]!;
+    let out: Uint8Array;
+    if (first.byteLength <= max) {
+      out = first;
+      this.#chunks.shift();
+    } else {
+      out = first.subarray(0, max);
+      this.#chunks[0] = first.subarray(max);
+    }
+    this.#size -= out.byteLength;
+    this.onDrain?.(this.#size);
+    return out;
+  }
+
+  whenReadable(): Promise<void> {
+    if (this.#size > 0 || this.#ended) return READY;
+    if (!this.#waiter) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#waiter = { promise, resolve };
+    }
+    return this.#waiter.promise;
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.resolve();
+  }
+}
+
+export class InputStream {
+  readonly #queue: ByteQueue;
+  constructor(queue: ByteQueue) {
+    this.#queue = queue;
+  }
+  read(len: bigint): Uint8Array {
+    return this.#queue.read(clampLen(len));
+  }
+  async blockingRead(len: bigint): Promise<Uint8Array> {
+    await this.#queue.whenReadable();
+    return this.#queue.read(clampLen(len));
+  }
+  skip(len: bigint): bigint {
+    return BigInt(this.read(len).byteLength);
+  }
+  async blockingSkip(len: bigint): Promise<bigint> {
+    return BigInt((await this.blockingRead(len)).byteLength);
+  }
+  subscribe(): Pollable {
+    return new Pollable(this.#queue.whenReadable());
+  }
+}
+
+/** Where an output-stream's bytes go. `write` returns a promise when the sink wants the guest to wait. */
+export interface ByteSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** The sink refuses more bytes (limit reached, client gone): the guest sees `closed`. */
+  readonly closed?: boolean;
+}
+
+const WRITE_BUDGET = 1024 * 1024;
+
+export class OutputStream {
+  readonly #sink: ByteSink;
+  #pending: Promise<void> | undefined;
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+  checkWrite(): bigint {
+    if (this.#sink.closed) fail({ tag: "closed" });
+    return this.#pending ? 0n : BigInt(WRITE_BUDGET);
+  }
+  write(contents: Uint8Array): void {
+    if (this.#sink.closed) fail({ tag: "closed" });
+    // The guest's memory may be reused after the call returns: keep a copy.
+    const p = this.#sink.write(contents.slice());
+    if (p) this.#pending = p.finally(() => (this.#pending = undefined));
+  }
+  async blockingWriteAndFlush(contents: Uint8Array): Promise<void> {
+    for (let off = 0; off < contents.byteLength; off += WRITE_BUDGET) {
+      await this.#pending;
+      this.write(contents.subarray(off, off + WRITE_BUDGET));
+    }
+    await this.#pending;
+  }
+  flush(): void {
+    if (this.#sink.closed) fail({ tag: "closed" });
+  }
+  async blockingFlush(): Promise<void> {
+    await this.#pending;
+    this.flush();
+  }
+  subscribe(): Pollable {
+    return new Pollable(this.#pending);
+  }
+  writeZeroes(len: bigint): void {
+    this.write(new Uint8Array(clampLen(len)));
+  }
+  async blockingWriteZeroesAndFlush(len: bigint): Promise<void> {
+    await this.blockingWriteAndFlush(new Uint8Array(clampLen(len)));
+  }
+  splice(src: InputStream, len: bigint): bigint {
+    const chunk = src.read(len);
+    this.write(chunk);
+    return BigInt(chunk.byteLength);
+  }
+  async blockingSplice(src: InputStream, len: bigint): Promise<bigint> {
+    const chunk = await src.blockingRead(len);
+    await this.blockingWriteAndFlush(chunk);
+    return BigInt(chunk.byteLength);
+  }
+}
+
+function clampLen(len: bigint): number {
+  return Number(len > BigInt(WRITE_BUDGET * 4) ? BigInt(WRITE_BUDGET * 4) : len);
+}
