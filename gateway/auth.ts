@@ -23,7 +23,7 @@ import { GatewayError, type GatewayErrorCode } from "./errors.ts";
 export const TOKEN_ISSUER = "wasmgate";
 export const TOKEN_AUDIENCE = "wasmgate-admin";
 export const ALLOWED_ALGORITHMS = ["EdDSA"];
-export const OPERATOR_TOKEN_TTL = "365d";
+export const OPERATOR_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
 const KEY_FILE = "signing-key.jwk";
 export const OPERATOR_TOKEN_FILE = "operator-token";
 
@@ -73,15 +73,19 @@ export function createAuth(keys: KeyMaterial, now: () => Date = () => new Date()
   return {
     keyId: keys.keyId,
     async issueOperatorToken() {
-      return new SignJWT({ role: "operator" })
-        .setProtectedHeader({ alg: "EdDSA", kid: keys.keyId, typ: "JWT" })
-        .setIssuer(TOKEN_ISSUER)
-        .setAudience(TOKEN_AUDIENCE)
-        .setSubject("operator")
-        .setJti(randomUUID())
-        .setIssuedAt(now())
-        .setExpirationTime(OPERATOR_TOKEN_TTL)
-        .sign(keys.privateKey);
+      const issuedAt = Math.floor(now().getTime() / 1000);
+      return (
+        new SignJWT({ role: "operator" })
+          .setProtectedHeader({ alg: "EdDSA", kid: keys.keyId, typ: "JWT" })
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience(TOKEN_AUDIENCE)
+          .setSubject("operator")
+          .setJti(randomUUID())
+          .setIssuedAt(issuedAt)
+          // Relative times in jose use the real clock; derive exp from the injected one.
+          .setExpirationTime(issuedAt + OPERATOR_TOKEN_TTL_SECONDS)
+          .sign(keys.privateKey)
+      );
     },
     async verify(token) {
       let payload: JWTPayload;

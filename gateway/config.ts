@@ -50,36 +50,30 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/** Every setting: its config key, command-line flag and environment variable. */
+export const SETTINGS = [
+  { key: "port", flag: "port", env: "WASMGATE_PORT" },
+  { key: "host", flag: "host", env: "WASMGATE_HOST" },
+  { key: "adminPort", flag: "admin-port", env: "WASMGATE_ADMIN_PORT" },
+  { key: "adminHost", flag: "admin-host", env: "WASMGATE_ADMIN_HOST" },
+  { key: "stateDir", flag: "state-dir", env: "WASMGATE_STATE_DIR" },
+  { key: "redisUrl", flag: undefined, env: "REDIS_URL" },
+  { key: "workers", flag: "workers", env: "WASMGATE_WORKERS" },
+  { key: "maxComponentBytes", flag: "max-component-bytes", env: "WASMGATE_MAX_COMPONENT_BYTES" },
+  { key: "maxBodyBytes", flag: "max-body-bytes", env: "WASMGATE_MAX_BODY_BYTES" },
+  { key: "logLevel", flag: "log-level", env: "WASMGATE_LOG_LEVEL" },
+] as const satisfies readonly { key: keyof Config; flag: string | undefined; env: string }[];
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: false,
-    strict: true,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      "admin-port": { type: "string" },
-      "admin-host": { type: "string" },
-      "state-dir": { type: "string" },
-      workers: { type: "string" },
-      "max-component-bytes": { type: "string" },
-      "max-body-bytes": { type: "string" },
-      "log-level": { type: "string" },
-    },
-  });
-  const pick = (flag: string | undefined, name: string) => flag ?? (env[name] === "" ? undefined : env[name]);
-  const parsed = ConfigSchema.safeParse({
-    port: pick(values.port, "WASMGATE_PORT"),
-    host: pick(values.host, "WASMGATE_HOST"),
-    adminPort: pick(values["admin-port"], "WASMGATE_ADMIN_PORT"),
-    adminHost: pick(values["admin-host"], "WASMGATE_ADMIN_HOST"),
-    stateDir: pick(values["state-dir"], "WASMGATE_STATE_DIR"),
-    redisUrl: pick(undefined, "REDIS_URL"),
-    workers: pick(values.workers, "WASMGATE_WORKERS"),
-    maxComponentBytes: pick(values["max-component-bytes"], "WASMGATE_MAX_COMPONENT_BYTES"),
-    maxBodyBytes: pick(values["max-body-bytes"], "WASMGATE_MAX_BODY_BYTES"),
-    logLevel: pick(values["log-level"], "WASMGATE_LOG_LEVEL"),
-  });
+  const options: Record<string, { type: "string" }> = {};
+  for (const s of SETTINGS) if (s.flag) options[s.flag] = { type: "string" };
+  const { values } = parseArgs({ args: argv, allowPositionals: false, strict: true, options });
+  const raw: Record<string, string | undefined> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = s.flag ? (values[s.flag] as string | undefined) : undefined;
+    raw[s.key] = fromFlag ?? (env[s.env] === "" ? undefined : env[s.env]);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new ConfigError(`invalid configuration: ${issues}`);

@@ -1,0 +1,157 @@
+// Starts real gateway processes for end-to-end tests: ephemeral ports, a temporary state directory,
+// logs kept for assertions. Also runs the deploy-cli binary as a user would.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const WASMGATE = join(ROOT, "bin", "wasmgate.js");
+const DEPLOY_CLI = join(ROOT, "bin", "deploy-cli.js");
+
+export interface GatewayProcess {
+  dataUrl: string;
+  adminUrl: string;
+  dataPort: number;
+  adminPort: number;
+  stateDir: string;
+  token: string;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  process: ChildProcess;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** Stops and deletes the state directory (unless it was given). */
+  dispose(): Promise<void>;
+}
+
+export interface StartOptions {
+  stateDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export function tempDir(prefix = "wasmgate-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startGateway(options: StartOptions = {}): Promise<GatewayProcess> {
+  const ownDir = options.stateDir === undefined;
+  const stateDir = options.stateDir ?? tempDir();
+  const child = spawn(
+    process.execPath,
+    [
+      WASMGATE,
+      "serve",
+      "--port",
+      "0",
+      "--admin-port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--state-dir",
+      stateDir,
+      ...(options.args ?? []),
+    ],
+    { env: { ...process.env, REDIS_URL: "", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`gateway did not start within ${options.timeoutMs ?? 15000} ms: ${stderr}`)),
+      options.timeoutMs ?? 15000,
+    );
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (typeof entry.dataPort === "number" && typeof entry.adminPort === "number") {
+        clearTimeout(timer);
+        resolve(entry);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code} before listening: ${stderr}`));
+    });
+  });
+  const ready = await listening;
+  const dataPort = ready.dataPort as number;
+  const adminPort = ready.adminPort as number;
+  const gw: GatewayProcess = {
+    dataUrl: `http://127.0.0.1:${dataPort}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    dataPort,
+    adminPort,
+    stateDir,
+    token: readFileSync(join(stateDir, "operator-token"), "utf8").trim(),
+    logs,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      return exited;
+    },
+    async dispose() {
+      await gw.stop();
+      if (ownDir) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  return gw;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DEPLOY_CLI, ...args], {
+      env: { ...process.env, WASMGATE_TOKEN: "", WASMGATE_URL: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A request to the data plane with the given Host header (fetch cannot set Host). */
+export async function get(
+  gw: GatewayProcess,
+  host: string,
+  path = "/",
+  init: { method?: string; body?: Uint8Array | string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; text: string; json: () => any }> {
+  const { request } = await import("undici");
+  const res = await request(`${gw.dataUrl}${path}`, {
+    method: (init.method ?? "GET") as "GET",
+    headers: { host, ...init.headers },
+    body: init.body,
+  });
+  const text = await res.body.text();
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v);
+  return { status: res.statusCode, headers, text, json: () => JSON.parse(text) };
+}
