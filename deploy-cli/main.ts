@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { DeploymentView, DeployResponse } from "../gateway/schemas.ts";
+import type { AppLimits, AppView, DeploymentView, DeployResponse } from "../gateway/schemas.ts";
 import { createClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 
@@ -14,9 +14,12 @@ const DEFAULT_STATE_DIR = ".wasmgate";
 const HELP = `Usage: deploy-cli <command> [options]
 
 Commands:
-  push <file.wasm> --app <name> [--host <hostname>]... [--message <text>]
+  push <file.wasm> --app <name> [--host <hostname>]... [--message <text>] [limits]
       Upload a component as a new deployment of <name> and make it live. --host sets the app's
       hostnames (repeat it for several); without it the app keeps the ones it has.
+      Limits (kept for later pushes): --cpu-ms <n> (guest CPU per request, default 50),
+      --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
+      --max-body-bytes <n> (request body), --max-response-bytes <n>.
   deployments list --app <name>
       The app's most recent deployments, newest first.
 
@@ -82,21 +85,25 @@ async function push(positionals: string[], values: Record<string, unknown>, comm
     });
   }
   const bytes = new Uint8Array(readFileSync(file));
+  const limits = limitFlags(values);
   const client = createClient(common);
   const hosts = (values.host as string[] | undefined) ?? [];
-  if (hosts.length > 0) {
-    await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, { hostnames: hosts });
-  } else {
-    try {
-      await client.get(`/v1/apps/${encodeURIComponent(app)}`);
-    } catch (err) {
-      if (err instanceof CliError && err.code === "ERR_APP_NOT_FOUND") {
-        throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
-          hint: `create it by pushing with --host, e.g. --host ${app}.localhost`,
-        });
-      }
-      throw err;
-    }
+  let existing: AppView | undefined;
+  try {
+    existing = (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === "ERR_APP_NOT_FOUND")) throw err;
+  }
+  if (!existing && hosts.length === 0) {
+    throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
+      hint: `create it by pushing with --host, e.g. --host ${app}.localhost`,
+    });
+  }
+  if (!existing || hosts.length > 0 || limits) {
+    await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, {
+      ...(hosts.length > 0 ? { hostnames: hosts } : {}),
+      ...(limits ? { limits: { ...existing?.limits, ...limits } } : {}),
+    });
   }
   progress(`Uploading ${formatBytes(bytes.byteLength)} to ${common.gateway} for app ${app}...`);
   const message = values.message as string | undefined;
@@ -119,6 +126,28 @@ async function push(positionals: string[], values: Record<string, unknown>, comm
   ];
   for (const url of result.urls) lines.push(`  url     ${url}`);
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+const LIMIT_FLAGS = {
+  "cpu-ms": "cpuMs",
+  "deadline-ms": "deadlineMs",
+  "memory-mb": "memoryMb",
+  "max-body-bytes": "maxBodyBytes",
+  "max-response-bytes": "maxResponseBytes",
+} as const satisfies Record<string, keyof AppLimits>;
+
+function limitFlags(values: Record<string, unknown>): AppLimits | undefined {
+  const out: AppLimits = {};
+  for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
+    const raw = values[flag] as string | undefined;
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new CliError("ERR_USAGE", `--${flag} takes a whole number, not "${raw}"`);
+    }
+    out[key] = n;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 async function listDeployments(values: Record<string, unknown>, common: Common): Promise<void> {
@@ -153,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
         token: { type: "string" },
         "state-dir": { type: "string" },
         json: { type: "boolean", default: false },
+        ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", default: false },
       },
     });

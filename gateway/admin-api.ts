@@ -9,6 +9,7 @@ import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
 import { normalizePattern } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
+import { effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { Router } from "./router.ts";
 import {
@@ -28,6 +29,7 @@ export interface AdminApiDeps {
   router: Router;
   auth: Auth;
   logger: Logger;
+  limits: LimitDefaults;
   /** The data plane's URL for a hostname, shown after a deploy. */
   publicUrl(hostname: string): string;
 }
@@ -60,11 +62,11 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const body = PutAppBody.safeParse(await jsonBody(c.req.raw));
     if (!body.success)
       throw new GatewayError("ERR_VALIDATION", body.error.issues.map((i) => i.message).join("; "));
-    const hostnames = [...new Set(body.data.hostnames.map(checkHostname))];
-    const { app: record, created } = await state.putApp(name, hostnames);
+    const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(checkHostname))];
+    const { app: record, created } = await state.putApp(name, { hostnames, limits: body.data.limits });
     router.invalidate();
     logger.info(
-      { requestId: c.get("requestId"), app: name, hostnames },
+      { requestId: c.get("requestId"), app: name, hostnames: record.hostnames, limits: record.limits },
       created ? "app created" : "app updated",
     );
     return c.json({ app: appView(record) }, created ? 201 : 200);
@@ -100,7 +102,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const digest = createHash("sha256").update(bytes).digest("hex");
     // Nothing is stored or activated unless the component prepared successfully.
     const reused = (await runtime.prepared(digest)) !== undefined && (await state.hasArtifact(digest));
-    const info = reused ? await components.ensure(digest) : await runtime.prepare(digest, bytes);
+    const { memoryBytes } = effectiveLimits(record.limits, deps.limits).guest;
+    const info = reused ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
     await state.putArtifact(digest, bytes);
     const deployment: DeploymentRecord = {
       id: deploymentId(),
@@ -176,6 +179,7 @@ function appView(app: AppRecord): AppView {
   return {
     name: app.name,
     hostnames: app.hostnames,
+    limits: app.limits,
     activeDeployment: app.activeDeployment ?? null,
     createdAt: app.createdAt,
     updatedAt: app.updatedAt,

@@ -3,7 +3,7 @@
  * call `data.request()` / `admin.request()` in-process.
  *
  * @example
- * const { data, admin } = createGateway({ state, runtime, auth, logger, maxBodyBytes, publicUrl });
+ * const { data, admin } = createGateway({ state, runtime, auth, logger, limits, publicUrl });
  * serve({ fetch: data.fetch, port: 8787 });
  */
 
@@ -12,22 +12,26 @@ import { createAdminApi } from "./admin-api.ts";
 import type { Auth } from "./auth.ts";
 import { createComponents } from "./components.ts";
 import { createDataPlane } from "./data-plane.ts";
+import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { createRouter } from "./router.ts";
+import { AppLimits } from "./schemas.ts";
 import type { StateStore } from "./state/store.ts";
+
+const MAX_MEMORY_BYTES = (AppLimits.shape.memoryMb.unwrap().maxValue ?? 4096) * 1024 * 1024;
 
 export interface GatewayDeps {
   state: StateStore;
   runtime: Runtime;
   auth: Auth;
   logger: Logger;
-  maxBodyBytes: number;
+  limits: LimitDefaults;
   publicUrl(hostname: string): string;
 }
 
 export function createGateway(deps: GatewayDeps) {
   const router = createRouter(deps.state);
-  const components = createComponents(deps.runtime, deps.state);
+  const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const data = createDataPlane({ ...deps, router, components });
   const admin = createAdminApi({ ...deps, router, components });
   return { data, admin, router };

@@ -10,7 +10,7 @@ export interface Components {
   ensure(digest: string): Promise<ComponentInfo>;
 }
 
-export function createComponents(runtime: Runtime, state: StateStore): Components {
+export function createComponents(runtime: Runtime, state: StateStore, memoryBytes: number): Components {
   const ready = new Map<string, Promise<ComponentInfo>>();
 
   async function load(digest: string): Promise<ComponentInfo> {
@@ -18,7 +18,8 @@ export function createComponents(runtime: Runtime, state: StateStore): Component
     if (info) return info;
     const bytes = await state.getArtifact(digest);
     if (!bytes) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", `the artifact ${digest} is missing`);
-    return runtime.prepare(digest, bytes);
+    // Already accepted once: the memory check that matters ran at deploy; this only recompiles.
+    return runtime.prepare(digest, bytes, memoryBytes);
   }
 
   return {

@@ -1,11 +1,12 @@
 // The public listener: the Host header picks the app, the app's active deployment answers.
 
 import { Hono } from "hono";
-import type { Runtime } from "../runtime/index.ts";
+import { type GuestRequest, inlineBody, type Runtime } from "../runtime/index.ts";
 import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
 import { hostOf } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
+import { effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { Router } from "./router.ts";
 
@@ -14,7 +15,7 @@ export interface DataPlaneDeps {
   runtime: Runtime;
   components: Components;
   logger: Logger;
-  maxBodyBytes: number;
+  limits: LimitDefaults;
 }
 
 // Connection-level headers are not the guest's business (and wasi:http forbids them).
@@ -28,7 +29,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
-  const { router, runtime, components, logger, maxBodyBytes } = deps;
+  const { router, runtime, components, logger } = deps;
   const app = new Hono<Env>();
   app.use(requestId());
   app.onError(onError(logger));
@@ -45,11 +46,18 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
     }
     const info = await components.ensure(deployment.digest);
     const req = c.req.raw;
-    const body = await readBody(
-      req,
-      maxBodyBytes,
-      (limit) => new GatewayError("ERR_BODY_TOO_LARGE", `the request body is larger than ${limit} bytes`),
-    );
+    const limits = effectiveLimits(route.limits, deps.limits);
+    const tooLarge = (limit: number) =>
+      new GatewayError("ERR_BODY_TOO_LARGE", `the request body is larger than the limit of ${limit} bytes`);
+    const declared = req.headers.has("content-length")
+      ? Number(req.headers.get("content-length"))
+      : undefined;
+    if (declared !== undefined && declared > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
+    // Small bodies travel in one message; larger or unsized ones stream as the guest reads them.
+    let body: GuestRequest["body"];
+    if (!req.body || declared === 0) body = undefined;
+    else if (inlineBody(declared)) body = await readBody(req, limits.maxBodyBytes, tooLarge);
+    else body = req.body;
     const url = new URL(req.url);
     const headers: [string, string][] = [];
     for (const [name, value] of req.headers) if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
@@ -63,7 +71,9 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
         authority: hostHeader ?? host,
         headers,
         body,
+        maxBodyBytes: limits.maxBodyBytes,
       },
+      limits.guest,
       { requestId, app: route.app },
     );
     logger.info(

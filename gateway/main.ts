@@ -45,7 +45,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     runtime,
     auth,
     logger,
-    maxBodyBytes: config.maxBodyBytes,
+    limits: { maxBodyBytes: config.maxBodyBytes },
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
   });
   const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;

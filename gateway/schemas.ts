@@ -16,9 +16,35 @@ export const AppName = z
     "an app name is 1-63 lower-case letters, digits or dashes, not starting or ending with a dash",
   );
 
-export const PutAppBody = z.object({
-  hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
-});
+/** Overrides of the gateway's default guest limits, per app. */
+export const AppLimits = z
+  .object({
+    cpuMs: z.number().int().min(1).max(60_000),
+    deadlineMs: z.number().int().min(1).max(3_600_000),
+    memoryMb: z.number().int().min(1).max(4096),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 40),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 40),
+  })
+  .partial()
+  .strict();
+export type AppLimits = z.infer<typeof AppLimits>;
+
+/** Creates the app or updates it; a field left out keeps its current value. */
+export const PutAppBody = z
+  .object({
+    hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
+    limits: AppLimits,
+  })
+  .partial()
+  .strict();
 export type PutAppBody = z.infer<typeof PutAppBody>;
 
 export const DEPLOY_MESSAGE_MAX = 500;
@@ -26,6 +52,7 @@ export const DEPLOY_MESSAGE_MAX = 500;
 export interface AppView {
   name: string;
   hostnames: string[];
+  limits: AppLimits;
   activeDeployment: string | null;
   createdAt: string;
   updatedAt: string;

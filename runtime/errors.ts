@@ -9,7 +9,13 @@ export const RUNTIME_ERRORS = {
   ERR_COMPONENT_INVALID: 400,
   ERR_COMPONENT_NO_HANDLER: 400,
   ERR_COMPONENT_UNSUPPORTED_IMPORTS: 400,
+  ERR_COMPONENT_MEMORY_TOO_LARGE: 400,
   ERR_RUNTIME_TRAP: 500,
+  ERR_RUNTIME_CPU_LIMIT: 503,
+  ERR_RUNTIME_DEADLINE: 504,
+  ERR_RUNTIME_OUT_OF_MEMORY: 500,
+  ERR_RUNTIME_RESPONSE_TOO_LARGE: 500,
+  ERR_RUNTIME_BODY_TOO_LARGE: 413,
   ERR_RUNTIME_NO_RESPONSE: 500,
   ERR_RUNTIME_GUEST_ERROR: 502,
   ERR_RUNTIME_INSTANTIATE: 500,
@@ -21,14 +27,23 @@ export const RUNTIME_ERRORS = {
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
 
+/** Codes after which the same request may well succeed if sent again. */
+const RETRYABLE: ReadonlySet<RuntimeErrorCode> = new Set([
+  "ERR_RUNTIME_WORKER_RESTARTED",
+  "ERR_RUNTIME_OVERLOADED",
+]);
+
 export class RuntimeError extends Error {
   override readonly name = "RuntimeError";
   readonly code: RuntimeErrorCode;
   readonly status: number;
+  /** Seconds a client should wait before retrying, when retrying makes sense. */
+  readonly retryAfter: number | undefined;
   constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.status = RUNTIME_ERRORS[code];
+    this.retryAfter = RETRYABLE.has(code) ? 1 : undefined;
   }
 }
 

@@ -1,27 +1,35 @@
 // A long-lived worker thread running guests. It keeps, per deployment, the compiled core modules
 // and a pool of idle instances; one instance serves one request at a time. Guests that wait (timers,
-// body reads, later KV) are suspended through JSPI, so one worker serves many requests at once.
+// body reads, streaming writes) are suspended through JSPI, so one worker serves many requests at
+// once. Guest CPU time is metered into a slot the main thread's watchdog reads.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import type { ComponentInfo } from "./component-info.ts";
+import { CpuMeter, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
+import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
+import { capMemory } from "./memory-cap.ts";
 import {
   ByteQueue,
   createWasiImports,
   type ErrorCode,
   GuestOutput,
-  type GuestStream,
   IncomingRequest,
   ResponseOutparam,
   type ResponseSink,
 } from "./wasi/index.ts";
-import type { FromWorker, ToWorker, WireDeployment, WireRequest } from "./wire.ts";
+import type { FromWorker, ToWorker, WireDeployment, WireLimits, WireRequest } from "./wire.ts";
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
+const meter = new CpuMeter(openCpuSlot((workerData as { cpu: SharedArrayBuffer }).cpu));
+installCpuMeter(meter);
+
+/** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
+const IDLE_MS = 60_000;
 
 interface Handler {
   handle(request: IncomingRequest, out: ResponseOutparam): Promise<void>;
@@ -30,34 +38,47 @@ interface Handler {
 interface Instance {
   handler: Handler;
   output: GuestOutput;
+  memories: WebAssembly.Memory[];
   requestId: number;
   uses: number;
+  idleSince: number;
 }
 
 type Instantiate = (
   getCoreModule: (name: string) => Promise<WebAssembly.Module>,
   imports: Record<string, unknown>,
+  instantiateCore: (
+    module: WebAssembly.Module,
+    imports: WebAssembly.Imports,
+  ) => Promise<WebAssembly.Instance>,
 ) => Promise<Record<string, Handler>>;
 
 class AppPool {
-  readonly #deployment: WireDeployment;
+  readonly #dir: string;
   readonly #info: ComponentInfo;
+  readonly #memoryBytes: number;
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
   readonly #idle: Instance[] = [];
   #live = 0;
   readonly #waiters: (() => void)[] = [];
+  lastUsed = Date.now();
 
-  constructor(deployment: WireDeployment) {
-    this.#deployment = deployment;
+  constructor(deployment: WireDeployment, memoryBytes: number) {
+    this.#dir = deployment.dir;
     this.#info = deployment.info;
+    this.#memoryBytes = memoryBytes;
   }
 
   get singleUse(): boolean {
     return this.#info.singleUse;
   }
+  get live(): number {
+    return this.#live;
+  }
 
-  async acquire(limit: number): Promise<Instance> {
+  async acquire(id: number, limit: number): Promise<Instance> {
+    this.lastUsed = Date.now();
     for (;;) {
       const idle = this.#idle.pop();
       if (idle) return idle;
@@ -65,48 +86,74 @@ class AppPool {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
     this.#live++;
+    meter.enter(id, INSTANTIATE_CPU_MS);
     try {
       return await this.#create();
     } catch (err) {
-      this.#released();
+      this.#live--;
+      this.#waiters.shift()?.();
       throw err;
+    } finally {
+      meter.leave(id);
     }
   }
 
   release(instance: Instance, reusable: boolean, maxUses: number): void {
-    if (reusable && instance.uses < maxUses) this.#idle.push(instance);
-    else this.#released();
+    if (reusable && instance.uses < maxUses) {
+      instance.idleSince = Date.now();
+      this.#idle.push(instance);
+    } else {
+      this.#live--;
+    }
     this.#waiters.shift()?.();
   }
 
-  #released(): void {
-    this.#live--;
+  /** Drops instances idle since before `cutoff`; true when nothing is left. */
+  sweep(cutoff: number): boolean {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      if (this.#idle[i]!.idleSince < cutoff) {
+        this.#idle.splice(i, 1);
+        this.#live--;
+      }
+    }
+    return this.#live === 0 && this.lastUsed < cutoff;
   }
 
   async #create(): Promise<Instance> {
-    const dir = this.#deployment.dir;
-    this.#instantiate ??= import(pathToFileURL(join(dir, "component.js")).href).then(
+    this.#instantiate ??= import(pathToFileURL(join(this.#dir, "component.js")).href).then(
       (m: { instantiate: Instantiate }) => m.instantiate,
     );
     const instantiate = await this.#instantiate;
     const instance: Instance = {
       handler: undefined as never,
       output: undefined as never,
+      memories: [],
       requestId: 0,
       uses: 0,
+      idleSince: 0,
     };
-    instance.output = new GuestOutput(OUTPUT_LIMIT, (stream: GuestStream, line: string) =>
+    instance.output = new GuestOutput(GUEST_OUTPUT_LIMIT, (stream, line) =>
       post({ type: "log", id: instance.requestId, stream, line }),
     );
     const getCoreModule = (name: string) => {
       let module = this.#cores.get(name);
       if (!module) {
-        module = readFile(join(dir, name)).then((bytes) => WebAssembly.compile(bytes));
+        module = readFile(join(this.#dir, name)).then((bytes) =>
+          WebAssembly.compile(capMemory(bytes, this.#memoryBytes).bytes as Uint8Array<ArrayBuffer>),
+        );
         this.#cores.set(name, module);
       }
       return module;
     };
-    const exports = await instantiate(getCoreModule, createWasiImports(instance.output));
+    // Keep the instance's memories, to tell an out-of-memory trap from others.
+    const instantiateCore = async (module: WebAssembly.Module, imports: WebAssembly.Imports) => {
+      const core = await WebAssembly.instantiate(module, imports);
+      for (const value of Object.values(core.exports)) {
+        if (value instanceof WebAssembly.Memory) instance.memories.push(value);
+      }
+      return core;
+    };
+    const exports = await instantiate(getCoreModule, createWasiImports(instance.output), instantiateCore);
     const handler = exports[this.#info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${this.#info.handlerExport}`);
     instance.handler = handler;
@@ -114,27 +161,33 @@ class AppPool {
   }
 }
 
-const OUTPUT_LIMIT = 64 * 1024;
 const pools = new Map<string, AppPool>();
 
 /**
  * Collects the guest's response. While the guest runs without suspending, everything is buffered
  * and sent as one message when `handle` returns; once the guest suspends (a setImmediate only runs
- * then), what is there is flushed and the rest streams.
+ * then), what is there is flushed and the rest streams, at most STREAM_WINDOW bytes ahead of what
+ * the main thread has passed on.
  */
 class Sink implements ResponseSink {
   readonly #id: number;
+  readonly #limit: number;
   #status = 0;
   #headers: [string, string][] = [];
   #chunks: Uint8Array[] = [];
+  #written = 0;
+  #inFlight = 0;
+  #unblock: (() => void) | undefined;
   #headSent = false;
   #hasHead = false;
   #ended = false;
   #failed: ErrorCode | undefined;
+  #tooLarge = false;
   #flushScheduled = false;
 
-  constructor(id: number) {
+  constructor(id: number, limit: number) {
     this.#id = id;
+    this.#limit = limit;
   }
 
   get hasHead(): boolean {
@@ -146,6 +199,12 @@ class Sink implements ResponseSink {
   get failed(): ErrorCode | undefined {
     return this.#failed;
   }
+  get tooLarge(): boolean {
+    return this.#tooLarge;
+  }
+  get closed(): boolean {
+    return this.#ended || this.#tooLarge;
+  }
 
   head(status: number, headers: [string, Uint8Array][]): void {
     this.#hasHead = true;
@@ -153,12 +212,36 @@ class Sink implements ResponseSink {
     this.#headers = headers.map(([n, v]) => [n, Buffer.from(v).toString("latin1")]);
     this.#schedule();
   }
-  write(chunk: Uint8Array): undefined {
-    if (this.#ended) return;
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    this.#written += chunk.byteLength;
+    if (this.#written > this.#limit) {
+      this.#tooLarge = true;
+      this.#chunks = [];
+      return undefined;
+    }
     this.#chunks.push(chunk);
+    this.#inFlight += chunk.byteLength;
     if (this.#headSent) this.#schedule();
-    return undefined;
+    if (this.#inFlight <= STREAM_WINDOW) return undefined;
+    // Wait until the main thread has passed enough on. Before the first flush nothing is in flight
+    // across threads yet, so this also makes a large synchronous writer start streaming.
+    this.#schedule();
+    return new Promise((resolve) => {
+      this.#unblock = resolve;
+    });
   }
+
+  ack(bytes: number): void {
+    this.#inFlight -= bytes;
+    if (this.#inFlight <= STREAM_WINDOW) {
+      const unblock = this.#unblock;
+      this.#unblock = undefined;
+      unblock?.();
+    }
+  }
+
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -167,6 +250,7 @@ class Sink implements ResponseSink {
       post({ type: "end", id: this.#id });
     }
   }
+
   error(code: ErrorCode): void {
     this.#failed = code;
   }
@@ -177,20 +261,21 @@ class Sink implements ResponseSink {
       if (!this.#ended) this.end();
       return;
     }
+    this.#ended = true;
     const body = concat(this.#chunks);
     this.#chunks = [];
-    this.#ended = true;
     post({ type: "response", id: this.#id, status: this.#status, headers: this.#headers, body }, [
-      body.buffer as ArrayBuffer,
+      body.buffer,
     ]);
   }
 
   #schedule(): void {
-    if (this.#flushScheduled) return;
+    if (this.#flushScheduled || !this.#hasHead) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      if (this.#ended && !this.#headSent) return; // completed in one go: complete() sends it
+      if (this.#ended && !this.#headSent) return; // answered in one go: complete() sends it
+      if (this.#tooLarge) return;
       if (!this.#headSent) {
         this.#headSent = true;
         post({ type: "head", id: this.#id, status: this.#status, headers: this.#headers });
@@ -203,55 +288,117 @@ class Sink implements ResponseSink {
     if (this.#chunks.length === 0) return;
     const data = concat(this.#chunks);
     this.#chunks = [];
-    post({ type: "chunk", id: this.#id, data }, [data.buffer as ArrayBuffer]);
+    post({ type: "chunk", id: this.#id, data }, [data.buffer]);
   }
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  if (
-    chunks.length === 1 &&
-    chunks[0]!.byteOffset === 0 &&
-    chunks[0]!.byteLength === chunks[0]!.buffer.byteLength
-  ) {
-    return chunks[0] as Uint8Array<ArrayBuffer>;
+  const only = chunks[0];
+  if (chunks.length === 1 && only!.byteOffset === 0 && only!.byteLength === only!.buffer.byteLength) {
+    return only as Uint8Array<ArrayBuffer>;
   }
   return new Uint8Array(Buffer.concat(chunks));
 }
+
+interface Running {
+  sink: Sink;
+  body: ByteQueue | undefined;
+  cancel(reason: string): void;
+}
+const running = new Map<number, Running>();
 
 function fail(id: number, code: RuntimeErrorCode, message: string): void {
   post({ type: "error", id, code, message });
 }
 
+function outOfMemory(instance: Instance, limits: WireLimits): boolean {
+  // Allocators give up a little before the cap: a trap with memory near it is out-of-memory.
+  return instance.memories.some((m) => m.buffer.byteLength >= limits.memoryBytes * 0.875);
+}
+
 async function invoke(id: number, deployment: WireDeployment, request: WireRequest, limits: WireLimits) {
-  let pool = pools.get(deployment.key);
+  const key = `${deployment.key}:${limits.memoryBytes}`;
+  let pool = pools.get(key);
   if (!pool) {
-    pool = new AppPool(deployment);
-    pools.set(deployment.key, pool);
+    pool = new AppPool(deployment, limits.memoryBytes);
+    pools.set(key, pool);
   }
+  const sink = new Sink(id, limits.maxResponseBytes);
+  let body: ByteQueue | undefined;
+  if (request.body === "stream") {
+    body = new ByteQueue();
+    const queue = body;
+    let consumed = 0;
+    queue.onDrain = (taken, buffered) => {
+      // Tell the main thread what was read, in window-sized steps, so it sends more.
+      consumed += taken;
+      if (buffered < STREAM_WINDOW / 2) {
+        post({ type: "body-ack", id, bytes: consumed });
+        consumed = 0;
+      }
+    };
+  }
+  let cancelled: string | undefined;
+  let abort: ((reason: string) => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    abort = (reason) => reject(new Error(reason));
+  });
+  aborted.catch(() => {});
+  running.set(id, {
+    sink,
+    body,
+    cancel(reason) {
+      cancelled = reason;
+      body?.end(reason);
+      abort?.(reason);
+    },
+  });
+
   let instance: Instance;
   try {
-    instance = await pool.acquire(limits.maxInstances);
+    instance = await pool.acquire(id, limits.maxInstances);
   } catch (err) {
+    running.delete(id);
     fail(id, "ERR_RUNTIME_INSTANTIATE", `the component could not be instantiated: ${message(err)}`);
+    return;
+  }
+  if (cancelled) {
+    running.delete(id);
+    pool.release(instance, true, limits.maxUses);
     return;
   }
   instance.requestId = id;
   instance.uses++;
-  const sink = new Sink(id);
   const out = new ResponseOutparam(sink);
-  const incoming = new IncomingRequest({ ...request, body: ByteQueue.of(request.body) });
+  const incoming = new IncomingRequest({
+    ...request,
+    body: body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body),
+  });
   let trapped = false;
+  meter.enter(id, limits.cpuMs);
+  meter.abortWith(id, aborted);
   try {
     await instance.handler.handle(incoming, out);
   } catch (err) {
     trapped = true;
-    if (sink.streaming) post({ type: "abort", id, message: `guest trapped: ${message(err)}` });
-    else fail(id, "ERR_RUNTIME_TRAP", `the guest trapped: ${message(err)}`);
+    const [code, text]: [RuntimeErrorCode, string] = cancelled
+      ? ["ERR_RUNTIME_DEADLINE", cancelled]
+      : outOfMemory(instance, limits)
+        ? ["ERR_RUNTIME_OUT_OF_MEMORY", `the guest ran out of memory (limit ${limits.memoryBytes} bytes)`]
+        : ["ERR_RUNTIME_TRAP", `the guest trapped: ${message(err)}`];
+    if (sink.streaming) post({ type: "abort", id, code, message: text });
+    else fail(id, code, text);
   } finally {
+    meter.leave(id);
     instance.output.reset();
+    running.delete(id);
   }
   if (!trapped) {
-    if (sink.failed) {
+    if (sink.tooLarge) {
+      const text = `the guest's response is larger than ${limits.maxResponseBytes} bytes`;
+      if (sink.streaming) post({ type: "abort", id, code: "ERR_RUNTIME_RESPONSE_TOO_LARGE", message: text });
+      else fail(id, "ERR_RUNTIME_RESPONSE_TOO_LARGE", text);
+    } else if (sink.failed) {
       fail(id, "ERR_RUNTIME_GUEST_ERROR", `the guest answered with an error: ${sink.failed.tag}`);
     } else if (!out.isSet || !sink.hasHead) {
       fail(id, "ERR_RUNTIME_NO_RESPONSE", "the guest returned without setting a response");
@@ -259,13 +406,9 @@ async function invoke(id: number, deployment: WireDeployment, request: WireReque
       sink.complete();
     }
   }
-  // A trap can leave the instance's memory in any state: never reuse it.
-  pool.release(instance, !trapped && !pool.singleUse, limits.maxUses);
-}
-
-interface WireLimits {
-  maxInstances: number;
-  maxUses: number;
+  // A trap can leave the instance's memory in any state, and a cancelled request may have left it
+  // mid-way: never reuse either.
+  pool.release(instance, !trapped && !cancelled && !pool.singleUse, limits.maxUses);
 }
 
 function message(err: unknown): string {
@@ -277,8 +420,25 @@ port.on("message", (msg: ToWorker) => {
     case "invoke":
       void invoke(msg.id, msg.deployment, msg.request, msg.limits);
       break;
+    case "body":
+      running.get(msg.id)?.body?.push(msg.data);
+      break;
+    case "body-end":
+      running.get(msg.id)?.body?.end(msg.error);
+      break;
+    case "ack":
+      running.get(msg.id)?.sink.ack(msg.bytes);
+      break;
+    case "cancel":
+      running.get(msg.id)?.cancel(msg.reason);
+      break;
     case "evict":
-      pools.delete(msg.key);
+      for (const key of pools.keys()) if (key.startsWith(`${msg.key}:`)) pools.delete(key);
       break;
   }
 });
+
+setInterval(() => {
+  const cutoff = Date.now() - IDLE_MS;
+  for (const [key, pool] of pools) if (pool.sweep(cutoff)) pools.delete(key);
+}, IDLE_MS / 4).unref();

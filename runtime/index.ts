@@ -14,16 +14,16 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
+import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import { createGuestPool, type InvokeContext } from "./pool.ts";
+import { createGuestPool, type GuestRequest, type InvokeContext } from "./pool.ts";
 import { createPreparer } from "./preparer.ts";
-import type { WireRequest } from "./wire.ts";
 
 export type { ComponentInfo } from "./component-info.ts";
 export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
-export type { InvokeContext } from "./pool.ts";
-export type { WireRequest as GuestRequest } from "./wire.ts";
+export { type GuestRequest, type InvokeContext, inlineBody } from "./pool.ts";
 
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_INSTANCES_PER_APP = 16;
@@ -45,12 +45,22 @@ export interface DeployedComponent {
 }
 
 export interface Runtime {
-  /** Validates and transpiles a component; throws RuntimeError `ERR_COMPONENT_*` when unusable. */
-  prepare(digest: string, bytes: Uint8Array): Promise<ComponentInfo>;
+  /**
+   * Validates and transpiles a component; throws RuntimeError `ERR_COMPONENT_*` when unusable,
+   * including when its initial memory is over `memoryBytes`.
+   */
+  prepare(digest: string, bytes: Uint8Array, memoryBytes: number): Promise<ComponentInfo>;
   /** The info of an already prepared digest, or undefined when it must be prepared again. */
   prepared(digest: string): Promise<ComponentInfo | undefined>;
-  invoke(component: DeployedComponent, request: WireRequest, ctx: InvokeContext): Promise<Response>;
+  invoke(
+    component: DeployedComponent,
+    request: GuestRequest,
+    limits: GuestLimits,
+    ctx: InvokeContext,
+  ): Promise<Response>;
   readonly maxComponentBytes: number;
+  /** Guest workers replaced since start (CPU-limit kills and crashes). */
+  readonly workerRestarts: number;
   close(): Promise<void>;
 }
 
@@ -70,18 +80,22 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   return {
     maxComponentBytes,
-    prepare(digest, bytes) {
-      return preparer.prepare(bytes, dirOf(digest), maxComponentBytes);
+    get workerRestarts() {
+      return pool.restarts;
+    },
+    prepare(digest, bytes, memoryBytes) {
+      return preparer.prepare(bytes, dirOf(digest), { maxBytes: maxComponentBytes, memoryBytes });
     },
     async prepared(digest) {
       const file = join(dirOf(digest), "info.json");
       if (!existsSync(file)) return undefined;
       return JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
     },
-    invoke(component, request, ctx) {
+    invoke(component, request, limits, ctx) {
       return pool.invoke(
         { key: component.digest, dir: dirOf(component.digest), info: component.info },
         request,
+        limits,
         ctx,
       );
     },

@@ -1,14 +1,25 @@
-// The main thread's side of the guest workers: picks a worker for each request, turns the worker's
-// messages into a web Response, and replaces a worker that dies (failing only its own requests).
+// The main thread's side of the guest workers: picks a worker for each request, streams bodies
+// both ways with flow control, enforces deadlines, and runs the CPU watchdog. A worker whose guest
+// overruns its CPU budget is terminated (the only way to stop a wasm loop) and replaced at once by a
+// pre-spawned spare; only the requests in flight on that worker fail.
 
 import { Worker } from "node:worker_threads";
+import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
 import { RuntimeError } from "./errors.ts";
+import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { FromWorker, ToWorker, WireDeployment, WireRequest } from "./wire.ts";
 
 export interface InvokeContext {
   requestId: string;
   app: string;
+}
+
+/** A request for a guest: the body is whole, or a stream that is passed on as the guest reads. */
+export interface GuestRequest extends Omit<WireRequest, "body"> {
+  body: Uint8Array | ReadableStream<Uint8Array> | undefined;
+  /** Refuse the body (413) once it passes this many bytes. */
+  maxBodyBytes: number;
 }
 
 export interface GuestPoolOptions {
@@ -25,11 +36,19 @@ interface Pending {
   resolve(response: Response): void;
   reject(err: Error): void;
   stream?: ReadableStreamDefaultController<Uint8Array>;
+  /** Response bytes passed on but not yet acknowledged to the worker. */
+  unacked: number;
+  /** Request body bytes sent to the worker and not yet consumed by the guest. */
+  bodyInFlight: number;
+  bodyWake?: () => void;
+  deadline: NodeJS.Timeout;
 }
 
 interface Slot {
   worker: Worker;
+  cpu: CpuSlot;
   pending: Map<number, Pending>;
+  retired: boolean;
 }
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -37,11 +56,19 @@ const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
 // A worker keeps its preferred apps while it is at most this many requests busier than the least
 // busy one: apps stay warm in few workers without one worker queueing everything.
 const AFFINITY_SLACK = 4;
+/** How often the watchdog looks at the workers' CPU slots. */
+const WATCHDOG_MS = 5;
 
 export interface GuestPool {
-  invoke(deployment: WireDeployment, request: WireRequest, ctx: InvokeContext): Promise<Response>;
+  invoke(
+    deployment: WireDeployment,
+    request: GuestRequest,
+    limits: GuestLimits,
+    ctx: InvokeContext,
+  ): Promise<Response>;
   evict(key: string): void;
-  readonly size: number;
+  /** Workers replaced since start (CPU-limit kills and crashes). */
+  readonly restarts: number;
   close(): Promise<void>;
 }
 
@@ -49,27 +76,56 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   const { logger } = options;
   let nextId = 1;
   let closed = false;
+  let restarts = 0;
   const slots: Slot[] = [];
+  let spare: Slot | undefined;
 
-  function spawn(index: number): void {
-    const worker = new Worker(WORKER_URL);
-    const slot: Slot = { worker, pending: new Map() };
-    slots[index] = slot;
+  function spawn(): Slot {
+    const { buffer, slot: cpu } = createCpuSlot();
+    const worker = new Worker(WORKER_URL, { workerData: { cpu: buffer } });
+    const slot: Slot = { worker, cpu, pending: new Map(), retired: false };
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
-    worker.on("error", (err) => logger.error({ err, worker: index }, "guest worker failed"));
+    worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
     worker.on("exit", (code) => {
-      for (const p of slot.pending.values()) {
-        fail(
-          p,
-          new RuntimeError("ERR_RUNTIME_WORKER_RESTARTED", "the guest worker serving this request restarted"),
-        );
-      }
-      slot.pending.clear();
-      if (!closed) {
-        logger.warn({ worker: index, code }, "guest worker exited; starting a new one");
-        spawn(index);
+      if (!slot.retired && !closed) {
+        logger.warn({ code }, "guest worker exited unexpectedly; replacing it");
+        replace(slot, undefined);
       }
     });
+    return slot;
+  }
+
+  /** Takes `slot` out of service, puts the spare in its place, fails what was in flight on it. */
+  function replace(slot: Slot, culprit: number | undefined): void {
+    if (slot.retired) return;
+    slot.retired = true;
+    restarts++;
+    const index = slots.indexOf(slot);
+    if (index !== -1 && !closed) {
+      slots[index] = spare ?? spawn();
+      spare = spawn();
+    }
+    void slot.worker.terminate();
+    for (const [id, p] of slot.pending) {
+      const err =
+        id === culprit
+          ? new RuntimeError(
+              "ERR_RUNTIME_CPU_LIMIT",
+              "the guest used more CPU time than its limit and was stopped",
+            )
+          : new RuntimeError(
+              "ERR_RUNTIME_WORKER_RESTARTED",
+              "the worker running this request was restarted because another guest overran its CPU limit; retry",
+            );
+      settle(slot, id, p);
+      fail(p, err);
+    }
+  }
+
+  function settle(slot: Slot, id: number, p: Pending): void {
+    clearTimeout(p.deadline);
+    slot.pending.delete(id);
+    p.bodyWake?.();
   }
 
   function fail(p: Pending, err: Error): void {
@@ -77,12 +133,16 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     else p.reject(err);
   }
 
+  function post(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (!slot.retired) slot.worker.postMessage(msg, transfer);
+  }
+
   function onMessage(slot: Slot, msg: FromWorker): void {
     const p = slot.pending.get(msg.id);
     if (!p) return;
     switch (msg.type) {
       case "response":
-        slot.pending.delete(msg.id);
+        settle(slot, msg.id, p);
         p.resolve(
           new Response(NULL_BODY.has(msg.status) ? null : msg.body, {
             status: msg.status,
@@ -91,31 +151,62 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         );
         break;
       case "head": {
+        const id = msg.id;
         const body = NULL_BODY.has(msg.status)
           ? null
-          : new ReadableStream<Uint8Array>({
-              start(controller) {
-                p.stream = controller;
+          : new ReadableStream<Uint8Array>(
+              {
+                start(controller) {
+                  p.stream = controller;
+                },
+                pull() {
+                  if (p.unacked > 0) {
+                    post(slot, { type: "ack", id, bytes: p.unacked });
+                    p.unacked = 0;
+                  }
+                },
+                cancel() {
+                  // The client went away: stop the guest rather than let it write into the void.
+                  post(slot, { type: "cancel", id, reason: "the client closed the connection" });
+                },
               },
-            });
+              { highWaterMark: STREAM_WINDOW, size: (chunk) => chunk.byteLength },
+            );
         p.resolve(new Response(body, { status: msg.status, headers: msg.headers }));
         break;
       }
-      case "chunk":
-        p.stream?.enqueue(msg.data);
+      case "chunk": {
+        const controller = p.stream;
+        if (!controller) break;
+        controller.enqueue(msg.data);
+        if ((controller.desiredSize ?? 0) > 0)
+          post(slot, { type: "ack", id: msg.id, bytes: msg.data.byteLength });
+        else p.unacked += msg.data.byteLength;
         break;
+      }
       case "end":
-        slot.pending.delete(msg.id);
+        settle(slot, msg.id, p);
         p.stream?.close();
         break;
       case "abort":
-        slot.pending.delete(msg.id);
-        logger.warn({ requestId: p.ctx.requestId, app: p.ctx.app, reason: msg.message }, "response aborted");
-        p.stream?.error(new RuntimeError("ERR_RUNTIME_TRAP", msg.message));
+        settle(slot, msg.id, p);
+        logger.warn(
+          { requestId: p.ctx.requestId, app: p.ctx.app, code: msg.code, reason: msg.message },
+          "response aborted",
+        );
+        p.stream?.error(new RuntimeError(msg.code, msg.message));
         break;
       case "error":
-        slot.pending.delete(msg.id);
+        settle(slot, msg.id, p);
         fail(p, new RuntimeError(msg.code, msg.message));
+        break;
+      case "body-ack":
+        p.bodyInFlight -= msg.bytes;
+        if (p.bodyInFlight <= STREAM_WINDOW) {
+          const wake = p.bodyWake;
+          p.bodyWake = undefined;
+          wake?.();
+        }
         break;
       case "log":
         logger.info(
@@ -126,6 +217,50 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     }
   }
 
+  /** Passes a streamed request body to the worker as the guest consumes it. */
+  async function pump(slot: Slot, id: number, p: Pending, body: ReadableStream<Uint8Array>, limit: number) {
+    const reader = body.getReader();
+    let total = 0;
+    try {
+      for (;;) {
+        if (!slot.pending.has(id)) return;
+        const { done, value } = await reader.read();
+        if (done) {
+          post(slot, { type: "body-end", id });
+          return;
+        }
+        total += value.byteLength;
+        if (total > limit) {
+          post(slot, { type: "body-end", id, error: "request body too large" });
+          if (slot.pending.has(id) && !p.stream) {
+            settle(slot, id, p);
+            post(slot, { type: "cancel", id, reason: "request body too large" });
+            p.reject(
+              new RuntimeError(
+                "ERR_RUNTIME_BODY_TOO_LARGE",
+                `the request body is larger than ${limit} bytes`,
+              ),
+            );
+          }
+          return;
+        }
+        const data =
+          value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+        p.bodyInFlight += data.byteLength;
+        post(slot, { type: "body", id, data }, [data.buffer as ArrayBuffer]);
+        while (p.bodyInFlight > STREAM_WINDOW && slot.pending.has(id)) {
+          await new Promise<void>((resolve) => {
+            p.bodyWake = resolve;
+          });
+        }
+      }
+    } catch (err) {
+      post(slot, { type: "body-end", id, error: `the request body failed: ${(err as Error).message}` });
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
   function pick(key: string): Slot {
     let least = slots[0]!;
     for (const s of slots) if (s.pending.size < least.pending.size) least = s;
@@ -133,38 +268,84 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     return preferred.pending.size <= least.pending.size + AFFINITY_SLACK ? preferred : least;
   }
 
-  for (let i = 0; i < options.workers; i++) spawn(i);
+  for (let i = 0; i < options.workers; i++) slots.push(spawn());
+  spare = spawn();
+
+  const watchdog = setInterval(() => {
+    const t = now();
+    for (const slot of slots) {
+      const id = overrun(slot.cpu, t);
+      if (id === 0) continue;
+      const p = slot.pending.get(id);
+      logger.warn(
+        { requestId: p?.ctx.requestId, app: p?.ctx.app },
+        "guest CPU limit exceeded; restarting its worker",
+      );
+      replace(slot, id);
+    }
+  }, WATCHDOG_MS);
+  watchdog.unref();
 
   return {
-    get size() {
-      return slots.length;
+    get restarts() {
+      return restarts;
     },
-    invoke(deployment, request, ctx) {
+    invoke(deployment, request, limits, ctx) {
       if (closed)
         return Promise.reject(new RuntimeError("ERR_RUNTIME_CLOSED", "the gateway is shutting down"));
       const slot = pick(deployment.key);
       const id = nextId++;
+      const { body, maxBodyBytes, ...head } = request;
       return new Promise<Response>((resolve, reject) => {
-        slot.pending.set(id, { ctx, resolve, reject });
-        const msg: ToWorker = {
+        const p: Pending = {
+          ctx,
+          resolve,
+          reject,
+          unacked: 0,
+          bodyInFlight: 0,
+          deadline: setTimeout(() => {
+            if (!slot.pending.has(id)) return;
+            settle(slot, id, p);
+            const reason = `the guest did not answer within its deadline of ${limits.deadlineMs} ms`;
+            post(slot, { type: "cancel", id, reason });
+            fail(p, new RuntimeError("ERR_RUNTIME_DEADLINE", reason));
+          }, limits.deadlineMs),
+        };
+        slot.pending.set(id, p);
+        const inline = body === undefined || body instanceof Uint8Array;
+        const wire: ToWorker = {
           type: "invoke",
           id,
           deployment,
-          request,
-          limits: { maxInstances: options.maxInstancesPerApp, maxUses: options.maxUsesPerInstance },
+          request: { ...head, body: inline ? body : "stream" },
+          limits: {
+            ...limits,
+            maxInstances: options.maxInstancesPerApp,
+            maxUses: options.maxUsesPerInstance,
+          },
         };
-        const body = request.body;
-        slot.worker.postMessage(msg, body && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : []);
+        const transfer =
+          body instanceof Uint8Array && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : [];
+        post(slot, wire, transfer);
+        if (!inline) void pump(slot, id, p, body, maxBodyBytes);
       });
     },
     evict(key) {
-      for (const s of slots) s.worker.postMessage({ type: "evict", key } satisfies ToWorker);
+      for (const s of slots) post(s, { type: "evict", key });
     },
     async close() {
       closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      clearInterval(watchdog);
+      const all = spare ? [...slots, spare] : slots;
+      for (const s of all) s.retired = true;
+      await Promise.all(all.map((s) => s.worker.terminate()));
     },
   };
+}
+
+/** Whether a body of `length` bytes (from Content-Length) is small enough to send in one message. */
+export function inlineBody(length: number | undefined): boolean {
+  return length !== undefined && length <= INLINE_BODY_MAX;
 }
 
 function hash(text: string): number {

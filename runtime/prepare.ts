@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
+import { capMemory } from "./memory-cap.ts";
 import { ASYNC_IMPORTS, createWasiImports, GuestOutput } from "./wasi/index.ts";
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -45,6 +46,13 @@ export function checkComponentHeader(bytes: Uint8Array, maxBytes: number): void 
   }
 }
 
+export interface PrepareLimits {
+  /** Largest component accepted. */
+  maxBytes: number;
+  /** Linear memory cap the app runs with: a component starting with more is refused. */
+  memoryBytes: number;
+}
+
 /**
  * Validates and transpiles `bytes` into `outDir` (written atomically: a temp directory renamed
  * into place). Throws a RuntimeError with an `ERR_COMPONENT_*` code when the upload is unusable.
@@ -52,9 +60,9 @@ export function checkComponentHeader(bytes: Uint8Array, maxBytes: number): void 
 export async function prepareComponent(
   bytes: Uint8Array,
   outDir: string,
-  maxBytes: number,
+  limits: PrepareLimits,
 ): Promise<ComponentInfo> {
-  checkComponentHeader(bytes, maxBytes);
+  checkComponentHeader(bytes, limits.maxBytes);
   let result: { files: Record<string, Uint8Array>; imports: string[]; exports: [string, string][] };
   try {
     result = (await transpile(bytes, {
@@ -92,8 +100,11 @@ export async function prepareComponent(
     if (!name.endsWith(".wasm")) continue;
     let module: WebAssembly.Module;
     try {
-      module = await WebAssembly.compile(data as Uint8Array<ArrayBuffer>);
+      module = await WebAssembly.compile(
+        capMemory(data, limits.memoryBytes).bytes as Uint8Array<ArrayBuffer>,
+      );
     } catch (err) {
+      if (err instanceof RuntimeError) throw err;
       throw new RuntimeError("ERR_COMPONENT_INVALID", `the component's code is invalid: ${firstLine(err)}`, {
         cause: err,
       });

@@ -2,18 +2,18 @@
 
 import { parentPort } from "node:worker_threads";
 import { isRuntimeErrorCode } from "./errors.ts";
-import { prepareComponent } from "./prepare.ts";
+import { type PrepareLimits, prepareComponent } from "./prepare.ts";
 
 export interface PrepareRequest {
   id: number;
   bytes: Uint8Array;
   outDir: string;
-  maxBytes: number;
+  limits: PrepareLimits;
 }
 
 parentPort!.on("message", async (msg: PrepareRequest) => {
   try {
-    const info = await prepareComponent(msg.bytes, msg.outDir, msg.maxBytes);
+    const info = await prepareComponent(msg.bytes, msg.outDir, msg.limits);
     parentPort!.postMessage({ id: msg.id, info });
   } catch (err) {
     const code = (err as { code?: unknown }).code;

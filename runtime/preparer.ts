@@ -4,12 +4,13 @@
 import { Worker } from "node:worker_threads";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+import type { PrepareLimits } from "./prepare.ts";
 import type { PrepareRequest } from "./prepare.worker.ts";
 
 type Reply = { id: number; info?: ComponentInfo; error?: { code: RuntimeErrorCode; message: string } };
 
 export interface Preparer {
-  prepare(bytes: Uint8Array, outDir: string, maxBytes: number): Promise<ComponentInfo>;
+  prepare(bytes: Uint8Array, outDir: string, limits: PrepareLimits): Promise<ComponentInfo>;
   close(): Promise<void>;
 }
 
@@ -40,13 +41,13 @@ export function createPreparer(): Preparer {
   }
 
   return {
-    prepare(bytes, outDir, maxBytes) {
+    prepare(bytes, outDir, limits) {
       worker ??= start();
       const id = nextId++;
       const w = worker;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        w.postMessage({ id, bytes, outDir, maxBytes } satisfies PrepareRequest);
+        w.postMessage({ id, bytes, outDir, limits } satisfies PrepareRequest);
       });
     },
     async close() {

@@ -2,9 +2,10 @@
 
 import type { ComponentInfo } from "./component-info.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
+import type { GuestLimits } from "./limits.ts";
 
 export interface WireDeployment {
-  /** Identifies the compiled artifact (its digest); pools are keyed by it. */
+  /** Identifies the compiled artifact (its digest); pools are keyed by it and the memory cap. */
   key: string;
   dir: string;
   info: ComponentInfo;
@@ -16,17 +17,22 @@ export interface WireRequest {
   scheme: "http" | "https";
   authority: string;
   headers: [string, string][];
-  body: Uint8Array | undefined;
+  /** The whole body, or "stream" when it follows in `body` messages. */
+  body: Uint8Array | "stream" | undefined;
+}
+
+export interface WireLimits extends GuestLimits {
+  maxInstances: number;
+  maxUses: number;
 }
 
 export type ToWorker =
-  | {
-      type: "invoke";
-      id: number;
-      deployment: WireDeployment;
-      request: WireRequest;
-      limits: { maxInstances: number; maxUses: number };
-    }
+  | { type: "invoke"; id: number; deployment: WireDeployment; request: WireRequest; limits: WireLimits }
+  | { type: "body"; id: number; data: Uint8Array }
+  | { type: "body-end"; id: number; error?: string }
+  /** The main thread has passed on `bytes` more of the response: the worker may send that much more. */
+  | { type: "ack"; id: number; bytes: number }
+  | { type: "cancel"; id: number; reason: string }
   | { type: "evict"; key: string };
 
 export type FromWorker =
@@ -40,6 +46,8 @@ export type FromWorker =
   | { type: "head"; id: number; status: number; headers: [string, string][] }
   | { type: "chunk"; id: number; data: Uint8Array<ArrayBuffer> }
   | { type: "end"; id: number }
-  | { type: "abort"; id: number; message: string }
+  | { type: "abort"; id: number; code: RuntimeErrorCode; message: string }
   | { type: "error"; id: number; code: RuntimeErrorCode; message: string }
+  /** The guest consumed `bytes` of the request body: the main thread may send that much more. */
+  | { type: "body-ack"; id: number; bytes: number }
   | { type: "log"; id: number; stream: "stdout" | "stderr"; line: string };

@@ -12,6 +12,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS apps (
   name TEXT PRIMARY KEY,
   active_deployment TEXT,
+  limits TEXT NOT NULL DEFAULT '{}',
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
@@ -38,6 +39,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0');
 interface AppRow {
   name: string;
   active_deployment: string | null;
+  limits: string;
   created_at: string;
   updated_at: string;
 }
@@ -66,10 +68,11 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     ownerOf: db.prepare("SELECT app FROM hostnames WHERE pattern = ?"),
     insertApp: db.prepare("INSERT INTO apps (name, created_at, updated_at) VALUES (?, ?, ?)"),
     touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
+    setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -99,6 +102,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     return {
       name: row.name,
       hostnames: (q.hostsOf.all(row.name) as { pattern: string }[]).map((r) => r.pattern),
+      limits: JSON.parse(row.limits),
       activeDeployment: row.active_deployment ?? undefined,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -128,10 +132,10 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async listApps() {
       return (q.apps.all() as unknown as AppRow[]).map(toApp);
     },
-    async putApp(name, hostnames) {
+    async putApp(name, { hostnames, limits }) {
       const now = new Date().toISOString();
       return transaction(() => {
-        for (const pattern of hostnames) {
+        for (const pattern of hostnames ?? []) {
           const owner = q.ownerOf.get(pattern) as { app: string } | undefined;
           if (owner && owner.app !== name) {
             throw new GatewayError(
@@ -143,15 +147,25 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         const existing = q.app.get(name) as AppRow | undefined;
         if (existing) q.touchApp.run(now, name);
         else q.insertApp.run(name, now, now);
-        q.clearHosts.run(name);
-        for (const pattern of hostnames) q.insertHost.run(pattern, name);
+        if (hostnames) {
+          q.clearHosts.run(name);
+          for (const pattern of hostnames) q.insertHost.run(pattern, name);
+        }
+        if (limits) q.setLimits.run(JSON.stringify(limits), name);
         return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
       });
     },
     async routeFor(pattern) {
-      const row = q.route.get(pattern) as (DeploymentRow & { app: string; id: string | null }) | undefined;
+      const row = q.route.get(pattern) as
+        | (DeploymentRow & { app: string; app_limits: string; id: string | null })
+        | undefined;
       if (!row) return undefined;
-      const route: Route = { app: row.app, pattern, deployment: row.id ? toDeployment(row) : undefined };
+      const route: Route = {
+        app: row.app,
+        pattern,
+        limits: JSON.parse(row.app_limits),
+        deployment: row.id ? toDeployment(row) : undefined,
+      };
       return route;
     },
     async hasArtifact(digest) {

@@ -1,9 +1,12 @@
 // What the gateway keeps: apps with their hostnames, immutable deployments, and component
 // artifacts addressed by SHA-256. The embedded backend is SQLite in the state directory.
 
+import type { AppLimits } from "../schemas.ts";
+
 export interface AppRecord {
   name: string;
   hostnames: string[];
+  limits: AppLimits;
   activeDeployment: string | undefined;
   createdAt: string;
   updatedAt: string;
@@ -24,6 +27,7 @@ export interface DeploymentRecord {
 export interface Route {
   app: string;
   pattern: string;
+  limits: AppLimits;
   deployment: DeploymentRecord | undefined;
 }
 
@@ -31,10 +35,13 @@ export interface StateStore {
   getApp(name: string): Promise<AppRecord | undefined>;
   listApps(): Promise<AppRecord[]>;
   /**
-   * Creates the app or replaces its hostnames. Throws ERR_HOSTNAME_TAKEN when a hostname belongs
-   * to another app; then nothing changes.
+   * Creates the app or updates the fields given (hostnames are replaced as a whole). Throws
+   * ERR_HOSTNAME_TAKEN when a hostname belongs to another app; then nothing changes.
    */
-  putApp(name: string, hostnames: string[]): Promise<{ app: AppRecord; created: boolean }>;
+  putApp(
+    name: string,
+    changes: { hostnames?: string[]; limits?: AppLimits },
+  ): Promise<{ app: AppRecord; created: boolean }>;
   /** The app serving exactly this hostname pattern, with its active deployment. */
   routeFor(pattern: string): Promise<Route | undefined>;
   hasArtifact(digest: string): Promise<boolean>;

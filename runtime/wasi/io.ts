@@ -1,6 +1,9 @@
 // Host implementation of wasi:io (error, poll, streams), shared by every 0.2.x version.
 // A result's error is returned to the guest by throwing a value (jco lowers a thrown non-Error
 // value, or an Error's `payload`, as `err(...)`); a thrown Error would trap the instance instead.
+// Every wait goes through `suspend`, so time a guest spends waiting is not charged as its CPU.
+
+import { suspend } from "../cpu-meter.ts";
 
 export type StreamError = { tag: "last-operation-failed"; val: IoError } | { tag: "closed" };
 
@@ -43,7 +46,7 @@ export class Pollable {
   }
   /** Suspends the guest (JSPI) until ready; the worker's event loop keeps running. */
   async block(): Promise<void> {
-    await this.#promise;
+    if (!this.#ready) await suspend(this.#promise);
   }
   get promise(): Promise<void> {
     return this.#promise;
@@ -54,7 +57,7 @@ export async function poll(pollables: Pollable[]): Promise<Uint32Array> {
   if (pollables.length === 0) throw new Error("poll: empty list");
   let ready = readyIndices(pollables);
   if (ready.length === 0) {
-    await Promise.race(pollables.map((p) => p.promise));
+    await suspend(Promise.race(pollables.map((p) => p.promise)));
     ready = readyIndices(pollables);
   }
   return Uint32Array.from(ready);
@@ -77,7 +80,7 @@ export class ByteQueue {
   #error: string | undefined;
   #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Called after the consumer took bytes, so a producer can apply backpressure. */
-  onDrain: ((buffered: number) => void) | undefined;
+  onDrain: ((taken: number, buffered: number) => void) | undefined;
 
   static of(bytes: Uint8Array | undefined): ByteQueue {
     const q = new ByteQueue();
@@ -121,7 +124,7 @@ export class ByteQueue {
       this.#chunks[0] = first.subarray(max);
     }
     this.#size -= out.byteLength;
-    this.onDrain?.(this.#size);
+    this.onDrain?.(out.byteLength, this.#size);
     return out;
   }
 
@@ -153,7 +156,7 @@ export class InputStream {
     return this.#queue.read(clampLen(len));
   }
   async blockingRead(len: bigint): Promise<Uint8Array> {
-    await this.#queue.whenReadable();
+    if (this.#queue.buffered === 0) await suspend(this.#queue.whenReadable());
     return this.#queue.read(clampLen(len));
   }
   skip(len: bigint): bigint {
@@ -194,16 +197,16 @@ export class OutputStream {
   }
   async blockingWriteAndFlush(contents: Uint8Array): Promise<void> {
     for (let off = 0; off < contents.byteLength; off += WRITE_BUDGET) {
-      await this.#pending;
+      if (this.#pending) await suspend(this.#pending);
       this.write(contents.subarray(off, off + WRITE_BUDGET));
     }
-    await this.#pending;
+    if (this.#pending) await suspend(this.#pending);
   }
   flush(): void {
     if (this.#sink.closed) fail({ tag: "closed" });
   }
   async blockingFlush(): Promise<void> {
-    await this.#pending;
+    if (this.#pending) await suspend(this.#pending);
     this.flush();
   }
   subscribe(): Pollable {

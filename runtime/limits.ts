@@ -1,0 +1,31 @@
+// Per-request guest limits, with the defaults an app gets unless it overrides them.
+
+export interface GuestLimits {
+  /** Guest CPU time per request; time awaiting host I/O is not counted. */
+  readonly cpuMs: number;
+  /** Wall-clock time per request until the guest has answered. */
+  readonly deadlineMs: number;
+  /** Linear memory per instance. */
+  readonly memoryBytes: number;
+  /** Response body bytes a guest may write. */
+  readonly maxResponseBytes: number;
+}
+
+export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
+  cpuMs: 50,
+  deadlineMs: 30_000,
+  memoryBytes: 128 * 1024 * 1024,
+  maxResponseBytes: 256 * 1024 * 1024,
+});
+
+/** CPU a new instance may use while starting (StarlingMonkey needs a few ms, cold JIT more). */
+export const INSTANTIATE_CPU_MS = 2_000;
+
+/** Stdout/stderr bytes kept per request; the rest is dropped with a note. */
+export const GUEST_OUTPUT_LIMIT = 64 * 1024;
+
+/** Bytes in flight between threads per direction of one request before the producer waits. */
+export const STREAM_WINDOW = 1024 * 1024;
+
+/** Request bodies up to this size go to the worker in one message; larger ones stream. */
+export const INLINE_BODY_MAX = 64 * 1024;
