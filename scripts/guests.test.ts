@@ -184,14 +184,21 @@ describe("the cache, in a scratch copy of the sources", () => {
 describe("examples", () => {
   // StarlingMonkey builds take seconds; `npm test` builds them before the tests run, so this is
   // normally a cache hit.
-  test("hello builds to a component, copied to dist, and is then cached", { timeout: 180_000 }, async () => {
+  test("hello builds to a component, copied to dist, and is then a cache hit", {
+    timeout: 180_000,
+  }, async () => {
     const build = await ensureGuest("example", "hello");
     assert.deepEqual(await header(build.path), COMPONENT_HEADER);
     assert.ok(build.distPath !== undefined);
     assert.ok((await readFile(build.distPath)).equals(await readFile(build.path)));
+    const distBefore = await stat(build.distPath);
     const again = await ensureGuest("example", "hello");
     assert.equal(again.cached, true);
     assert.equal(again.path, build.path);
+    // An up-to-date copy is left alone, not copied again on every call.
+    const distAfter = await stat(build.distPath);
+    assert.equal(distAfter.mtimeMs, distBefore.mtimeMs);
+    assert.equal(distAfter.ino, distBefore.ino);
   });
 });
 

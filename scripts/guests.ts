@@ -592,7 +592,9 @@ async function pruneSiblings(plan: Plan): Promise<void> {
 async function syncCopy(from: string, to: string): Promise<void> {
   const source = await stat(from);
   const target = await stat(to).catch(() => undefined);
-  if (target !== undefined && target.size === source.size && target.mtimeMs === source.mtimeMs) return;
+  // utimes keeps whole milliseconds only, so compare at that precision.
+  const sameTime = target !== undefined && Math.trunc(target.mtimeMs) === Math.trunc(source.mtimeMs);
+  if (target !== undefined && target.size === source.size && sameTime) return;
   await mkdir(path.dirname(to), { recursive: true });
   const tmp = `${to}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
   try {
