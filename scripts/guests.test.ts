@@ -150,6 +150,18 @@ describe("the cache, in a scratch copy of the sources", () => {
     assert.deepEqual(left, [path.basename(results[0]!.path)]);
   });
 
+  test("a build removes temporary files left by a builder that died", async () => {
+    const fixtures = path.join(root, ".cache", "guests", "fixtures");
+    await mkdir(fixtures, { recursive: true });
+    // No process has this pid: Linux caps pids at 2^22.
+    const orphan = path.join(fixtures, "trap-0123456789abcdef.wasm.999999999-0a1b2c3d.tmp");
+    await writeFile(orphan, "partial");
+    await appendFile(path.join(root, "test", "fixtures", "trap.wat"), ";; after a crash\n");
+    const build = await ensureGuest("fixture", "trap", fresh());
+    assert.equal(build.cached, false);
+    await assert.rejects(stat(orphan), { code: "ENOENT" });
+  });
+
   test("a fixture that does not parse fails with ERR_GUEST_BUILD_FAILED and writes nothing", async () => {
     await writeFile(
       path.join(root, "test", "fixtures", "broken.wat"),

@@ -575,13 +575,19 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Drops this guest's outputs for older hashes, so the cache does not grow with every edit. */
+/**
+ * Drops this guest's outputs for older hashes, so the cache does not grow with every edit, and
+ * the temporary files of builders that died before renaming theirs.
+ */
 async function pruneSiblings(plan: Plan): Promise<void> {
   const dir = path.dirname(plan.out);
   const mine = path.basename(plan.out);
-  const pattern = new RegExp(`^${plan.name}-[0-9a-f]{${HASH_LENGTH}}\\.wasm$`);
+  const output = new RegExp(`^${plan.name}-[0-9a-f]{${HASH_LENGTH}}\\.wasm$`);
+  const temporary = new RegExp(`^${plan.name}-[0-9a-f]{${HASH_LENGTH}}\\.wasm\\.(\\d+)-[0-9a-f]+\\.tmp$`);
   for (const entry of await readdir(dir)) {
-    if (entry !== mine && pattern.test(entry)) await rm(path.join(dir, entry), { force: true });
+    const pid = temporary.exec(entry)?.[1];
+    const orphan = pid !== undefined && !isProcessAlive(Number(pid));
+    if ((entry !== mine && output.test(entry)) || orphan) await rm(path.join(dir, entry), { force: true });
   }
 }
 
