@@ -1,0 +1,679 @@
+/**
+ * Builds guest components once per source hash into `.cache/guests/`, so tests and benchmarks can
+ * use real components without paying for a build on every run.
+ *
+ * Two kinds of guest:
+ * - `example`: `examples/<name>/src/index.ts` (or `.js`), built with `jco componentize`
+ *   (StarlingMonkey unless `examples/<name>/guest.json` says `"backend": "quickjs"`) against
+ *   `wit/`, world `http-guest` unless `guest.json` names another. The result is also copied to
+ *   `examples/<name>/dist/<name>.wasm`.
+ * - `fixture`: `test/fixtures/<name>.wat`, turned into a component by wasm-tools' parse, embed and
+ *   new (through jco's API). Directives in the file's leading comments choose what it is built
+ *   against: `;; @wit <dir>` (relative to the repository, default `wit`), `;; @world <name>`
+ *   (default `http-guest`), or `;; @core-module` to keep the parsed core module as the output.
+ *
+ * The cache key covers the guest's files, every file of the WIT directory it is built against,
+ * the build recipe and the versions of the tools that run it. Outputs are written to a temporary
+ * file and renamed into place, so concurrent builders (in this process or others) never leave a
+ * partial file behind; a lock file only saves them from doing the same build twice.
+ *
+ * @example
+ *   import { buildGuest, ensureGuest } from "../scripts/guests.ts";
+ *   const wasm = await buildGuest("fixture", "trap"); // absolute path of the component
+ *   const { path, cached } = await ensureGuest("example", "hello");
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export type GuestKind = "example" | "fixture";
+
+export const GUEST_KINDS: readonly GuestKind[] = ["example", "fixture"];
+
+export interface GuestBuild {
+  readonly kind: GuestKind;
+  readonly name: string;
+  /** Absolute path of the built `.wasm` in the cache; its content never changes for a given hash. */
+  readonly path: string;
+  /** Cache key: hex digest of everything the build depends on (16 characters). */
+  readonly hash: string;
+  /** True when the output was already in the cache (or another process built it meanwhile). */
+  readonly cached: boolean;
+  readonly durationMs: number;
+  /** Examples only: the copy in `examples/<name>/dist/<name>.wasm`. */
+  readonly distPath?: string;
+}
+
+export interface GuestBuildOptions {
+  /** Folder holding `examples/`, `test/fixtures/` and `wit/`; defaults to this repository. */
+  readonly root?: string;
+  /** Where progress lines go; defaults to stderr. */
+  readonly onProgress?: (line: string) => void;
+}
+
+export type GuestBuildErrorCode =
+  | "ERR_GUEST_NOT_FOUND"
+  | "ERR_GUEST_CONFIG_INVALID"
+  | "ERR_GUEST_BUILD_FAILED";
+
+export class GuestBuildError extends Error {
+  override readonly name = "GuestBuildError";
+  readonly code: GuestBuildErrorCode;
+
+  constructor(code: GuestBuildErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Bump when the build steps change in a way the hashed inputs do not show. */
+const CACHE_FORMAT = 1;
+const HASH_LENGTH = 16;
+/** The build machines have 2 cores; a StarlingMonkey build keeps one busy for ~10 s. */
+const MAX_PARALLEL_BUILDS = 2;
+const LOCK_POLL_MS = 100;
+/** A lock older than this is taken over even if its process seems alive (the pid may be reused). */
+const LOCK_STALE_MS = 10 * 60 * 1000;
+const DEFAULT_WIT_DIR = "wit";
+const DEFAULT_WORLD = "http-guest";
+const CACHE_DIR = path.join(".cache", "guests");
+const FIXTURES_DIR = path.join("test", "fixtures");
+const EXAMPLES_DIR = "examples";
+/** Folders inside an example that are outputs or installed packages, not sources. */
+const EXAMPLE_IGNORED_DIRS = new Set(["dist", "node_modules"]);
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+
+type Backend = "starlingmonkey" | "quickjs";
+
+/** What to run. Paths are relative to the root so that the hash does not depend on the checkout. */
+type Recipe =
+  | {
+      readonly tool: "wasm-tools";
+      readonly output: "component";
+      readonly wit: string;
+      readonly world: string;
+    }
+  | { readonly tool: "wasm-tools"; readonly output: "core-module" }
+  | {
+      readonly tool: "componentize";
+      readonly backend: Backend;
+      readonly source: string;
+      readonly wit: string;
+      readonly world: string;
+    };
+
+interface Plan {
+  readonly kind: GuestKind;
+  readonly name: string;
+  readonly root: string;
+  readonly recipe: Recipe;
+  /** Fixture: the WAT file; example: the entry module. Absolute. */
+  readonly source: string;
+  readonly hash: string;
+  readonly out: string;
+  readonly distPath?: string;
+}
+
+/** Names of the guests of a kind, sorted. */
+export async function listGuests(kind: GuestKind, options: GuestBuildOptions = {}): Promise<string[]> {
+  const root = options.root ?? REPO_ROOT;
+  if (kind === "fixture") {
+    const entries = await readdirIfExists(path.join(root, FIXTURES_DIR));
+    return entries
+      .filter((e) => e.isFile() && e.name.endsWith(".wat"))
+      .map((e) => e.name.slice(0, -".wat".length))
+      .sort();
+  }
+  const names: string[] = [];
+  for (const entry of await readdirIfExists(path.join(root, EXAMPLES_DIR))) {
+    if (
+      entry.isDirectory() &&
+      (await exampleEntry(path.join(root, EXAMPLES_DIR, entry.name))) !== undefined
+    ) {
+      names.push(entry.name);
+    }
+  }
+  return names.sort();
+}
+
+/** Builds one guest unless the cache has it, and says which happened. */
+export async function ensureGuest(
+  kind: GuestKind,
+  name: string,
+  options: GuestBuildOptions = {},
+): Promise<GuestBuild> {
+  const started = performance.now();
+  const plan = await planGuest(kind, name, options.root ?? REPO_ROOT);
+  const progress = options.onProgress ?? writeStderr;
+  let cached = await exists(plan.out);
+  if (!cached) {
+    let pending = inFlight.get(plan.out);
+    if (pending === undefined) {
+      pending = buildLocked(plan, progress).finally(() => inFlight.delete(plan.out));
+      inFlight.set(plan.out, pending);
+    }
+    cached = await pending;
+  }
+  if (plan.distPath !== undefined) await syncCopy(plan.out, plan.distPath);
+  return {
+    kind,
+    name,
+    path: plan.out,
+    hash: plan.hash,
+    cached,
+    durationMs: performance.now() - started,
+    ...(plan.distPath === undefined ? {} : { distPath: plan.distPath }),
+  };
+}
+
+/** Builds one guest unless the cache has it; resolves to the absolute path of its `.wasm`. */
+export async function buildGuest(
+  kind: GuestKind,
+  name: string,
+  options: GuestBuildOptions = {},
+): Promise<string> {
+  return (await ensureGuest(kind, name, options)).path;
+}
+
+/** Builds every guest of a kind (or of both), at most {@link MAX_PARALLEL_BUILDS} at a time. */
+export async function buildAll(
+  kind: GuestKind | "all",
+  options: GuestBuildOptions = {},
+): Promise<GuestBuild[]> {
+  const kinds = kind === "all" ? GUEST_KINDS : [kind];
+  const jobs: Promise<GuestBuild>[] = [];
+  for (const k of kinds) {
+    for (const name of await listGuests(k, options)) jobs.push(ensureGuest(k, name, options));
+  }
+  return Promise.all(jobs);
+}
+
+/** Same output path → same build; concurrent callers in this process share it. */
+const inFlight = new Map<string, Promise<boolean>>();
+
+async function planGuest(kind: GuestKind, name: string, root: string): Promise<Plan> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    throw new GuestBuildError("ERR_GUEST_NOT_FOUND", `Guest names are kebab-case; got "${name}".`);
+  }
+  let recipe: Recipe;
+  let source: string;
+  let files: string[];
+  let distPath: string | undefined;
+  if (kind === "fixture") {
+    source = path.join(root, FIXTURES_DIR, `${name}.wat`);
+    const wat = await readFile(source, "utf8").catch((cause: unknown) => {
+      throw notFound(`fixture "${name}"`, `${path.join(FIXTURES_DIR, name)}.wat`, cause);
+    });
+    recipe = fixtureRecipe(wat, name);
+    files = [source];
+  } else {
+    const dir = path.join(root, EXAMPLES_DIR, name);
+    const entry = await exampleEntry(dir);
+    if (entry === undefined) {
+      throw notFound(`example "${name}"`, path.join(EXAMPLES_DIR, name, "src", "index.ts"));
+    }
+    source = entry;
+    const manifest = await readExampleManifest(dir);
+    recipe = {
+      tool: "componentize",
+      backend: manifest.backend ?? "starlingmonkey",
+      source: path.relative(root, source),
+      wit: DEFAULT_WIT_DIR,
+      world: manifest.world ?? DEFAULT_WORLD,
+    };
+    files = (await listFiles(dir)).filter(
+      (f) => !EXAMPLE_IGNORED_DIRS.has(path.relative(dir, f).split(path.sep)[0]!),
+    );
+    distPath = path.join(dir, "dist", `${name}.wasm`);
+  }
+  if ("wit" in recipe) {
+    const witDir = path.resolve(root, recipe.wit);
+    const witFiles = await listFiles(witDir).catch((cause: unknown) => {
+      throw new GuestBuildError(
+        "ERR_GUEST_CONFIG_INVALID",
+        `The WIT directory "${recipe.wit}" for ${kind} "${name}" could not be read.`,
+        { cause },
+      );
+    });
+    files.push(...witFiles);
+  }
+  const hash = await hashInputs(
+    root,
+    { format: CACHE_FORMAT, kind, name, recipe, tools: toolVersions(recipe) },
+    files,
+  );
+  const out = path.join(root, CACHE_DIR, `${kind}s`, `${name}-${hash}.wasm`);
+  return { kind, name, root, recipe, source, hash, out, ...(distPath === undefined ? {} : { distPath }) };
+}
+
+/** Reads the `;; @wit`, `;; @world` and `;; @core-module` directives from the leading comments. */
+function fixtureRecipe(wat: string, name: string): Recipe {
+  let wit = DEFAULT_WIT_DIR;
+  let world = DEFAULT_WORLD;
+  let coreModule = false;
+  for (const line of wat.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "") continue;
+    if (!trimmed.startsWith(";;")) break;
+    const directive = /^;;\s*@([\w-]+)\s*(.*)$/.exec(trimmed);
+    if (directive === null) continue;
+    const [, key, value = ""] = directive;
+    if (key === "wit" && value !== "") wit = value;
+    else if (key === "world" && value !== "") world = value;
+    else if (key === "core-module" && value === "") coreModule = true;
+    else {
+      throw new GuestBuildError(
+        "ERR_GUEST_CONFIG_INVALID",
+        `Fixture "${name}": unknown directive "${trimmed}"; use "@wit <dir>", "@world <name>" or "@core-module".`,
+      );
+    }
+  }
+  return coreModule
+    ? { tool: "wasm-tools", output: "core-module" }
+    : { tool: "wasm-tools", output: "component", wit, world };
+}
+
+async function exampleEntry(dir: string): Promise<string | undefined> {
+  for (const file of ["index.ts", "index.js"]) {
+    const candidate = path.join(dir, "src", file);
+    if (await exists(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+interface ExampleManifest {
+  readonly world?: string | undefined;
+  readonly backend?: Backend | undefined;
+}
+
+async function readExampleManifest(dir: string): Promise<ExampleManifest> {
+  const file = path.join(dir, "guest.json");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (cause) {
+    if (isErrnoException(cause) && cause.code === "ENOENT") return {};
+    throw cause;
+  }
+  // Loaded only when a manifest exists, so that a cache hit stays fast.
+  const { z } = await import("zod");
+  const schema = z.strictObject({
+    world: z.string().min(1).optional(),
+    backend: z.enum(["starlingmonkey", "quickjs"]).optional(),
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new GuestBuildError("ERR_GUEST_CONFIG_INVALID", `${file} is not valid JSON.`, { cause });
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    throw new GuestBuildError(
+      "ERR_GUEST_CONFIG_INVALID",
+      `${file}: ${z.prettifyError(result.error)} (allowed: "world", "backend": "starlingmonkey" | "quickjs").`,
+    );
+  }
+  return result.data;
+}
+
+async function hashInputs(root: string, recipe: unknown, files: readonly string[]): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify(recipe));
+  const relative = files.map((f) => path.relative(root, f).split(path.sep).join("/")).sort();
+  for (const file of relative) {
+    const content = await readFile(path.join(root, file));
+    // Name and length delimit each file, so moving bytes between files changes the hash.
+    hash.update(`\0${file}\0${content.length}\0`);
+    hash.update(content);
+  }
+  return hash.digest("hex").slice(0, HASH_LENGTH);
+}
+
+function toolVersions(recipe: Recipe): Record<string, string> {
+  const packages = ["@bytecodealliance/jco"];
+  if (recipe.tool === "wasm-tools") packages.push("@bytecodealliance/jco-transpile");
+  else if (recipe.backend === "quickjs") packages.push("componentize-qjs");
+  else packages.push("@bytecodealliance/componentize-js", "@bytecodealliance/componentize-js-0-19-3");
+  return Object.fromEntries(packages.map((p) => [p, packageInfo(p).version]));
+}
+
+interface PackageInfo {
+  readonly dir: string;
+  readonly version: string;
+  readonly bin: Readonly<Record<string, string>>;
+}
+
+const packageCache = new Map<string, PackageInfo>();
+
+/**
+ * Finds a package the way Node's resolver would from jco (which is what loads these), reading
+ * package.json directly: jco's `exports` do not expose it.
+ */
+function packageInfo(name: string): PackageInfo {
+  const known = packageCache.get(name);
+  if (known !== undefined) return known;
+  const from = name === "@bytecodealliance/jco" ? REPO_ROOT : packageInfo("@bytecodealliance/jco").dir;
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", name);
+    const manifest = readJsonSync(path.join(candidate, "package.json"));
+    if (manifest !== undefined) {
+      const bin = typeof manifest.bin === "object" && manifest.bin !== null ? manifest.bin : {};
+      const info = { dir: candidate, version: String(manifest.version), bin };
+      packageCache.set(name, info);
+      return info;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", `Package ${name} is not installed; run npm ci.`);
+    }
+  }
+}
+
+async function buildLocked(plan: Plan, progress: (line: string) => void): Promise<boolean> {
+  await mkdir(path.dirname(plan.out), { recursive: true });
+  const release = await acquireLock(`${plan.out}.lock`, plan, progress);
+  if (release === undefined) return true;
+  try {
+    if (await exists(plan.out)) return true;
+    await withBuildSlot(() => runBuild(plan, progress));
+    await pruneSiblings(plan);
+    return false;
+  } finally {
+    await release();
+  }
+}
+
+async function runBuild(plan: Plan, progress: (line: string) => void): Promise<void> {
+  const label = `${plan.kind} ${plan.name}`;
+  progress(`building ${label}…`);
+  const started = performance.now();
+  const tmp = `${plan.out}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (plan.recipe.tool === "componentize") await componentize(plan, plan.recipe, tmp, progress);
+    else await writeFile(tmp, await buildWat(plan, plan.recipe));
+    const expected =
+      plan.recipe.tool === "wasm-tools" && plan.recipe.output === "core-module" ? "core" : "component";
+    const layer = await wasmLayer(tmp);
+    if (layer !== expected) {
+      throw new GuestBuildError(
+        "ERR_GUEST_BUILD_FAILED",
+        `Building ${label} produced a ${layer}, not a ${expected}.`,
+      );
+    }
+    await rename(tmp, plan.out);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  const { size } = await stat(plan.out);
+  progress(`built ${label} in ${((performance.now() - started) / 1000).toFixed(1)} s (${formatSize(size)})`);
+}
+
+async function buildWat(plan: Plan, recipe: Recipe & { tool: "wasm-tools" }): Promise<Uint8Array> {
+  // Loaded on first build only: a cache hit should not pay for instantiating wasm-tools.
+  const { parse, componentEmbed, componentNew } = await import("@bytecodealliance/jco");
+  const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (cause) {
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      throw new GuestBuildError(
+        "ERR_GUEST_BUILD_FAILED",
+        `Fixture "${plan.name}": ${what} failed: ${detail.trim()}`,
+        { cause },
+      );
+    }
+  };
+  const wat = await readFile(plan.source, "utf8");
+  const core = await step("wasm-tools parse", () => parse(wat));
+  if (recipe.output === "core-module") return core;
+  const witPath = path.resolve(plan.root, recipe.wit);
+  const embedded = await step(`embedding world "${recipe.world}" from ${recipe.wit}`, () =>
+    componentEmbed({ binary: core, witPath, world: recipe.world }),
+  );
+  return step("wasm-tools component new", () => componentNew(embedded));
+}
+
+async function componentize(
+  plan: Plan,
+  recipe: Recipe & { tool: "componentize" },
+  out: string,
+  progress: (line: string) => void,
+): Promise<void> {
+  const jco = packageInfo("@bytecodealliance/jco");
+  const bin = jco.bin.jco;
+  if (bin === undefined)
+    throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", "jco's package.json names no jco bin.");
+  // Absolute paths throughout: the QuickJS backend resolves a relative source path twice.
+  const args = [
+    path.join(jco.dir, bin),
+    "componentize",
+    plan.source,
+    "--wit",
+    path.resolve(plan.root, recipe.wit),
+    "--world-name",
+    recipe.world,
+    "--backend",
+    recipe.backend,
+    "-o",
+    out,
+  ];
+  const { code, output } = await run(process.execPath, args, plan.root);
+  const warnings = output.stderr.trim();
+  if (code !== 0 || !(await exists(out))) {
+    const detail = `${output.stdout}\n${output.stderr}`.trim();
+    throw new GuestBuildError(
+      "ERR_GUEST_BUILD_FAILED",
+      `jco componentize failed for example "${plan.name}" (exit ${code}):\n${detail}`,
+    );
+  }
+  if (warnings !== "") progress(warnings);
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; output: { stdout: string; stderr: string } }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const output = { stdout: "", stderr: "" };
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      output.stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      output.stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
+let runningBuilds = 0;
+const waitingBuilds: (() => void)[] = [];
+
+async function withBuildSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (runningBuilds >= MAX_PARALLEL_BUILDS) await new Promise<void>((resolve) => waitingBuilds.push(resolve));
+  runningBuilds++;
+  try {
+    return await work();
+  } finally {
+    runningBuilds--;
+    waitingBuilds.shift()?.();
+  }
+}
+
+/**
+ * Takes the per-output lock file, or resolves to undefined if another process produced the output
+ * while we waited. The lock is an optimisation (one build instead of several); correctness rests
+ * on the atomic rename of the output.
+ */
+async function acquireLock(
+  lockPath: string,
+  plan: Plan,
+  progress: (line: string) => void,
+): Promise<(() => Promise<void>) | undefined> {
+  let announced = false;
+  for (;;) {
+    try {
+      const handle = await open(lockPath, "wx");
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      return () => rm(lockPath, { force: true });
+    } catch (cause) {
+      if (!isErrnoException(cause) || cause.code !== "EEXIST") throw cause;
+    }
+    if (await exists(plan.out)) return undefined;
+    if (await isStaleLock(lockPath)) {
+      await rm(lockPath, { force: true });
+      continue;
+    }
+    if (!announced) {
+      progress(`waiting for another process building ${plan.kind} ${plan.name}…`);
+      announced = true;
+    }
+    await sleep(LOCK_POLL_MS);
+  }
+}
+
+async function isStaleLock(lockPath: string): Promise<boolean> {
+  try {
+    const [content, info] = await Promise.all([readFile(lockPath, "utf8"), stat(lockPath)]);
+    if (Date.now() - info.mtimeMs > LOCK_STALE_MS) return true;
+    const pid = Number.parseInt(content, 10);
+    // An empty lock is one whose owner has not written its pid yet.
+    return Number.isInteger(pid) && !isProcessAlive(pid);
+  } catch (cause) {
+    if (isErrnoException(cause) && cause.code === "ENOENT") return false;
+    throw cause;
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (cause) {
+    return isErrnoException(cause) && cause.code === "EPERM";
+  }
+}
+
+/**
+ * Drops this guest's outputs for older hashes, so the cache does not grow with every edit, and
+ * the temporary files of builders that died before renaming theirs.
+ */
+async function pruneSiblings(plan: Plan): Promise<void> {
+  const dir = path.dirname(plan.out);
+  const mine = path.basename(plan.out);
+  const output = new RegExp(`^${plan.name}-[0-9a-f]{${HASH_LENGTH}}\\.wasm$`);
+  const temporary = new RegExp(`^${plan.name}-[0-9a-f]{${HASH_LENGTH}}\\.wasm\\.(\\d+)-[0-9a-f]+\\.tmp$`);
+  for (const entry of await readdir(dir)) {
+    const pid = temporary.exec(entry)?.[1];
+    const orphan = pid !== undefined && !isProcessAlive(Number(pid));
+    if ((entry !== mine && output.test(entry)) || orphan) await rm(path.join(dir, entry), { force: true });
+  }
+}
+
+/**
+ * Keeps `to` a copy of `from`. The copy gets `from`'s mtime, so "same size and same mtime" tells
+ * an up-to-date copy apart from one of another build without reading either file.
+ */
+async function syncCopy(from: string, to: string): Promise<void> {
+  const source = await stat(from);
+  const target = await stat(to).catch(() => undefined);
+  // utimes keeps whole milliseconds only, so compare at that precision.
+  const sameTime = target !== undefined && Math.trunc(target.mtimeMs) === Math.trunc(source.mtimeMs);
+  if (target !== undefined && target.size === source.size && sameTime) return;
+  await mkdir(path.dirname(to), { recursive: true });
+  const tmp = `${to}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await copyFile(from, tmp);
+    await utimes(tmp, source.atime, source.mtime);
+    await rename(tmp, to);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** `component` for `\0asm` + layer `0d 00 01 00`, `core` for version `01 00 00 00`. */
+export async function wasmLayer(file: string): Promise<"component" | "core" | "not wasm"> {
+  const handle = await open(file, "r");
+  try {
+    const header = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(header, 0, 8, 0);
+    if (bytesRead < 8 || header.readUInt32BE(0) !== 0x0061736d) return "not wasm";
+    const version = header.readUInt32BE(4);
+    if (version === 0x0d000100) return "component";
+    if (version === 0x01000000) return "core";
+    return "not wasm";
+  } finally {
+    await handle.close();
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+async function readdirIfExists(dir: string) {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    if (isErrnoException(cause) && cause.code === "ENOENT") return [];
+    throw cause;
+  }
+}
+
+function readJsonSync(file: string): Record<string, any> | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (cause) {
+    if (isErrnoException(cause) && cause.code === "ENOENT") return false;
+    throw cause;
+  }
+}
+
+function notFound(what: string, expected: string, cause?: unknown): GuestBuildError {
+  return new GuestBuildError("ERR_GUEST_NOT_FOUND", `No ${what}: expected ${expected}.`, { cause });
+}
+
+function isErrnoException(value: unknown): value is NodeJS.ErrnoException {
+  return value instanceof Error && "code" in value;
+}
+
+function formatSize(bytes: number): string {
+  return bytes >= 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+function writeStderr(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
