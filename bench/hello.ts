@@ -39,7 +39,7 @@ function show(name: string, r: WrkResult): void {
   );
 }
 
-const hello = await buildGuest("examples", "hello");
+const hello = await buildGuest("example", "hello");
 process.stderr.write(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs} runs\n`);
 
 const baseline = await bareHono((url) => best(runs, () => wrk(url, { connections, seconds })));

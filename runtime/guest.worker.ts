@@ -10,7 +10,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { ComponentInfo } from "./component-info.ts";
 import { CpuMeter, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
-import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
+import {
+  FIRST_CALL_CPU_ALLOWANCE_MS,
+  GUEST_OUTPUT_LIMIT,
+  INSTANTIATE_CPU_MS,
+  STREAM_WINDOW,
+} from "./limits.ts";
 import { capMemory } from "./memory-cap.ts";
 import {
   ByteQueue,
@@ -368,6 +373,7 @@ async function invoke(id: number, deployment: WireDeployment, request: WireReque
     return;
   }
   instance.requestId = id;
+  const budget = limits.cpuMs + (instance.uses === 0 ? FIRST_CALL_CPU_ALLOWANCE_MS : 0);
   instance.uses++;
   const out = new ResponseOutparam(sink);
   const incoming = new IncomingRequest({
@@ -375,7 +381,7 @@ async function invoke(id: number, deployment: WireDeployment, request: WireReque
     body: body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body),
   });
   let trapped = false;
-  meter.enter(id, limits.cpuMs);
+  meter.enter(id, budget);
   meter.abortWith(id, aborted);
   try {
     await instance.handler.handle(incoming, out);

@@ -21,6 +21,13 @@ export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
 /** CPU a new instance may use while starting (StarlingMonkey needs a few ms, cold JIT more). */
 export const INSTANTIATE_CPU_MS = 2_000;
 
+/**
+ * Extra CPU for the first request a fresh instance serves, like Workers' separate startup budget:
+ * a StarlingMonkey instance's first call warms its engine and costs 30-50 ms (measured) before
+ * the guest's own code matters. Later requests on the instance get exactly their budget.
+ */
+export const FIRST_CALL_CPU_ALLOWANCE_MS = 200;
+
 /** Stdout/stderr bytes kept per request; the rest is dropped with a note. */
 export const GUEST_OUTPUT_LIMIT = 64 * 1024;
 

@@ -27,7 +27,7 @@ function scratchFile(name: string, bytes: Uint8Array): string {
 }
 
 before(async () => {
-  hello = await buildGuest("examples", "hello");
+  hello = await buildGuest("example", "hello");
   gw = await startGateway({ stateDir, args: ["--max-component-bytes", String(MAX_COMPONENT)] });
 });
 
@@ -69,10 +69,10 @@ describe("walking skeleton", () => {
     const cases: [string, () => Promise<string>, string][] = [
       ["an empty file", async () => scratchFile("empty.wasm", new Uint8Array(0)), "ERR_COMPONENT_EMPTY"],
       ["random bytes", async () => scratchFile("random.wasm", randomBytes(4096)), "ERR_COMPONENT_NOT_WASM"],
-      ["a core module", () => buildGuest("fixtures", "core-module"), "ERR_COMPONENT_CORE_MODULE"],
+      ["a core module", () => buildGuest("fixture", "core-module"), "ERR_COMPONENT_CORE_MODULE"],
       [
         "a component without an HTTP handler",
-        () => buildGuest("fixtures", "no-handler"),
+        () => buildGuest("fixture", "no-handler"),
         "ERR_COMPONENT_NO_HANDLER",
       ],
       [
@@ -141,7 +141,7 @@ describe("walking skeleton", () => {
   });
 
   it("answers a trapping guest with 500 JSON, discards the instance and serves the next requests", async () => {
-    const trap = await buildGuest("fixtures", "trap");
+    const trap = await buildGuest("fixture", "trap");
     const push = await cli(gw, ["push", trap, "--app", "trap", "--host", "trap.localhost"]);
     assert.equal(push.code, 0, push.stderr);
     for (let i = 0; i < 3; i++) {
