@@ -11,8 +11,14 @@ export const REQUEST_ID_HEADER = "x-request-id";
 
 export type Env = { Variables: { requestId: string } };
 
+// A random per-process prefix and a counter: unique across processes and restarts without
+// drawing random bytes for every request.
+const ID_PREFIX = randomBytes(6).toString("base64url");
+let idCounter = 0;
+
 export function newRequestId(): string {
-  return randomBytes(12).toString("base64url");
+  idCounter = (idCounter + 1) % 2 ** 48;
+  return ID_PREFIX + idCounter.toString(36).padStart(8, "0");
 }
 
 export function requestId(): MiddlewareHandler<Env> {

@@ -53,7 +53,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   dataPort = await listen(dataServer, config.port, config.host);
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
 
-  logger.info(
+  // Scripts read the ports from this line, so it is printed whatever the log level.
+  logger.child({}, { level: "info" }).info(
     {
       dataPort,
       adminPort,

@@ -1,8 +1,11 @@
 // What the runtime needs to know about a prepared component, decided once at deploy time.
 
 export interface ComponentInfo {
-  /** The guest world: the standard streaming `wasi:http` proxy. */
-  readonly world: "wasi-http";
+  /**
+   * The guest world: the standard streaming `wasi:http` proxy, or our fast `wasmgate:edge` world
+   * (request and response as plain records).
+   */
+  readonly world: "wasi-http" | "edge";
   /** The export serving requests, e.g. `wasi:http/incoming-handler@0.2.10`. */
   readonly handlerExport: string;
   /**

@@ -1,54 +1,117 @@
 // Guest CPU accounting shared between a worker and the main thread's watchdog.
 //
-// A worker runs one guest at a time. While a guest runs, the shared slot holds its request id and
-// the absolute time at which it will have used up its CPU budget; while every guest is suspended
-// (awaiting host I/O through JSPI) the slot holds 0 and nothing is charged. The main thread reads
-// the slot on a timer and terminates a worker whose running guest is past its deadline: a wasm
-// loop cannot be interrupted any other way.
+// A worker runs one guest at a time. Guests are charged the worker thread's real CPU time while
+// their code runs; time they spend suspended (awaiting host I/O through JSPI) is not charged.
+// Whenever a guest suspends or finishes, the worker compares its CPU with its budget and stops it
+// if it is over: precise, and no other request is affected. A guest that never suspends (a wasm
+// loop) cannot be stopped from inside, so while a guest runs the shared slot holds its request id,
+// the thread's CPU clock when it resumed, its remaining budget and a wall-clock deadline. Past the
+// deadline the main thread's watchdog reads the worker thread's real CPU time (Linux: from /proc)
+// and terminates the worker only if the guest really used more than its budget; wall time alone
+// overstates CPU on a busy machine, and a false kill fails every request sharing the worker.
+
+import { readFileSync } from "node:fs";
 
 const ID = 0;
+const TID = 1;
 const DEADLINE = 0;
+const CPU_AT_ENTER = 1;
+const LEFT = 2;
+
+/**
+ * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
+ * checks its real CPU (or, where that cannot be read, terminates its worker).
+ */
+export const WATCHDOG_GRACE_MS = 20;
 
 /** Milliseconds since the epoch, comparable across threads. */
 export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+function threadCpuMs(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1000;
+}
+
+/** The kernel's id of the calling thread, or 0 where /proc does not tell. */
+function osThreadId(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/stat", "utf8").split(" ", 1)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// /proc reports CPU in clock ticks of 10 ms (USER_HZ 100 on Linux); allow one tick of rounding.
+const TICK_MS = 10;
+
+/** CPU milliseconds a thread of this process has used, read from /proc, or undefined. */
+function procThreadCpuMs(tid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface CpuSlot {
   ids: Int32Array;
-  deadlines: Float64Array;
+  times: Float64Array;
 }
 
 export function createCpuSlot(): { buffer: SharedArrayBuffer; slot: CpuSlot } {
-  const buffer = new SharedArrayBuffer(16);
+  const buffer = new SharedArrayBuffer(32);
   return { buffer, slot: openCpuSlot(buffer) };
 }
 
 export function openCpuSlot(buffer: SharedArrayBuffer): CpuSlot {
-  return { ids: new Int32Array(buffer, 0, 1), deadlines: new Float64Array(buffer, 8, 1) };
+  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 3) };
 }
 
-/** Main thread: the request running past its deadline at `at`, or 0. */
+/**
+ * Main thread: the request whose guest has run uninterrupted past its deadline at `at` and, where
+ * the worker thread's CPU can be read, has really used more than its remaining budget; or 0.
+ */
 export function overrun(slot: CpuSlot, at: number): number {
   const id = Atomics.load(slot.ids, ID);
-  if (id === 0) return 0;
-  return at > slot.deadlines[DEADLINE]! && Atomics.load(slot.ids, ID) === id ? id : 0;
+  if (id === 0 || at <= slot.times[DEADLINE]!) return 0;
+  const cpuAtEnter = slot.times[CPU_AT_ENTER]!;
+  const left = slot.times[LEFT]!;
+  const tid = Atomics.load(slot.ids, TID);
+  if (tid !== 0) {
+    const cpu = procThreadCpuMs(tid);
+    if (cpu !== undefined && cpu - cpuAtEnter <= left + TICK_MS) return 0;
+  }
+  return Atomics.load(slot.ids, ID) === id ? id : 0;
 }
 
-/** Worker side: charges guest time to the request whose guest code is running. */
+/** Thrown into a guest's pending host call when it must stop (CPU budget, deadline, client gone). */
+export class GuestStopped extends Error {
+  readonly reason: "cpu" | "cancelled";
+  constructor(reason: "cpu" | "cancelled", message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Worker side: charges guest CPU to the request whose guest code is running. */
 export class CpuMeter {
   readonly #slot: CpuSlot;
   readonly #used = new Map<number, number>();
   readonly #budget = new Map<number, number>();
   readonly #aborts = new Map<number, Promise<never>>();
   #current = 0;
-  #since = 0;
+  #cpuSince = 0;
 
   constructor(slot: CpuSlot) {
     this.#slot = slot;
+    Atomics.store(slot.ids, TID, osThreadId());
   }
 
-  /** Guest code of `id` starts or continues running. */
+  /** Guest code of `id` starts (with a budget) or continues running. */
   enter(id: number, budgetMs?: number): void {
     if (budgetMs !== undefined) {
       this.#budget.set(id, budgetMs);
@@ -56,24 +119,31 @@ export class CpuMeter {
     }
     this.#pause();
     this.#current = id;
-    this.#since = now();
-    const left = (this.#budget.get(id) ?? Number.POSITIVE_INFINITY) - (this.#used.get(id) ?? 0);
-    this.#slot.deadlines[DEADLINE] = this.#since + left;
+    this.#cpuSince = threadCpuMs();
+    const left = Math.max(0, (this.#budget.get(id) ?? Number.POSITIVE_INFINITY) - (this.#used.get(id) ?? 0));
+    const times = this.#slot.times;
+    times[CPU_AT_ENTER] = this.#cpuSince;
+    times[LEFT] = left;
+    times[DEADLINE] = now() + left + WATCHDOG_GRACE_MS;
     Atomics.store(this.#slot.ids, ID, id);
   }
 
-  /** The running guest stops (it returned, trapped or suspended). */
   #pause(): void {
     if (this.#current === 0) return;
     Atomics.store(this.#slot.ids, ID, 0);
     const id = this.#current;
-    this.#used.set(id, (this.#used.get(id) ?? 0) + (now() - this.#since));
+    this.#used.set(id, (this.#used.get(id) ?? 0) + (threadCpuMs() - this.#cpuSince));
     this.#current = 0;
   }
 
-  /** Milliseconds of guest CPU used by `id` so far. */
+  /** Milliseconds of CPU `id` has used so far. */
   used(id: number): number {
-    return (this.#used.get(id) ?? 0) + (this.#current === id ? now() - this.#since : 0);
+    return (this.#used.get(id) ?? 0) + (this.#current === id ? threadCpuMs() - this.#cpuSince : 0);
+  }
+
+  /** Whether `id` has used more CPU than its budget. */
+  over(id: number): boolean {
+    return this.used(id) > (this.#budget.get(id) ?? Number.POSITIVE_INFINITY);
   }
 
   /** The request is over: stop charging it and forget it. */
@@ -91,12 +161,15 @@ export class CpuMeter {
 
   /**
    * Awaits host I/O on behalf of the running guest without charging it, then charges it again
-   * when the guest continues.
+   * when the guest continues. A guest already over its budget is stopped here instead.
    */
   async wait<T>(promise: Promise<T>): Promise<T> {
     const id = this.#current;
     const aborted = this.#aborts.get(id);
     this.#pause();
+    if (id !== 0 && this.over(id)) {
+      throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
+    }
     try {
       return await (aborted ? Promise.race([promise, aborted]) : promise);
     } finally {

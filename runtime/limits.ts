@@ -26,7 +26,7 @@ export const INSTANTIATE_CPU_MS = 2_000;
  * a StarlingMonkey instance's first call warms its engine and costs 30-50 ms (measured) before
  * the guest's own code matters. Later requests on the instance get exactly their budget.
  */
-export const FIRST_CALL_CPU_ALLOWANCE_MS = 200;
+export const FIRST_CALL_CPU_ALLOWANCE_MS = 100;
 
 /** Stdout/stderr bytes kept per request; the rest is dropped with a note. */
 export const GUEST_OUTPUT_LIMIT = 64 * 1024;

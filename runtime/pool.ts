@@ -48,6 +48,8 @@ interface Slot {
   worker: Worker;
   cpu: CpuSlot;
   pending: Map<number, Pending>;
+  /** Deployments this worker has been told about. */
+  registered: Set<string>;
   retired: boolean;
 }
 
@@ -83,7 +85,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
     const worker = new Worker(WORKER_URL, { workerData: { cpu: buffer } });
-    const slot: Slot = { worker, cpu, pending: new Map(), retired: false };
+    const slot: Slot = { worker, cpu, pending: new Map(), registered: new Set(), retired: false };
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
     worker.on("exit", (code) => {
@@ -126,6 +128,24 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     clearTimeout(p.deadline);
     slot.pending.delete(id);
     p.bodyWake?.();
+  }
+
+  /** Resolves with the guest's response, or fails the request if its status or headers are invalid. */
+  function respond(p: Pending, status: number, headers: [string, string][], body: BodyInit | null): boolean {
+    let response: Response;
+    try {
+      response = new Response(body, { status, headers });
+    } catch (err) {
+      p.reject(
+        new RuntimeError(
+          "ERR_RUNTIME_GUEST_ERROR",
+          `the guest's response is invalid: ${(err as Error).message}`,
+        ),
+      );
+      return false;
+    }
+    p.resolve(response);
+    return true;
   }
 
   function fail(p: Pending, err: Error): void {
@@ -172,7 +192,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
               },
               { highWaterMark: STREAM_WINDOW, size: (chunk) => chunk.byteLength },
             );
-        p.resolve(new Response(body, { status: msg.status, headers: msg.headers }));
+        if (!respond(p, msg.status, msg.headers, body)) {
+          settle(slot, id, p);
+          post(slot, { type: "cancel", id, reason: "the guest's response head is invalid" });
+        }
         break;
       }
       case "chunk": {
@@ -312,11 +335,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           }, limits.deadlineMs),
         };
         slot.pending.set(id, p);
+        if (!slot.registered.has(deployment.key)) {
+          slot.registered.add(deployment.key);
+          post(slot, { type: "register", deployment });
+        }
         const inline = body === undefined || body instanceof Uint8Array;
         const wire: ToWorker = {
           type: "invoke",
           id,
-          deployment,
+          deployment: deployment.key,
           request: { ...head, body: inline ? body : "stream" },
           limits: {
             ...limits,
@@ -331,7 +358,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       });
     },
     evict(key) {
-      for (const s of slots) post(s, { type: "evict", key });
+      for (const s of slots) {
+        s.registered.delete(key);
+        post(s, { type: "evict", key });
+      }
     },
     async close() {
       closed = true;

@@ -13,7 +13,8 @@ import { ASYNC_IMPORTS, createWasiImports, GuestOutput } from "./wasi/index.ts";
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const CORE_VERSION = [0x01, 0x00, 0x00, 0x00];
 const COMPONENT_VERSION = [0x0d, 0x00, 0x01, 0x00];
-const HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
+const HTTP_HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
+const EDGE_HANDLER = /^wasmgate:edge\/handler@0\.1\.\d+$/;
 
 export const SUPPORTED_IMPORTS: ReadonlySet<string> = new Set(
   Object.keys(createWasiImports(new GuestOutput(0, () => {}))),
@@ -70,7 +71,7 @@ export async function prepareComponent(
       instantiation: "async",
       asyncMode: "jspi",
       asyncImports: [...ASYNC_IMPORTS],
-      asyncExports: ["wasi:http/incoming-handler#handle"],
+      asyncExports: ["wasi:http/incoming-handler#handle", "wasmgate:edge/handler#handle"],
       emitTypescriptDeclarations: false,
     } as never)) as never;
   } catch (err) {
@@ -79,12 +80,14 @@ export async function prepareComponent(
     });
   }
 
-  const handlerExport = result.exports.map(([name]) => name).find((name) => HANDLER.test(name));
+  const names = result.exports.map(([name]) => name);
+  const handlerExport =
+    names.find((name) => HTTP_HANDLER.test(name)) ?? names.find((name) => EDGE_HANDLER.test(name));
   if (!handlerExport) {
     const found = result.exports.map(([name]) => name).filter((n) => n.includes(":"));
     throw new RuntimeError(
       "ERR_COMPONENT_NO_HANDLER",
-      `the component does not export wasi:http/incoming-handler@0.2.x (it exports: ${found.join(", ") || "nothing"})`,
+      `the component exports neither wasi:http/incoming-handler@0.2.x nor wasmgate:edge/handler@0.1.x (it exports: ${found.join(", ") || "nothing"})`,
     );
   }
   const missing = result.imports.filter((name) => !SUPPORTED_IMPORTS.has(name));
@@ -126,7 +129,7 @@ export async function prepareComponent(
   for (const [name, data] of Object.entries(result.files)) await writeFile(join(tmp, name), data);
   await writeFile(join(tmp, "package.json"), '{ "type": "module" }\n');
   const info: ComponentInfo = {
-    world: "wasi-http",
+    world: EDGE_HANDLER.test(handlerExport) ? "edge" : "wasi-http",
     handlerExport,
     singleUse,
     imports: result.imports,

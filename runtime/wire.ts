@@ -27,7 +27,9 @@ export interface WireLimits extends GuestLimits {
 }
 
 export type ToWorker =
-  | { type: "invoke"; id: number; deployment: WireDeployment; request: WireRequest; limits: WireLimits }
+  /** Sent once per worker before the first invoke of a deployment. */
+  | { type: "register"; deployment: WireDeployment }
+  | { type: "invoke"; id: number; deployment: string; request: WireRequest; limits: WireLimits }
   | { type: "body"; id: number; data: Uint8Array }
   | { type: "body-end"; id: number; error?: string }
   /** The main thread has passed on `bytes` more of the response: the worker may send that much more. */

@@ -42,5 +42,7 @@ export function createWasiImports(output: GuestOutput): Record<string, Record<st
     ...createCliImports(output),
     ...createHttpImports(),
     ...createDeniedImports(),
+    // Types only (records); the fast world's functions are exports.
+    "wasmgate:edge/types": {},
   };
 }

@@ -93,6 +93,11 @@ export class ByteQueue {
     return this.#size;
   }
 
+  /** Everything was read and the producer finished (a read would report `closed`). */
+  get done(): boolean {
+    return this.#ended && this.#size === 0 && this.#error === undefined;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.#ended || chunk.byteLength === 0) return;
     this.#chunks.push(chunk);
