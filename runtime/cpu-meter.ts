@@ -17,6 +17,13 @@ const TID = 1;
 const DEADLINE = 0;
 const CPU_AT_ENTER = 1;
 const LEFT = 2;
+const HARD_DEADLINE = 3;
+
+/**
+ * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
+ * clock) is stopped: on a busy machine a loop accrues CPU slowly, and it must still end promptly.
+ */
+export const WALL_FACTOR = 1.5;
 
 /**
  * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
@@ -63,12 +70,12 @@ export interface CpuSlot {
 }
 
 export function createCpuSlot(): { buffer: SharedArrayBuffer; slot: CpuSlot } {
-  const buffer = new SharedArrayBuffer(32);
+  const buffer = new SharedArrayBuffer(40);
   return { buffer, slot: openCpuSlot(buffer) };
 }
 
 export function openCpuSlot(buffer: SharedArrayBuffer): CpuSlot {
-  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 3) };
+  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 4) };
 }
 
 /**
@@ -78,6 +85,7 @@ export function openCpuSlot(buffer: SharedArrayBuffer): CpuSlot {
 export function overrun(slot: CpuSlot, at: number): number {
   const id = Atomics.load(slot.ids, ID);
   if (id === 0 || at <= slot.times[DEADLINE]!) return 0;
+  if (at > slot.times[HARD_DEADLINE]!) return Atomics.load(slot.ids, ID) === id ? id : 0;
   const cpuAtEnter = slot.times[CPU_AT_ENTER]!;
   const left = slot.times[LEFT]!;
   const tid = Atomics.load(slot.ids, TID);
@@ -124,7 +132,9 @@ export class CpuMeter {
     const times = this.#slot.times;
     times[CPU_AT_ENTER] = this.#cpuSince;
     times[LEFT] = left;
-    times[DEADLINE] = now() + left + WATCHDOG_GRACE_MS;
+    const at = now();
+    times[DEADLINE] = at + left + WATCHDOG_GRACE_MS;
+    times[HARD_DEADLINE] = at + left * WALL_FACTOR + WATCHDOG_GRACE_MS;
     Atomics.store(this.#slot.ids, ID, id);
   }
 

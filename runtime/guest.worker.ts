@@ -10,12 +10,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { ComponentInfo } from "./component-info.ts";
 import { CpuMeter, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
-import {
-  FIRST_CALL_CPU_ALLOWANCE_MS,
-  GUEST_OUTPUT_LIMIT,
-  INSTANTIATE_CPU_MS,
-  STREAM_WINDOW,
-} from "./limits.ts";
+import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
 import { capMemory } from "./memory-cap.ts";
 import {
   ByteQueue,
@@ -72,6 +67,8 @@ class AppPool {
   readonly #idle: Instance[] = [];
   #live = 0;
   #creating = 0;
+  /** Size of the component's core wasm code, known once it is loaded. */
+  codeBytes = 0;
   readonly #waiters: (() => void)[] = [];
   lastUsed = Date.now();
 
@@ -404,11 +401,20 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, l
     return;
   }
   instance.requestId = id;
-  const budget = limits.cpuMs + (instance.uses === 0 ? FIRST_CALL_CPU_ALLOWANCE_MS : 0);
+  const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
   const queue = body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body);
-  // The fast world takes the whole body; reading it is waiting, not guest CPU.
-  const whole = pool.world === "edge" ? await readAll(queue) : undefined;
+  // The fast world takes the whole body; reading it is waiting, not guest CPU. A body that failed
+  // (too large, client gone) was already answered by the main thread: the guest is not called.
+  let whole: Uint8Array | undefined;
+  if (pool.world === "edge") {
+    whole = await readAll(queue);
+    if (whole === undefined || cancelled) {
+      running.delete(id);
+      pool.release(instance, true, limits.maxUses);
+      return;
+    }
+  }
   let answered = false;
   let trapped = false;
   meter.enter(id, budget);
@@ -426,7 +432,15 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, l
   } catch (err) {
     trapped = true;
     if (cancelled) reportStop(id, sink, "ERR_RUNTIME_DEADLINE", cancelled);
-    else if (meter.over(id))
+    else if (sink.tooLarge) {
+      // Writes past the limit fail, and guests often trap on that: report the cause.
+      reportStop(
+        id,
+        sink,
+        "ERR_RUNTIME_RESPONSE_TOO_LARGE",
+        `the guest's response is larger than ${limits.maxResponseBytes} bytes`,
+      );
+    } else if (meter.over(id))
       reportStop(id, sink, "ERR_RUNTIME_CPU_LIMIT", "the guest used more CPU time than its limit");
     else if (outOfMemory(instance, limits)) {
       reportStop(
@@ -503,19 +517,17 @@ async function callEdge(
   return true;
 }
 
-async function readAll(queue: ByteQueue): Promise<Uint8Array> {
+/** The whole body, or undefined when it failed. */
+async function readAll(queue: ByteQueue): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   for (;;) {
     await queue.whenReadable();
     if (queue.done) return chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks));
-    let chunk: Uint8Array;
     try {
-      chunk = queue.read(STREAM_WINDOW);
+      chunks.push(queue.read(STREAM_WINDOW));
     } catch {
-      // `closed` (or a failed body, which the fast world sees as what arrived).
-      return new Uint8Array(Buffer.concat(chunks));
+      return undefined;
     }
-    chunks.push(chunk);
   }
 }
 

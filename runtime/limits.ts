@@ -23,10 +23,20 @@ export const INSTANTIATE_CPU_MS = 2_000;
 
 /**
  * Extra CPU for the first request a fresh instance serves, like Workers' separate startup budget:
- * a StarlingMonkey instance's first call warms its engine and costs 30-50 ms (measured) before
- * the guest's own code matters. Later requests on the instance get exactly their budget.
+ * V8 compiles wasm functions lazily, on the calling thread, the first time they run, so a first
+ * call pays for compiling what it touches (a StarlingMonkey instance's first call: 30-50 ms
+ * measured, against 4-8 ms later). The allowance grows with the component's code size and is
+ * capped; a small component gets almost none.
  */
-export const FIRST_CALL_CPU_ALLOWANCE_MS = 100;
+export const FIRST_CALL_ALLOWANCE_MS_PER_MIB = 8;
+export const FIRST_CALL_ALLOWANCE_MAX_MS = 100;
+
+export function firstCallAllowanceMs(codeBytes: number): number {
+  return Math.min(
+    FIRST_CALL_ALLOWANCE_MAX_MS,
+    Math.round((codeBytes / (1024 * 1024)) * FIRST_CALL_ALLOWANCE_MS_PER_MIB),
+  );
+}
 
 /** Stdout/stderr bytes kept per request; the rest is dropped with a note. */
 export const GUEST_OUTPUT_LIMIT = 64 * 1024;

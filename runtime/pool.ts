@@ -267,8 +267,9 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           }
           return;
         }
-        const data =
-          value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+        // Transfer a buffer of our own: a Node Buffer's slice() would share (and the transfer would
+        // detach) the memory of the whole pool it came from.
+        const data = new Uint8Array(value);
         p.bodyInFlight += data.byteLength;
         post(slot, { type: "body", id, data }, [data.buffer as ArrayBuffer]);
         while (p.bodyInFlight > STREAM_WINDOW && slot.pending.has(id)) {

@@ -155,3 +155,25 @@ export async function get(
   for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v);
   return { status: res.statusCode, headers, text, json: () => JSON.parse(text) };
 }
+
+/** Pushes a component with the CLI; throws with the CLI's stderr when it fails. */
+export async function push(
+  gw: GatewayProcess,
+  file: string,
+  app: string,
+  args: string[] = [],
+): Promise<CliResult> {
+  const result = await runCli(["push", file, "--app", app, "--gateway", gw.adminUrl, ...args], {
+    WASMGATE_TOKEN: gw.token,
+  });
+  if (result.code !== 0) throw new Error(`push of ${app} failed (${result.code}): ${result.stderr}`);
+  return result;
+}
+
+/** Resident memory of a process, now and at its peak, in bytes (Linux). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024 };
+}

@@ -1,0 +1,170 @@
+// Hostile guests against a real gateway: each is stopped within its limit, answered with its code,
+// and nobody else notices.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { buildGuest } from "../scripts/guests.ts";
+import { type GatewayProcess, get, memoryOf, push, startGateway } from "./harness/gateway.ts";
+
+const MIB = 1024 * 1024;
+// The default CPU budget (a tiny WAT guest gets no first-call allowance).
+const CPU_MS = 50;
+
+let gw: GatewayProcess;
+let fast: string;
+
+before(async () => {
+  fast = await buildGuest("example", "hello-fast");
+  gw = await startGateway();
+  await push(gw, fast, "other", ["--host", "other.localhost"]);
+});
+after(async () => {
+  await gw?.dispose();
+});
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const out = await fn();
+  return [out, performance.now() - started];
+}
+
+describe("runtime limits", () => {
+  it("stops an infinite loop within its CPU budget + 100 ms, and other apps keep answering", async (t) => {
+    await push(gw, await buildGuest("fixture", "infinite-loop"), "loop", ["--host", "loop.localhost"]);
+    assert.equal((await get(gw, "other.localhost", "/warm")).status, 200);
+
+    // Keep another app busy for the whole incident.
+    let running = true;
+    const outcomes: { status: number; code?: string }[] = [];
+    const background = (async () => {
+      const lanes = Array.from({ length: 4 }, async () => {
+        while (running) {
+          const res = await get(gw, "other.localhost", "/during");
+          outcomes.push({ status: res.status, code: res.status === 200 ? undefined : res.json().error.code });
+        }
+      });
+      await Promise.all(lanes);
+    })();
+
+    try {
+      for (let i = 0; i < 3; i++) {
+        const [res, ms] = await timed(() => get(gw, "loop.localhost", "/"));
+        assert.equal(res.status, 503);
+        assert.equal(res.json().error.code, "ERR_RUNTIME_CPU_LIMIT");
+        assert.ok(ms < CPU_MS + 100, `answered after ${ms.toFixed(0)} ms`);
+        t.diagnostic(`infinite loop answered 503 after ${ms.toFixed(0)} ms`);
+      }
+    } finally {
+      running = false;
+      await background;
+    }
+
+    const failed = outcomes.filter((o) => o.status !== 200);
+    const colocated = failed.filter((o) => o.code === "ERR_RUNTIME_WORKER_RESTARTED");
+    t.diagnostic(
+      `other app: ${outcomes.length} requests, ${colocated.length} failed because they shared the killed worker`,
+    );
+    assert.ok(outcomes.length > 10, "the other app was exercised during the incident");
+    assert.deepEqual(
+      failed.filter((o) => o.code !== "ERR_RUNTIME_WORKER_RESTARTED"),
+      [],
+      "no other failure",
+    );
+    assert.equal((await get(gw, "other.localhost", "/after")).status, 200);
+  });
+
+  it("answers a memory bomb with 500 ERR_RUNTIME_OUT_OF_MEMORY within 1 s, with bounded RSS growth", async () => {
+    const bombGw = await startGateway();
+    try {
+      await push(bombGw, await buildGuest("fixture", "memory-bomb"), "bomb", [
+        "--host",
+        "bomb.localhost",
+        "--memory-mb",
+        "64",
+      ]);
+      const before = memoryOf(bombGw.process.pid!);
+      const [res, ms] = await timed(() => get(bombGw, "bomb.localhost", "/"));
+      assert.equal(res.status, 500);
+      assert.equal(res.json().error.code, "ERR_RUNTIME_OUT_OF_MEMORY");
+      assert.ok(ms < 1000, `answered after ${ms.toFixed(0)} ms`);
+      const growth = memoryOf(bombGw.process.pid!).peak - before.rss;
+      assert.ok(growth < 64 * MIB + 64 * MIB, `peak RSS grew by ${(growth / MIB).toFixed(0)} MiB`);
+      // The instance is gone: the next bomb is stopped the same way.
+      const again = await get(bombGw, "bomb.localhost", "/");
+      assert.equal(again.json().error.code, "ERR_RUNTIME_OUT_OF_MEMORY");
+    } finally {
+      await bombGw.dispose();
+    }
+  });
+
+  for (const fixture of ["stack-overflow", "trap"]) {
+    it(`answers ${fixture} with 500 ERR_RUNTIME_TRAP, and the next requests are served`, async () => {
+      await push(gw, await buildGuest("fixture", fixture), fixture, ["--host", `${fixture}.localhost`]);
+      for (let i = 0; i < 2; i++) {
+        const res = await get(gw, `${fixture}.localhost`, "/");
+        assert.equal(res.status, 500);
+        assert.equal(res.json().error.code, "ERR_RUNTIME_TRAP");
+        assert.equal((await get(gw, "other.localhost", `/next-${i}`)).status, 200);
+      }
+    });
+  }
+
+  it("lets a guest wait without charging CPU, and answers 504 past the wall-clock deadline", async () => {
+    const slow = await buildGuest("fixture", "slow");
+    await push(gw, slow, "slow", ["--host", "slow.localhost"]);
+    const [ok, okMs] = await timed(() => get(gw, "slow.localhost", "/"));
+    assert.equal(ok.status, 200, "two seconds of waiting is not 50 ms of CPU");
+    assert.equal(ok.text, "slow done");
+    assert.ok(okMs >= 1900);
+
+    await push(gw, slow, "slow-deadline", ["--host", "slow-deadline.localhost", "--deadline-ms", "500"]);
+    const [late, lateMs] = await timed(() => get(gw, "slow-deadline.localhost", "/"));
+    assert.equal(late.status, 504);
+    assert.equal(late.json().error.code, "ERR_RUNTIME_DEADLINE");
+    assert.ok(lateMs >= 450 && lateMs < 1500, `answered after ${lateMs.toFixed(0)} ms`);
+  });
+
+  it("refuses an oversized body with 413 without invoking the guest", async () => {
+    await push(gw, fast, "small-body", ["--host", "small-body.localhost", "--max-body-bytes", "1000"]);
+    const res = await get(gw, "small-body.localhost", "/", { method: "POST", body: new Uint8Array(5000) });
+    assert.equal(res.status, 413);
+    assert.equal(res.json().error.code, "ERR_BODY_TOO_LARGE");
+    const id = res.headers.get("x-request-id");
+    assert.ok(!gw.logs.some((l) => l.requestId === id && l.msg === "request"), "the guest never ran");
+
+    const fits = await get(gw, "small-body.localhost", "/", { method: "POST", body: new Uint8Array(900) });
+    assert.equal(fits.status, 200);
+  });
+
+  it("cuts a response over the app's size limit", async () => {
+    const giant = await buildGuest("fixture", "giant-response");
+    await push(gw, giant, "giant", ["--host", "giant.localhost"]);
+    const whole = await get(gw, "giant.localhost", "/");
+    assert.equal(whole.status, 200);
+    assert.equal(Buffer.byteLength(whole.text, "latin1"), 64 * MIB);
+
+    await push(gw, giant, "giant-capped", [
+      "--host",
+      "giant-capped.localhost",
+      "--max-response-bytes",
+      String(MIB),
+    ]);
+    const capped = await get(gw, "giant-capped.localhost", "/");
+    assert.equal(capped.status, 500);
+    assert.equal(capped.json().error.code, "ERR_RUNTIME_RESPONSE_TOO_LARGE");
+  });
+
+  it("serves a wasi:http 0.2.0 component beside 0.2.10 ones", async () => {
+    await push(gw, await buildGuest("fixture", "hello-p020"), "p020", ["--host", "p020.localhost"]);
+    const res = await get(gw, "p020.localhost", "/");
+    assert.equal(res.status, 200);
+    assert.equal(res.text, "hello from wat");
+    assert.equal(res.headers.get("content-type"), "text/plain");
+  });
+
+  it("routes to a fast-world app like any other", async () => {
+    const res = await get(gw, "other.localhost", "/fast?q=1");
+    assert.equal(res.status, 200);
+    assert.equal(res.text, "Hello from wasmgate (fast world)! You asked for /fast?q=1\n");
+  });
+});
