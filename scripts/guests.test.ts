@@ -14,6 +14,15 @@ const CORE_HEADER = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
 /** What `jco wit` must show for each fixture; null for the one that is not a component. */
 const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[] } | null>> = {
   "core-module": null,
+  echo: {
+    exports: ["wasi:http/incoming-handler@0.2.10"],
+    imports: [
+      "wasi:io/poll@0.2.10",
+      "wasi:io/error@0.2.10",
+      "wasi:io/streams@0.2.10",
+      "wasi:http/types@0.2.10",
+    ],
+  },
   "giant-response": {
     exports: ["wasi:http/incoming-handler@0.2.10"],
     imports: [
@@ -42,6 +51,16 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
   },
   "stack-overflow": { exports: ["wasi:http/incoming-handler@0.2.10"], imports: ["wasi:http/types@0.2.10"] },
   trap: { exports: ["wasi:http/incoming-handler@0.2.10"], imports: ["wasi:http/types@0.2.10"] },
+  "two-parts": {
+    exports: ["wasi:http/incoming-handler@0.2.10"],
+    imports: [
+      "wasi:io/poll@0.2.10",
+      "wasi:clocks/monotonic-clock@0.2.10",
+      "wasi:io/error@0.2.10",
+      "wasi:io/streams@0.2.10",
+      "wasi:http/types@0.2.10",
+    ],
+  },
 };
 
 async function header(file: string): Promise<Buffer> {
