@@ -23,13 +23,13 @@ const HARD_DEADLINE = 3;
  * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
  * clock) is stopped: on a busy machine a loop accrues CPU slowly, and it must still end promptly.
  */
-export const WALL_FACTOR = 1.5;
+export const WALL_FACTOR = 1.25;
 
 /**
  * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
  * checks its real CPU (or, where that cannot be read, terminates its worker).
  */
-export const WATCHDOG_GRACE_MS = 20;
+export const WATCHDOG_GRACE_MS = 15;
 
 /** Milliseconds since the epoch, comparable across threads. */
 export function now(): number {

@@ -105,7 +105,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     const index = slots.indexOf(slot);
     if (index !== -1 && !closed) {
       slots[index] = spare ?? spawn();
-      spare = spawn();
+      spare = undefined;
     }
     void slot.worker.terminate();
     for (const [id, p] of slot.pending) {
@@ -122,6 +122,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       settle(slot, id, p);
       fail(p, err);
     }
+    // Answer first; starting the next spare can wait a turn.
+    setImmediate(() => {
+      if (!closed && !spare) spare = spawn();
+    });
   }
 
   function settle(slot: Slot, id: number, p: Pending): void {
@@ -267,9 +271,14 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           }
           return;
         }
-        // Transfer a buffer of our own: a Node Buffer's slice() would share (and the transfer would
-        // detach) the memory of the whole pool it came from.
-        const data = new Uint8Array(value);
+        // Transfer only a buffer the chunk owns whole; a view into a shared pool is copied first
+        // (a Node Buffer's slice() would share it, and the transfer would detach the whole pool).
+        const data =
+          value.byteOffset === 0 &&
+          value.byteLength === value.buffer.byteLength &&
+          !(value.buffer instanceof SharedArrayBuffer)
+            ? value
+            : new Uint8Array(value);
         p.bodyInFlight += data.byteLength;
         post(slot, { type: "body", id, data }, [data.buffer as ArrayBuffer]);
         while (p.bodyInFlight > STREAM_WINDOW && slot.pending.has(id)) {

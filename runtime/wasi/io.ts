@@ -196,8 +196,8 @@ export class OutputStream {
   }
   write(contents: Uint8Array): void {
     if (this.#sink.closed) fail({ tag: "closed" });
-    // The guest's memory may be reused after the call returns: keep a copy.
-    const p = this.#sink.write(contents.slice());
+    // jco lifts list<u8> with memory.buffer.slice(): `contents` is already a copy of guest memory.
+    const p = this.#sink.write(contents);
     if (p) this.#pending = p.finally(() => (this.#pending = undefined));
   }
   async blockingWriteAndFlush(contents: Uint8Array): Promise<void> {
