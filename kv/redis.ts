@@ -178,6 +178,14 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
     return readySignal;
   }
 
+  // A call made while the client reconnects waits for it, up to the op timeout: that rides out a
+  // blip. Once one such wait has run out, Redis is known to be down and calls fail at once until
+  // the client is ready again, instead of each holding its caller for the whole timeout.
+  let knownDown = false;
+  client.on("ready", () => {
+    knownDown = false;
+  });
+
   function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => KvError): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(onTimeout()), Math.max(ms, 0));
@@ -203,16 +211,20 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
         if (client.status === "end") {
           throw new KvError("ERR_KV_UNAVAILABLE", "kv redis client has been closed and will not reconnect");
         }
+        if (knownDown) {
+          throw new KvError(
+            "ERR_KV_UNAVAILABLE",
+            `kv redis is not connected (${client.status}); retrying in the background`,
+          );
+        }
         if (client.status === "wait") client.connect().catch(() => {});
-        await withDeadline(
-          whenReady(),
-          limits.opTimeoutMs,
-          () =>
-            new KvError(
-              "ERR_KV_UNAVAILABLE",
-              `kv redis is not connected (${client.status}); gave up after the ${limits.opTimeoutMs} ms op timeout`,
-            ),
-        );
+        await withDeadline(whenReady(), limits.opTimeoutMs, () => {
+          knownDown = true;
+          return new KvError(
+            "ERR_KV_UNAVAILABLE",
+            `kv redis is not connected (${client.status}); gave up after the ${limits.opTimeoutMs} ms op timeout`,
+          );
+        });
       }
       const remaining = limits.opTimeoutMs - (performance.now() - started);
       return await withDeadline(
