@@ -11,7 +11,9 @@ function script(keys: number, lua: string): RedisScript {
 }
 
 /**
- * Writes a value, its metadata (or removes stale metadata) and one TTL for both.
+ * Writes a value, its metadata (or removes stale metadata) and one TTL for both: one absolute
+ * expiry time computed once (Redis 7.0 does not freeze the clock inside a script, so two relative
+ * `EX`s could land a millisecond apart).
  * KEYS: value key, metadata key. ARGV: value, TTL seconds or "", "1" if metadata follows, metadata.
  */
 export const SET_ENTRY = script(
@@ -21,8 +23,10 @@ if ARGV[2] == '' then
   redis.call('SET', KEYS[1], ARGV[1])
   if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[4]) else redis.call('DEL', KEYS[2]) end
 else
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2]) else redis.call('DEL', KEYS[2]) end
+  local now = redis.call('TIME')
+  local at = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2]) * 1000)
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', at)
+  if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[4], 'PXAT', at) else redis.call('DEL', KEYS[2]) end
 end
 return 1
 `,
