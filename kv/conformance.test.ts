@@ -269,7 +269,8 @@ function conformance(name: string, setup: () => Promise<Subject>): void {
       const first = await store.listKeys(ns, { limit: 1000 });
       if (subject.ordered) assert.equal(first.keys.length, 1000);
       assert.ok(first.cursor !== undefined);
-      await store.deleteBucket(ns);
+      // The 5,000 keys stay: deleting them would let Redis shrink its key table while the next
+      // tests list, and a shrink mid-SCAN may repeat keys across pages (as listKeys documents).
     });
 
     test("listKeys with a prefix full of glob and separator characters matches it literally", async () => {
