@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startRedisServer } from "../test/harness/redis-server.ts";
+import { Cluster } from "ioredis";
+import { startRedisCluster, startRedisServer } from "../test/harness/redis-server.ts";
 import {
   createRedisKvStore,
   createSqliteKvStore,
@@ -794,6 +795,33 @@ conformance("sqlite", async () => {
     async teardown() {
       await Promise.all(opened.map((store) => store.close()));
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// A three-master Redis Cluster behind clients the caller owns (default ioredis options): buckets
+// land on different nodes, and increment takes the path for clients without stringNumbers.
+conformance("redis cluster", async () => {
+  const cluster = await startRedisCluster(3);
+  const clients: Cluster[] = [];
+  const opened: KvStore[] = [];
+  const open = (limits: KvLimits) => {
+    const client = new Cluster(cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })));
+    clients.push(client);
+    const store = createRedisKvStore({ client, limits });
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: open(DEFAULT_KV_LIMITS),
+    peer: open(DEFAULT_KV_LIMITS),
+    open,
+    elapse: (ms) => sleep(ms),
+    ordered: false,
+    async teardown() {
+      await Promise.all(opened.map((store) => store.close()));
+      for (const client of clients) client.disconnect();
+      await cluster.destroy();
     },
   };
 });

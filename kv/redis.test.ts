@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
-import { type RedisServer, startRedisServer } from "../test/harness/redis-server.ts";
+import { Cluster, Redis } from "ioredis";
+import { type RedisServer, startRedisCluster, startRedisServer } from "../test/harness/redis-server.ts";
 import { createRedisKvStore, defineKvLimits, KvError, type KvStore } from "./index.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -135,6 +135,39 @@ describe("redis backend: a client the caller owns", () => {
     await store.close();
     client.disconnect();
     raw.disconnect();
+  });
+});
+
+describe("redis backend: cluster", () => {
+  test("each bucket lives in one slot, and buckets spread over the nodes", async () => {
+    const cluster = await startRedisCluster(3);
+    const client = new Cluster(cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })));
+    const store = createRedisKvStore({ client });
+    const raws = cluster.nodes.map((node) => new Redis(node.url));
+    try {
+      const tenants = Array.from({ length: 12 }, (_, index) => `tenant-${index}`);
+      for (const tenant of tenants) {
+        await store.set({ tenant, bucket: "b" }, "k{1}", bytes(tenant), { metadata: "m" });
+        await store.set({ tenant, bucket: "b" }, "}{*", bytes(tenant));
+      }
+      const slotOf = async (key: string) => Number(await raws[0]!.call("CLUSTER", "KEYSLOT", key));
+      for (const tenant of tenants) {
+        const tag = `{t:${tenant}:b}`;
+        const slots = new Set(await Promise.all([`${tag}v:k{1}`, `${tag}m:k{1}`, `${tag}v:}{*`].map(slotOf)));
+        assert.equal(slots.size, 1, `${tenant}'s keys span slots ${[...slots]}`);
+      }
+      const sizes = await Promise.all(raws.map((raw) => raw.dbsize()));
+      assert.equal(
+        sizes.reduce((a, b) => a + b, 0),
+        tenants.length * 3,
+      );
+      assert.ok(sizes.filter((size) => size > 0).length >= 2, `all buckets on one node: ${sizes}`);
+    } finally {
+      await store.close();
+      client.disconnect();
+      for (const raw of raws) raw.disconnect();
+      await cluster.destroy();
+    }
   });
 });
 

@@ -9,15 +9,18 @@
  * const store = createRedisKvStore({ url: redis.url });
  * ```
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
 export interface RedisServerOptions {
   /** Turn on the append-only file so data survives `stop()`/`restart()` (and `kill()` up to fsync). */
   readonly appendOnly?: boolean;
+  /** Start as a Redis Cluster node (its bus gets a free port of its own); see `startRedisCluster`. */
+  readonly clusterNode?: boolean;
   /** How long to wait for the server to answer PING. Default 10 s. */
   readonly startTimeoutMs?: number;
 }
@@ -96,8 +99,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 class AddressInUseError extends Error {}
 
-async function spawnRedis(port: number, dir: string, options: RedisServerOptions): Promise<ChildProcess> {
+async function spawnRedis(
+  port: number,
+  busPort: number,
+  dir: string,
+  options: RedisServerOptions,
+): Promise<ChildProcess> {
+  const cluster =
+    options.clusterNode === true ? ["--cluster-enabled", "yes", "--cluster-port", String(busPort)] : [];
   const args = [
+    ...cluster,
     "--port",
     String(port),
     "--bind",
@@ -160,11 +171,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   installExitHook();
   const dir = await mkdtemp(join(tmpdir(), "wasmgate-redis-"));
   let port = 0;
+  let busPort = 0;
   let child: ChildProcess | undefined;
   for (let attempt = 1; child === undefined; attempt++) {
     port = await pickFreePort();
+    busPort = options.clusterNode === true ? await pickFreePort() : 0;
     try {
-      child = await spawnRedis(port, dir, options);
+      child = await spawnRedis(port, busPort, dir, options);
     } catch (error) {
       // Another process may grab the port between our probe and redis-server's bind.
       if (!(error instanceof AddressInUseError) || attempt >= PORT_ATTEMPTS) {
@@ -203,7 +216,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       // The port was ours a moment ago; give the kernel a few tries to hand it back.
       for (let attempt = 1; ; attempt++) {
         try {
-          current = await spawnRedis(port, dir, options);
+          current = await spawnRedis(port, busPort, dir, options);
           return;
         } catch (error) {
           if (!(error instanceof AddressInUseError) || attempt >= PORT_ATTEMPTS) throw error;
@@ -221,4 +234,57 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
   };
   return server;
+}
+
+export interface RedisCluster {
+  /** The masters, each a `RedisServer`; their slots are spread evenly. */
+  readonly nodes: readonly RedisServer[];
+  /** Stops every node and removes their directories. */
+  destroy(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Starts a Redis Cluster of `masters` nodes (no replicas) on ephemeral ports, joined with
+ * `redis-cli --cluster create`, and waits until every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  const destroy = async () => {
+    await Promise.all(nodes.map((node) => node.destroy()));
+  };
+  try {
+    for (let index = 0; index < masters; index++) nodes.push(await startRedisServer({ clusterNode: true }));
+    await execFileAsync("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((node) => `${HOST}:${node.port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    const deadline = Date.now() + 15_000;
+    for (const node of nodes) {
+      for (;;) {
+        const { stdout } = await execFileAsync("redis-cli", [
+          "-h",
+          HOST,
+          "-p",
+          String(node.port),
+          "cluster",
+          "info",
+        ]);
+        if (stdout.includes("cluster_state:ok")) break;
+        if (Date.now() > deadline)
+          throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
+        await sleep(50);
+      }
+    }
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return { nodes, destroy, [Symbol.asyncDispose]: destroy };
 }
