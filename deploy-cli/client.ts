@@ -19,18 +19,23 @@ const HINTS: Record<string, string> = {
     "the component must export wasi:http/incoming-handler (a StarlingMonkey guest exports `incomingHandler` or uses addEventListener('fetch'))",
   ERR_COMPONENT_TOO_LARGE: "shrink the component or raise the gateway's --max-component-bytes",
   ERR_HOSTNAME_TAKEN: "pick another hostname, or remove it from the app that has it",
+  ERR_BUCKET_NOT_GRANTED:
+    "grant the bucket with `deploy-cli push … --bucket <name>` (repeat for each bucket)",
+  ERR_KV_KEY_NOT_FOUND: "list the keys with `deploy-cli kv list --app <name>`",
 };
 
 export function createClient(options: ClientOptions) {
   const base = options.gateway.replace(/\/+$/, "");
 
   async function call<T>(
-    method: "GET" | "PUT" | "POST",
+    method: "GET" | "PUT" | "POST" | "DELETE",
     path: string,
     body?: Uint8Array | string,
     type?: string,
+    extra: Record<string, string> = {},
+    raw = false,
   ) {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extra };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (type) headers["content-type"] = type;
     let res: Awaited<ReturnType<typeof request>>;
@@ -52,6 +57,9 @@ export function createClient(options: ClientOptions) {
           cause: err,
         },
       );
+    }
+    if (raw && res.statusCode < 400) {
+      return { bytes: new Uint8Array(await res.body.arrayBuffer()), headers: res.headers } as T;
     }
     const text = await res.body.text();
     let json: unknown;
@@ -83,5 +91,17 @@ export function createClient(options: ClientOptions) {
     putJson: <T>(path: string, body: unknown) =>
       call<T>("PUT", path, JSON.stringify(body), "application/json"),
     postBytes: <T>(path: string, bytes: Uint8Array) => call<T>("POST", path, bytes, "application/wasm"),
+    putBytes: (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) =>
+      call<undefined>("PUT", path, bytes, "application/octet-stream", headers),
+    getBytes: (path: string) =>
+      call<{ bytes: Uint8Array; headers: Record<string, string | string[] | undefined> }>(
+        "GET",
+        path,
+        undefined,
+        undefined,
+        {},
+        true,
+      ),
+    delete: (path: string) => call<undefined>("DELETE", path),
   };
 }

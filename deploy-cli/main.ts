@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { AppLimits, AppView, DeploymentView, DeployResponse } from "../gateway/schemas.ts";
 import { createClient } from "./client.ts";
 import { CliError } from "./errors.ts";
+import { kvCommand } from "./kv.ts";
 
 const DEFAULT_GATEWAY = "http://127.0.0.1:8788";
 const DEFAULT_STATE_DIR = ".wasmgate";
@@ -19,9 +20,16 @@ Commands:
       hostnames (repeat it for several); without it the app keeps the ones it has.
       Limits (kept for later pushes): --cpu-ms <n> (guest CPU per request, default 50),
       --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
-      --max-body-bytes <n> (request body), --max-response-bytes <n>.
+      --max-body-bytes <n> (request body), --max-response-bytes <n>, --kv-ops <n> (per request).
+      --bucket <name> (repeatable) sets the key-value buckets the app may open (default: default).
   deployments list --app <name>
       The app's most recent deployments, newest first.
+  kv get <key> --app <name> [--bucket <b>]
+  kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
+  kv delete <key> --app <name> [--bucket <b>]
+  kv list --app <name> [--bucket <b>] [--prefix <p>]
+      Read and write the app's key-value data, the same the app's guests see (bucket "default"
+      unless --bucket names another the app is granted).
 
 Options for every command:
   --gateway <url>    admin API URL [WASMGATE_URL] (default ${DEFAULT_GATEWAY})
@@ -34,6 +42,9 @@ Examples:
   deploy-cli push examples/hello/dist/hello.wasm --app hello --host hello.localhost
   deploy-cli push app.wasm --app shop --host shop.example.com --host www.shop.example.com --message "v2"
   deploy-cli deployments list --app hello --json
+  deploy-cli push examples/counter/dist/counter.wasm --app counter --host counter.localhost
+  deploy-cli kv put greeting "hello" --app counter --ttl 3600
+  deploy-cli kv list --app counter --prefix visits:
 `;
 
 interface Common {
@@ -99,9 +110,11 @@ async function push(positionals: string[], values: Record<string, unknown>, comm
       hint: `create it by pushing with --host, e.g. --host ${app}.localhost`,
     });
   }
-  if (!existing || hosts.length > 0 || limits) {
+  const buckets = (values.bucket as string[] | undefined) ?? [];
+  if (!existing || hosts.length > 0 || limits || buckets.length > 0) {
     await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, {
       ...(hosts.length > 0 ? { hostnames: hosts } : {}),
+      ...(buckets.length > 0 ? { buckets } : {}),
       ...(limits ? { limits: { ...existing?.limits, ...limits } } : {}),
     });
   }
@@ -134,6 +147,7 @@ const LIMIT_FLAGS = {
   "memory-mb": "memoryMb",
   "max-body-bytes": "maxBodyBytes",
   "max-response-bytes": "maxResponseBytes",
+  "kv-ops": "kvOps",
 } as const satisfies Record<string, keyof AppLimits>;
 
 function limitFlags(values: Record<string, unknown>): AppLimits | undefined {
@@ -182,6 +196,11 @@ export async function main(argv: string[]): Promise<number> {
         token: { type: "string" },
         "state-dir": { type: "string" },
         json: { type: "boolean", default: false },
+        bucket: { type: "string", multiple: true },
+        prefix: { type: "string" },
+        ttl: { type: "string" },
+        metadata: { type: "string" },
+        file: { type: "string" },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", default: false },
       },
@@ -204,13 +223,23 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === "push") await push(rest, values, common);
     else if (command === "deployments" && rest[0] === "list") await listDeployments(values, common);
+    else if (command === "kv") await kvCommand(rest[0], rest.slice(1), values, common);
     else
       throw new CliError("ERR_USAGE", `unknown command "${[command, ...rest].join(" ")}"`, {
         hint: "deploy-cli --help",
       });
     return 0;
-  } catch (err) {
-    if (!(err instanceof CliError)) throw err;
+  } catch (caught) {
+    const err =
+      caught instanceof CliError
+        ? caught
+        : new CliError(
+            "ERR_INTERNAL",
+            `deploy-cli failed unexpectedly: ${(caught as Error)?.message ?? caught}`,
+            {
+              exitCode: 2,
+            },
+          );
     if (common.json)
       process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
     process.stderr.write(`deploy-cli: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);

@@ -2,6 +2,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
+import { type KvStore, MAX_VALUE_BYTES } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
 import { RuntimeError } from "../runtime/index.ts";
 import { type Auth, bearerAuth, type Principal } from "./auth.ts";
@@ -9,6 +10,7 @@ import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
 import { normalizePattern } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
+import { mountKvApi } from "./kv-api.ts";
 import { effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { Router } from "./router.ts";
@@ -24,6 +26,7 @@ import type { AppRecord, DeploymentRecord, StateStore } from "./state/store.ts";
 
 export interface AdminApiDeps {
   state: StateStore;
+  kv: KvStore;
   runtime: Runtime;
   components: Components;
   router: Router;
@@ -63,7 +66,11 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     if (!body.success)
       throw new GatewayError("ERR_VALIDATION", body.error.issues.map((i) => i.message).join("; "));
     const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(checkHostname))];
-    const { app: record, created } = await state.putApp(name, { hostnames, limits: body.data.limits });
+    const { app: record, created } = await state.putApp(name, {
+      hostnames,
+      limits: body.data.limits,
+      buckets: body.data.buckets && [...new Set(body.data.buckets)],
+    });
     router.invalidate();
     logger.info(
       { requestId: c.get("requestId"), app: name, hostnames: record.hostnames, limits: record.limits },
@@ -126,6 +133,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     return c.json(body, 201);
   });
 
+  mountKvApi(app, { state, kv: deps.kv, maxValueBytes: MAX_VALUE_BYTES });
+
   app.get("/v1/apps/:app/deployments", async (c) => {
     const record = await mustGetApp(state, appName(c.req.param("app")));
     const limit = Math.min(
@@ -178,7 +187,9 @@ function deploymentId(): string {
 function appView(app: AppRecord): AppView {
   return {
     name: app.name,
+    tenant: app.tenant,
     hostnames: app.hostnames,
+    buckets: app.buckets,
     limits: app.limits,
     activeDeployment: app.activeDeployment ?? null,
     createdAt: app.createdAt,

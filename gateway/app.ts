@@ -7,6 +7,7 @@
  * serve({ fetch: data.fetch, port: 8787 });
  */
 
+import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
 import { createAdminApi } from "./admin-api.ts";
 import type { Auth } from "./auth.ts";
@@ -22,6 +23,8 @@ const MAX_MEMORY_BYTES = (AppLimits.shape.memoryMb.unwrap().maxValue ?? 4096) * 
 
 export interface GatewayDeps {
   state: StateStore;
+  /** The gateway's own key-value client, for the admin API (guests' workers open their own). */
+  kv: KvStore;
   runtime: Runtime;
   auth: Auth;
   logger: Logger;

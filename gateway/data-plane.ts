@@ -74,7 +74,7 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
         maxBodyBytes: limits.maxBodyBytes,
       },
       limits.guest,
-      { requestId, app: route.app },
+      { requestId, app: route.app, tenant: route.tenant, buckets: route.buckets },
     );
     logger.info(
       {

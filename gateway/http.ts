@@ -3,6 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
+import { isKvError } from "../kv/index.ts";
 import { RuntimeError } from "../runtime/index.ts";
 import { GatewayError } from "./errors.ts";
 import type { ErrorBody } from "./schemas.ts";
@@ -52,6 +53,12 @@ export function onError(logger: ErrorLog): ErrorHandler {
       if (err.status >= 500)
         logger.error({ requestId: c.get("requestId"), code: err.code, err }, err.message);
       return res;
+    }
+    if (isKvError(err)) {
+      // A user error names what was wrong with the key, value or call; a system one is the store's.
+      const status = err.kind === "user" ? 400 : 503;
+      if (status >= 500) logger.error({ requestId: c.get("requestId"), code: err.code, err }, err.message);
+      return errorResponse(c, status, err.code, err.message);
     }
     logger.error({ requestId: c.get("requestId"), err }, "unexpected error");
     return errorResponse(

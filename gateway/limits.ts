@@ -23,6 +23,7 @@ export function effectiveLimits(app: AppLimits, defaults: LimitDefaults): Effect
       deadlineMs: app.deadlineMs ?? base.deadlineMs,
       memoryBytes: app.memoryMb !== undefined ? app.memoryMb * MIB : base.memoryBytes,
       maxResponseBytes: app.maxResponseBytes ?? base.maxResponseBytes,
+      kvOps: app.kvOps ?? base.kvOps,
     },
     maxBodyBytes: app.maxBodyBytes ?? defaults.maxBodyBytes,
   };

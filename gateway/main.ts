@@ -5,7 +5,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
-import { createRuntime } from "../runtime/index.ts";
+import { createKvBackend, createRuntime, type KvBackendConfig } from "../runtime/index.ts";
 import { createGateway } from "./app.ts";
 import { createAuth, ensureOperatorToken, loadSigningKey } from "./auth.ts";
 import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
@@ -26,9 +26,13 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
 async function serve(config: Config, logger: Logger): Promise<void> {
   const stateDir = resolve(config.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const kvBackend: KvBackendConfig = config.redisUrl
+    ? { kind: "redis", url: config.redisUrl }
+    : { kind: "sqlite", path: join(stateDir, "kv.db") };
   if (config.redisUrl) {
-    logger.warn({ stateDir }, "REDIS_URL is set, but this version keeps its state in the state directory");
+    logger.info({ stateDir }, "key-value data in Redis; apps and deployments in the state directory");
   }
+  const kv = createKvBackend(kvBackend);
   const state = createSqliteStateStore(stateDir);
   const keys = await loadSigningKey(stateDir);
   const auth = createAuth(keys);
@@ -38,10 +42,12 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     workers: config.workers,
     maxComponentBytes: config.maxComponentBytes,
+    kv: kvBackend,
   });
   let dataPort = config.port;
   const { data, admin } = createGateway({
     state,
+    kv,
     runtime,
     auth,
     logger,
@@ -78,7 +84,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       new Promise((r) => adminServer.close(r)),
       runtime.close(),
     ]);
-    await state.close();
+    await Promise.all([state.close(), kv.close()]);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

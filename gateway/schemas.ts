@@ -32,16 +32,28 @@ export const AppLimits = z
       .int()
       .min(0)
       .max(2 ** 40),
+    kvOps: z.number().int().min(0).max(1_000_000),
   })
   .partial()
   .strict();
 export type AppLimits = z.infer<typeof AppLimits>;
+
+export const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
+export const BucketName = z
+  .string()
+  .regex(
+    BUCKET_NAME,
+    "a bucket name is 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+  );
+export const DEFAULT_BUCKETS = ["default"];
 
 /** Creates the app or updates it; a field left out keeps its current value. */
 export const PutAppBody = z
   .object({
     hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
     limits: AppLimits,
+    /** Key-value buckets the app's guests may open. */
+    buckets: z.array(BucketName).max(100, "at most 100 buckets per app"),
   })
   .partial()
   .strict();
@@ -51,7 +63,9 @@ export const DEPLOY_MESSAGE_MAX = 500;
 
 export interface AppView {
   name: string;
+  tenant: string;
   hostnames: string[];
+  buckets: string[];
   limits: AppLimits;
   activeDeployment: string | null;
   createdAt: string;

@@ -7,9 +7,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import type { KvStore } from "../kv/index.ts";
+import { createKeyValueImports, type KvGrant } from "./capabilities/keyvalue.ts";
 import type { ComponentInfo } from "./component-info.ts";
-import { CpuMeter, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
+import { CpuMeter, GuestStopped, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
+import { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
 import { capMemory } from "./memory-cap.ts";
 import {
@@ -22,12 +25,19 @@ import {
   ResponseOutparam,
   type ResponseSink,
 } from "./wasi/index.ts";
-import type { FromWorker, ToWorker, WireDeployment, WireLimits, WireRequest } from "./wire.ts";
+import type { FromWorker, ToWorker, WireAccess, WireDeployment, WireLimits, WireRequest } from "./wire.ts";
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
-const meter = new CpuMeter(openCpuSlot((workerData as { cpu: SharedArrayBuffer }).cpu));
+const config = workerData as { cpu: SharedArrayBuffer; kv: KvBackendConfig | undefined };
+const meter = new CpuMeter(openCpuSlot(config.cpu));
 installCpuMeter(meter);
+// One store client per worker, opened on first use.
+let kvStore: KvStore | undefined;
+const getKvStore = (): KvStore => {
+  kvStore ??= createKvBackend(config.kv);
+  return kvStore;
+};
 
 /** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
 const IDLE_MS = 60_000;
@@ -43,6 +53,7 @@ type Handler = HttpHandler | EdgeHandler;
 interface Instance {
   handler: Handler;
   output: GuestOutput;
+  grant: KvGrant;
   memories: WebAssembly.Memory[];
   requestId: number;
   uses: number;
@@ -148,6 +159,7 @@ class AppPool {
       handler: undefined as never,
       output: undefined as never,
       memories: [],
+      grant: { tenant: "", buckets: [], opsLeft: 0 },
       requestId: 0,
       uses: 0,
       idleSince: 0,
@@ -173,7 +185,11 @@ class AppPool {
       }
       return core;
     };
-    const exports = await instantiate(getCoreModule, createWasiImports(instance.output), instantiateCore);
+    const imports = {
+      ...createWasiImports(instance.output),
+      ...createKeyValueImports(getKvStore, () => instance.grant),
+    };
+    const exports = await instantiate(getCoreModule, imports, instantiateCore);
     const handler = exports[this.#info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${this.#info.handlerExport}`);
     instance.handler = handler;
@@ -344,7 +360,13 @@ function outOfMemory(instance: Instance, limits: WireLimits): boolean {
 
 const deployments = new Map<string, WireDeployment>();
 
-async function invoke(id: number, deploymentKey: string, request: WireRequest, limits: WireLimits) {
+async function invoke(
+  id: number,
+  deploymentKey: string,
+  request: WireRequest,
+  limits: WireLimits,
+  access: WireAccess,
+) {
   const deployment = deployments.get(deploymentKey);
   if (!deployment) {
     fail(id, "ERR_RUNTIME_ARTIFACT_MISSING", `deployment ${deploymentKey} is not registered in this worker`);
@@ -374,7 +396,7 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, l
   let cancelled: string | undefined;
   let abort: ((reason: string) => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    abort = (reason) => reject(new Error(reason));
+    abort = (reason) => reject(new GuestStopped("cancelled", reason));
   });
   aborted.catch(() => {});
   running.set(id, {
@@ -401,6 +423,7 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, l
     return;
   }
   instance.requestId = id;
+  instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
   const queue = body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body);
@@ -541,7 +564,7 @@ port.on("message", (msg: ToWorker) => {
       deployments.set(msg.deployment.key, msg.deployment);
       break;
     case "invoke":
-      void invoke(msg.id, msg.deployment, msg.request, msg.limits);
+      void invoke(msg.id, msg.deployment, msg.request, msg.limits, msg.access);
       break;
     case "body":
       running.get(msg.id)?.body?.push(msg.data);

@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
+import type { KvBackendConfig } from "./kv-backend.ts";
 import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { createGuestPool, type GuestRequest, type InvokeContext } from "./pool.ts";
@@ -21,6 +22,7 @@ import { createPreparer } from "./preparer.ts";
 
 export type { ComponentInfo } from "./component-info.ts";
 export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
 export { type GuestRequest, type InvokeContext, inlineBody } from "./pool.ts";
@@ -37,6 +39,8 @@ export interface RuntimeOptions {
   maxComponentBytes?: number;
   maxInstancesPerApp?: number;
   maxUsesPerInstance?: number;
+  /** The key-value store guests use (wasi:keyvalue). */
+  kv?: KvBackendConfig;
 }
 
 export interface DeployedComponent {
@@ -72,6 +76,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     logger: options.logger,
     maxInstancesPerApp: options.maxInstancesPerApp ?? DEFAULT_MAX_INSTANCES_PER_APP,
     maxUsesPerInstance: options.maxUsesPerInstance ?? DEFAULT_MAX_USES_PER_INSTANCE,
+    kv: options.kv,
   });
   const dirOf = (digest: string) => {
     if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");

@@ -9,6 +9,8 @@ export interface GuestLimits {
   readonly memoryBytes: number;
   /** Response body bytes a guest may write. */
   readonly maxResponseBytes: number;
+  /** Key-value operations per request (a batch counts one per key). */
+  readonly kvOps: number;
 }
 
 export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
@@ -16,6 +18,7 @@ export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
   deadlineMs: 30_000,
   memoryBytes: 128 * 1024 * 1024,
   maxResponseBytes: 256 * 1024 * 1024,
+  kvOps: 1000,
 });
 
 /** CPU a new instance may use while starting (StarlingMonkey needs a few ms, cold JIT more). */

@@ -6,6 +6,7 @@
 import { Worker } from "node:worker_threads";
 import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
 import { RuntimeError } from "./errors.ts";
+import type { KvBackendConfig } from "./kv-backend.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { FromWorker, ToWorker, WireDeployment, WireRequest } from "./wire.ts";
@@ -13,6 +14,9 @@ import type { FromWorker, ToWorker, WireDeployment, WireRequest } from "./wire.t
 export interface InvokeContext {
   requestId: string;
   app: string;
+  /** The tenant owning the app, and the key-value buckets granted to it. */
+  tenant: string;
+  buckets: readonly string[];
 }
 
 /** A request for a guest: the body is whole, or a stream that is passed on as the guest reads. */
@@ -29,6 +33,8 @@ export interface GuestPoolOptions {
   maxInstancesPerApp: number;
   /** Requests an instance serves before it is recycled. */
   maxUsesPerInstance: number;
+  /** The key-value store guests use; each worker opens its own client. */
+  kv: KvBackendConfig | undefined;
 }
 
 interface Pending {
@@ -84,7 +90,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
-    const worker = new Worker(WORKER_URL, { workerData: { cpu: buffer } });
+    const worker = new Worker(WORKER_URL, { workerData: { cpu: buffer, kv: options.kv } });
     const slot: Slot = { worker, cpu, pending: new Map(), registered: new Set(), retired: false };
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
@@ -360,6 +366,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
             maxInstances: options.maxInstancesPerApp,
             maxUses: options.maxUsesPerInstance,
           },
+          access: { tenant: ctx.tenant, buckets: ctx.buckets },
         };
         const transfer =
           body instanceof Uint8Array && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : [];

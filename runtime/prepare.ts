@@ -5,6 +5,7 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
+import { createKeyValueImports, KV_ASYNC_IMPORTS } from "./capabilities/keyvalue.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
 import { capMemory } from "./memory-cap.ts";
@@ -16,9 +17,17 @@ const COMPONENT_VERSION = [0x0d, 0x00, 0x01, 0x00];
 const HTTP_HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 const EDGE_HANDLER = /^wasmgate:edge\/handler@0\.1\.\d+$/;
 
-export const SUPPORTED_IMPORTS: ReadonlySet<string> = new Set(
-  Object.keys(createWasiImports(new GuestOutput(0, () => {}))),
-);
+export const SUPPORTED_IMPORTS: ReadonlySet<string> = new Set([
+  ...Object.keys(createWasiImports(new GuestOutput(0, () => {}))),
+  ...Object.keys(
+    createKeyValueImports(
+      () => {
+        throw new Error("not used");
+      },
+      () => ({ tenant: "", buckets: [], opsLeft: 0 }),
+    ),
+  ),
+]);
 
 function startsWith(bytes: Uint8Array, offset: number, expected: number[]): boolean {
   return expected.every((b, i) => bytes[offset + i] === b);
@@ -70,7 +79,7 @@ export async function prepareComponent(
       name: "component",
       instantiation: "async",
       asyncMode: "jspi",
-      asyncImports: [...ASYNC_IMPORTS],
+      asyncImports: [...ASYNC_IMPORTS, ...KV_ASYNC_IMPORTS],
       asyncExports: ["wasi:http/incoming-handler#handle", "wasmgate:edge/handler#handle"],
       emitTypescriptDeclarations: false,
     } as never)) as never;

@@ -21,6 +21,12 @@ export interface WireRequest {
   body: Uint8Array | "stream" | undefined;
 }
 
+/** Whose data the request may touch: its app's tenant and the buckets granted to the app. */
+export interface WireAccess {
+  tenant: string;
+  buckets: readonly string[];
+}
+
 export interface WireLimits extends GuestLimits {
   maxInstances: number;
   maxUses: number;
@@ -29,7 +35,14 @@ export interface WireLimits extends GuestLimits {
 export type ToWorker =
   /** Sent once per worker before the first invoke of a deployment. */
   | { type: "register"; deployment: WireDeployment }
-  | { type: "invoke"; id: number; deployment: string; request: WireRequest; limits: WireLimits }
+  | {
+      type: "invoke";
+      id: number;
+      deployment: string;
+      request: WireRequest;
+      limits: WireLimits;
+      access: WireAccess;
+    }
   | { type: "body"; id: number; data: Uint8Array }
   | { type: "body-end"; id: number; error?: string }
   /** The main thread has passed on `bytes` more of the response: the worker may send that much more. */

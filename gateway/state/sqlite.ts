@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS apps (
   name TEXT PRIMARY KEY,
   active_deployment TEXT,
   limits TEXT NOT NULL DEFAULT '{}',
+  tenant TEXT NOT NULL DEFAULT 'default',
+  buckets TEXT NOT NULL DEFAULT '["default"]',
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
@@ -40,6 +42,8 @@ interface AppRow {
   name: string;
   active_deployment: string | null;
   limits: string;
+  tenant: string;
+  buckets: string;
   created_at: string;
   updated_at: string;
 }
@@ -69,10 +73,11 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     insertApp: db.prepare("INSERT INTO apps (name, created_at, updated_at) VALUES (?, ?, ?)"),
     touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
     setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
+    setBuckets: db.prepare("UPDATE apps SET buckets = ? WHERE name = ?"),
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -103,6 +108,8 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       name: row.name,
       hostnames: (q.hostsOf.all(row.name) as { pattern: string }[]).map((r) => r.pattern),
       limits: JSON.parse(row.limits),
+      tenant: row.tenant,
+      buckets: JSON.parse(row.buckets),
       activeDeployment: row.active_deployment ?? undefined,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -132,7 +139,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async listApps() {
       return (q.apps.all() as unknown as AppRow[]).map(toApp);
     },
-    async putApp(name, { hostnames, limits }) {
+    async putApp(name, { hostnames, limits, buckets }) {
       const now = new Date().toISOString();
       return transaction(() => {
         for (const pattern of hostnames ?? []) {
@@ -152,18 +159,27 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           for (const pattern of hostnames) q.insertHost.run(pattern, name);
         }
         if (limits) q.setLimits.run(JSON.stringify(limits), name);
+        if (buckets) q.setBuckets.run(JSON.stringify(buckets), name);
         return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
       });
     },
     async routeFor(pattern) {
       const row = q.route.get(pattern) as
-        | (DeploymentRow & { app: string; app_limits: string; id: string | null })
+        | (DeploymentRow & {
+            app: string;
+            app_limits: string;
+            app_tenant: string;
+            app_buckets: string;
+            id: string | null;
+          })
         | undefined;
       if (!row) return undefined;
       const route: Route = {
         app: row.app,
         pattern,
         limits: JSON.parse(row.app_limits),
+        tenant: row.app_tenant,
+        buckets: JSON.parse(row.app_buckets),
         deployment: row.id ? toDeployment(row) : undefined,
       };
       return route;

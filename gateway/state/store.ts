@@ -3,9 +3,14 @@
 
 import type { AppLimits } from "../schemas.ts";
 
+/** Until tenants arrive, every app belongs to this one. */
+export const DEFAULT_TENANT = "default";
+
 export interface AppRecord {
   name: string;
+  tenant: string;
   hostnames: string[];
+  buckets: string[];
   limits: AppLimits;
   activeDeployment: string | undefined;
   createdAt: string;
@@ -26,6 +31,8 @@ export interface DeploymentRecord {
 
 export interface Route {
   app: string;
+  tenant: string;
+  buckets: string[];
   pattern: string;
   limits: AppLimits;
   deployment: DeploymentRecord | undefined;
@@ -40,7 +47,7 @@ export interface StateStore {
    */
   putApp(
     name: string,
-    changes: { hostnames?: string[]; limits?: AppLimits },
+    changes: { hostnames?: string[]; limits?: AppLimits; buckets?: string[] },
   ): Promise<{ app: AppRecord; created: boolean }>;
   /** The app serving exactly this hostname pattern, with its active deployment. */
   routeFor(pattern: string): Promise<Route | undefined>;

@@ -1,0 +1,98 @@
+// deploy-cli kv get|put|delete|list: the same data an app's guests see.
+
+import { readFileSync } from "node:fs";
+import { createClient } from "./client.ts";
+import { CliError } from "./errors.ts";
+
+export interface KvCommon {
+  gateway: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+const METADATA_HEADER = "x-wasmgate-metadata";
+const DEFAULT_BUCKET = "default";
+
+function usage(text: string): CliError {
+  return new CliError("ERR_USAGE", text, { hint: "deploy-cli --help" });
+}
+
+export async function kvCommand(
+  action: string | undefined,
+  args: string[],
+  values: Record<string, unknown>,
+  common: KvCommon,
+): Promise<void> {
+  const app = values.app as string | undefined;
+  if (!app) throw usage("kv commands need --app <name>");
+  const bucket = ((values.bucket as string[] | undefined) ?? [])[0] ?? DEFAULT_BUCKET;
+  const base = `/v1/apps/${encodeURIComponent(app)}/kv/${encodeURIComponent(bucket)}`;
+  const client = createClient(common);
+  const out = (text: string) => process.stdout.write(text);
+
+  switch (action) {
+    case "get": {
+      const key = args[0];
+      if (key === undefined) throw usage("kv get needs a key");
+      const { bytes, headers } = await client.getBytes(`${base}/value?key=${encodeURIComponent(key)}`);
+      const raw = headers[METADATA_HEADER];
+      const metadata = typeof raw === "string" ? decodeURIComponent(raw) : undefined;
+      if (common.json) {
+        out(
+          `${JSON.stringify({ key, value: Buffer.from(bytes).toString("base64"), encoding: "base64", metadata: metadata ?? null })}\n`,
+        );
+      } else {
+        process.stdout.write(bytes);
+      }
+      return;
+    }
+    case "put": {
+      const key = args[0];
+      const file = values.file as string | undefined;
+      const text = args[1];
+      if (key === undefined || (text === undefined) === (file === undefined)) {
+        throw usage("kv put needs a key and either a value or --file <path>");
+      }
+      const value = file !== undefined ? new Uint8Array(readFileSync(file)) : new TextEncoder().encode(text);
+      const ttl = values.ttl as string | undefined;
+      if (ttl !== undefined && !/^\d+$/.test(ttl)) throw usage(`--ttl takes whole seconds, not "${ttl}"`);
+      const metadata = values.metadata as string | undefined;
+      await client.putBytes(
+        `${base}/value?key=${encodeURIComponent(key)}${ttl ? `&ttl=${ttl}` : ""}`,
+        value,
+        metadata !== undefined ? { [METADATA_HEADER]: encodeURIComponent(metadata) } : {},
+      );
+      out(
+        common.json
+          ? `${JSON.stringify({ key, bytes: value.byteLength })}\n`
+          : `Stored ${key} (${value.byteLength} bytes)\n`,
+      );
+      return;
+    }
+    case "delete": {
+      const key = args[0];
+      if (key === undefined) throw usage("kv delete needs a key");
+      await client.delete(`${base}/value?key=${encodeURIComponent(key)}`);
+      out(common.json ? `${JSON.stringify({ key, deleted: true })}\n` : `Deleted ${key}\n`);
+      return;
+    }
+    case "list": {
+      const prefix = values.prefix as string | undefined;
+      const keys: string[] = [];
+      let cursor: string | null = null;
+      // Every page: a listing is complete only when no cursor comes back.
+      do {
+        const query = new URLSearchParams();
+        if (prefix !== undefined) query.set("prefix", prefix);
+        if (cursor) query.set("cursor", cursor);
+        const page: { keys: string[]; cursor: string | null } = await client.get(`${base}/keys?${query}`);
+        keys.push(...page.keys);
+        cursor = page.cursor;
+      } while (cursor);
+      out(common.json ? `${JSON.stringify({ keys })}\n` : keys.map((k) => `${k}\n`).join(""));
+      return;
+    }
+    default:
+      throw usage(`unknown kv command "${action ?? ""}"; use get, put, delete or list`);
+  }
+}
