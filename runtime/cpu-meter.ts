@@ -105,7 +105,14 @@ export class GuestStopped extends Error {
   }
 }
 
-/** Worker side: charges guest CPU to the request whose guest code is running. */
+/**
+ * Worker side: charges guest CPU to the request whose guest code is running.
+ *
+ * Guests take turns through a baton: a guest holds it while its code runs and gives it up when it
+ * suspends or finishes; a suspended guest takes it back before it resumes. JSPI resumes a guest in
+ * a promise job, and without the baton several resumptions could interleave in one microtask burst,
+ * so the meter would credit one guest's CPU to another, or show a suspended guest as running.
+ */
 export class CpuMeter {
   readonly #slot: CpuSlot;
   readonly #used = new Map<number, number>();
@@ -113,18 +120,36 @@ export class CpuMeter {
   readonly #aborts = new Map<number, Promise<never>>();
   #current = 0;
   #cpuSince = 0;
+  #holder = 0;
+  readonly #turns: (() => void)[] = [];
 
   constructor(slot: CpuSlot) {
     this.#slot = slot;
     Atomics.store(slot.ids, TID, osThreadId());
   }
 
-  /** Guest code of `id` starts (with a budget) or continues running. */
-  enter(id: number, budgetMs?: number): void {
-    if (budgetMs !== undefined) {
-      this.#budget.set(id, budgetMs);
-      this.#used.set(id, 0);
+  /** Takes the baton for `id` (waiting while another guest runs) and starts charging it. */
+  async begin(id: number, budgetMs: number): Promise<void> {
+    await this.#acquire(id);
+    this.#budget.set(id, budgetMs);
+    this.#used.set(id, 0);
+    this.#enter(id);
+  }
+
+  async #acquire(id: number): Promise<void> {
+    while (this.#holder !== 0 && this.#holder !== id) {
+      await new Promise<void>((resolve) => this.#turns.push(resolve));
     }
+    this.#holder = id;
+  }
+
+  #release(id: number): void {
+    if (this.#holder !== id) return;
+    this.#holder = 0;
+    this.#turns.shift()?.();
+  }
+
+  #enter(id: number): void {
     this.#pause();
     this.#current = id;
     this.#cpuSince = threadCpuMs();
@@ -156,9 +181,10 @@ export class CpuMeter {
     return this.used(id) > (this.#budget.get(id) ?? Number.POSITIVE_INFINITY);
   }
 
-  /** The request is over: stop charging it and forget it. */
+  /** The guest of `id` returned or trapped: stop charging it, pass the baton on, forget it. */
   leave(id: number): void {
     if (this.#current === id) this.#pause();
+    this.#release(id);
     this.#used.delete(id);
     this.#budget.delete(id);
     this.#aborts.delete(id);
@@ -170,20 +196,22 @@ export class CpuMeter {
   }
 
   /**
-   * Awaits host I/O on behalf of the running guest without charging it, then charges it again
-   * when the guest continues. A guest already over its budget is stopped here instead.
+   * Awaits host I/O on behalf of the running guest: it is not charged while it waits, other guests
+   * may run, and it takes the baton back before it continues. A guest already over its budget is
+   * stopped here instead.
    */
   async wait<T>(promise: Promise<T>): Promise<T> {
-    const id = this.#current;
+    const id = this.#holder;
+    if (id === 0) return promise;
     const aborted = this.#aborts.get(id);
     this.#pause();
-    if (id !== 0 && this.over(id)) {
-      throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
-    }
+    if (this.over(id)) throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
+    this.#release(id);
     try {
       return await (aborted ? Promise.race([promise, aborted]) : promise);
     } finally {
-      if (id !== 0) this.enter(id);
+      await this.#acquire(id);
+      this.#enter(id);
     }
   }
 }

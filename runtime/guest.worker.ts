@@ -115,9 +115,8 @@ class AppPool {
     }
     this.#live++;
     this.#creating++;
-    meter.enter(id, INSTANTIATE_CPU_MS);
     try {
-      return await this.#create();
+      return await this.#create(id);
     } catch (err) {
       this.#live--;
       throw err;
@@ -150,7 +149,7 @@ class AppPool {
     return this.#live === 0 && this.lastUsed < cutoff;
   }
 
-  async #create(): Promise<Instance> {
+  async #create(id: number): Promise<Instance> {
     this.#instantiate ??= import(pathToFileURL(join(this.#dir, "component.js")).href).then(
       (m: { instantiate: Instantiate }) => m.instantiate,
     );
@@ -189,6 +188,9 @@ class AppPool {
       ...createWasiImports(instance.output),
       ...createKeyValueImports(getKvStore, () => instance.grant),
     };
+    // Compile first (not guest code, and it waits); then run the component's start code metered.
+    await Promise.all(this.#info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
+    await meter.begin(id, INSTANTIATE_CPU_MS);
     const exports = await instantiate(getCoreModule, imports, instantiateCore);
     const handler = exports[this.#info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${this.#info.handlerExport}`);
@@ -440,7 +442,7 @@ async function invoke(
   }
   let answered = false;
   let trapped = false;
-  meter.enter(id, budget);
+  await meter.begin(id, budget);
   meter.abortWith(id, aborted);
   try {
     answered =
