@@ -55,9 +55,9 @@ try {
   );
   if (push.code !== 0) throw new Error(`push failed: ${push.stderr}`);
   // Warm every worker's instances before measuring.
-  await wrk(gw.dataUrl, { connections, seconds: 3, headers: { host: "hello.localhost" } });
+  await wrk(gw.dataUrl, { connections, seconds: 3, headers: { Host: "hello.localhost" } });
   const gateway = await best(runs, () =>
-    wrk(gw.dataUrl, { connections, seconds, headers: { host: "hello.localhost" } }),
+    wrk(gw.dataUrl, { connections, seconds, headers: { Host: "hello.localhost" } }),
   );
   show("wasmgate hello (StarlingMonkey)", gateway);
   process.stdout.write(`ratio wasmgate / bare Hono: ${(gateway.rps / baseline.rps).toFixed(3)}x\n`);
