@@ -63,6 +63,12 @@ describe("key-value", () => {
     assert.match(down.text, /unavailable: ERR_KV_(UNAVAILABLE|TIMEOUT)/);
     assert.ok(ms < 2000, `answered after ${ms.toFixed(0)} ms`);
     for (let i = 0; i < 5; i++) assert.equal((await get(gw, "hello.localhost", `/up-${i}`)).status, 200);
+    // What the guest wrote to stderr is in the gateway's log, tagged with that request.
+    const id = down.headers.get("x-request-id");
+    const line = gw.logs.find((l) => l.msg === "guest output" && l.requestId === id);
+    assert.equal(line?.stream, "stderr");
+    assert.equal(line?.app, "counter");
+    assert.match(String(line?.line), /^counter \/hits: ERR_KV_(UNAVAILABLE|TIMEOUT)/);
 
     await redis.restart();
     let after = await get(gw, "counter.localhost", "/hits");

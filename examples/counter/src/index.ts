@@ -30,6 +30,8 @@ export const incomingHandler = {
       // A store error arrives as the WIT error variant (err.payload), never as a trap.
       const e = err?.payload ?? err;
       const detail = e?.tag === "other" ? e.val : (e?.tag ?? String(err));
+      // Goes to the gateway's log, tagged with this request's id.
+      console.error(`counter ${path}: ${detail}`);
       respond(responseOut, 503, `the counter is unavailable: ${detail}\n`);
     }
   },
