@@ -5,7 +5,6 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 import type { KvStore } from "../kv/index.ts";
 import { createKeyValueImports, type KvGrant } from "./capabilities/keyvalue.ts";
@@ -14,6 +13,7 @@ import { CpuMeter, GuestStopped, installCpuMeter, openCpuSlot } from "./cpu-mete
 import type { RuntimeErrorCode } from "./errors.ts";
 import { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
+import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
 import {
   ByteQueue,
@@ -78,8 +78,9 @@ class AppPool {
   readonly #idle: Instance[] = [];
   #live = 0;
   #creating = 0;
-  /** Size of the component's core wasm code, known once it is loaded. */
+  /** Size of the component's core wasm code and generated JS, known once they are loaded. */
   codeBytes = 0;
+  jsBytes = 0;
   readonly #waiters: (() => void)[] = [];
   lastUsed = Date.now();
 
@@ -150,9 +151,10 @@ class AppPool {
   }
 
   async #create(id: number): Promise<Instance> {
-    this.#instantiate ??= import(pathToFileURL(join(this.#dir, "component.js")).href).then(
-      (m: { instantiate: Instantiate }) => m.instantiate,
-    );
+    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.#dir, "component.js")).then((loaded) => {
+      this.jsBytes = loaded.bytes;
+      return loaded.instantiate;
+    });
     const instantiate = await this.#instantiate;
     const instance: Instance = {
       handler: undefined as never,

@@ -25,14 +25,15 @@ export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
 export const INSTANTIATE_CPU_MS = 2_000;
 
 /**
- * Extra CPU for the first request a fresh instance serves, like Workers' separate startup budget:
- * V8 compiles wasm functions lazily, on the calling thread, the first time they run, so a first
- * call pays for compiling what it touches (a StarlingMonkey instance's first call: 30-50 ms
- * measured, against 4-8 ms later). The allowance grows with the component's code size and is
- * capped; a small component gets almost none.
+ * Extra CPU for the first request a fresh instance serves, like Workers' separate startup budget
+ * (400 ms there): V8 compiles wasm functions lazily, on the calling thread, the first time they
+ * run, and a fresh engine warms its caches, so a first call pays for starting (a StarlingMonkey
+ * instance's first call: 30-50 ms on an idle machine, over 150 ms with the machine loaded 4x over
+ * its cores; later calls 4-8 ms). The allowance grows with the component's code size and is capped:
+ * a 14 MB StarlingMonkey component gets 280 ms, a 1.6 MB QuickJS one 32 ms, a tiny one none.
  */
-export const FIRST_CALL_ALLOWANCE_MS_PER_MIB = 8;
-export const FIRST_CALL_ALLOWANCE_MAX_MS = 100;
+export const FIRST_CALL_ALLOWANCE_MS_PER_MIB = 20;
+export const FIRST_CALL_ALLOWANCE_MAX_MS = 300;
 
 export function firstCallAllowanceMs(codeBytes: number): number {
   return Math.min(
