@@ -98,8 +98,9 @@ describe("redis backend: a client the caller owns", () => {
     await server.destroy();
   });
 
-  test("increment stays exact past 2^53 on a client that parses integers as numbers", async () => {
+  test("increment stays exact past 2^53 on a client that parses integers as numbers", async (t) => {
     const client = new Redis(server.url);
+    t.after(() => client.disconnect());
     const store = createRedisKvStore({ client });
     const ns = { tenant: "acme", bucket: "big" };
     assert.equal(await store.increment(ns, "n", 9007199254740993n), 9007199254740993n);
@@ -112,13 +113,16 @@ describe("redis backend: a client the caller owns", () => {
     await store.close();
     assert.equal(client.status, "ready");
     assert.equal(await client.get("{t:acme:big}v:n"), "9007199254740995");
-    client.disconnect();
   });
 
-  test("a client keyPrefix applies to every key, listing and purge included", async () => {
+  test("a client keyPrefix applies to every key, listing and purge included", async (t) => {
     const client = new Redis(server.url, { keyPrefix: "app*[1]:" });
     const raw = new Redis(server.url);
     const store = createRedisKvStore({ client });
+    t.after(() => {
+      client.disconnect();
+      raw.disconnect();
+    });
     const ns = { tenant: "acme", bucket: "prefixed" };
     await store.setMany(ns, [
       ["a*", bytes("1")],
@@ -132,9 +136,6 @@ describe("redis backend: a client the caller owns", () => {
     await store.deleteBucket(ns);
     assert.deepEqual((await store.listKeys(ns)).keys, []);
     assert.equal(await raw.exists("app*[1]:{t:acme:prefixed}m:c"), 0);
-    await store.close();
-    client.disconnect();
-    raw.disconnect();
   });
 });
 

@@ -182,9 +182,10 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
   // blip. Once one such wait has run out, Redis is known to be down and calls fail at once until
   // the client is ready again, instead of each holding its caller for the whole timeout.
   let knownDown = false;
-  client.on("ready", () => {
+  const onReady = () => {
     knownDown = false;
-  });
+  };
+  client.on("ready", onReady);
 
   function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => KvError): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -419,6 +420,7 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
     },
 
     async close() {
+      client.off("ready", onReady);
       if (!owned) return;
       if (client.status === "ready") {
         try {

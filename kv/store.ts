@@ -74,12 +74,12 @@ export interface KvStore {
   /**
    * One page of the namespace's keys, optionally only those starting with `prefix`.
    *
-   * Paging a set of keys that does not change returns every key exactly once. SQLite pages in
-   * key order (by UTF-8 bytes). Redis pages in `SCAN` order; keys within one page are distinct,
-   * and when keys change during a listing, a key written or removed meanwhile may or may not be
-   * listed, and — only if Redis resizes its key table meanwhile, which writes anywhere on the
-   * server can cause — a key may come back on a later page. A key that exists for the whole
-   * listing is never missed.
+   * A key that exists for the whole listing is always listed; a key written or removed meanwhile
+   * may or may not be. SQLite pages in key order (by UTF-8 bytes) and lists every key exactly
+   * once. Redis pages in `SCAN` order: keys within one page are distinct, and a key is listed
+   * once unless Redis resizes its key table during the listing (typically a shrink after many
+   * deletions or expiries anywhere in that Redis database); then a key already listed may come
+   * back on a later page, as `SCAN` itself allows. Callers that must not see a key twice dedupe.
    */
   listKeys(ns: KvNamespace, options?: KvListOptions): Promise<KvListPage>;
 
