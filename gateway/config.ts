@@ -26,6 +26,12 @@ const ConfigSchema = z.object({
   workers: z.coerce.number().int().min(1).max(256).default(Math.max(1, availableParallelism())),
   maxComponentBytes: Bytes.default(DEFAULT_MAX_COMPONENT_BYTES),
   maxBodyBytes: Bytes.default(DEFAULT_MAX_BODY_BYTES),
+  memoryBudgetMb: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .max(1024 * 1024)
+    .default(2048),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -42,6 +48,7 @@ Options (environment variable in brackets):
   --workers <n>          guest worker threads                  [WASMGATE_WORKERS]     (number of cores)
   --max-component-bytes  largest component a deploy accepts    [WASMGATE_MAX_COMPONENT_BYTES] (50 MiB)
   --max-body-bytes       largest request body to a guest       [WASMGATE_MAX_BODY_BYTES] (10 MiB)
+  --memory-budget-mb     memory for loaded apps; idle ones go   [WASMGATE_MEMORY_BUDGET_MB] (2048)
   --log-level <level>    fatal|error|warn|info|debug|silent    [WASMGATE_LOG_LEVEL]   (info)
                          Redis URL for shared state and KV     [REDIS_URL]
 `;
@@ -61,6 +68,7 @@ export const SETTINGS = [
   { key: "workers", flag: "workers", env: "WASMGATE_WORKERS" },
   { key: "maxComponentBytes", flag: "max-component-bytes", env: "WASMGATE_MAX_COMPONENT_BYTES" },
   { key: "maxBodyBytes", flag: "max-body-bytes", env: "WASMGATE_MAX_BODY_BYTES" },
+  { key: "memoryBudgetMb", flag: "memory-budget-mb", env: "WASMGATE_MEMORY_BUDGET_MB" },
   { key: "logLevel", flag: "log-level", env: "WASMGATE_LOG_LEVEL" },
 ] as const satisfies readonly { key: keyof Config; flag: string | undefined; env: string }[];
 

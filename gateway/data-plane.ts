@@ -37,6 +37,10 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
   app.all("*", async (c) => {
     const started = performance.now();
     const hostHeader = c.req.header("host");
+    // Repeated Host headers arrive joined with a comma; RFC 9112 wants them refused.
+    if (hostHeader?.includes(",")) {
+      throw new GatewayError("ERR_BAD_REQUEST", "the request has more than one Host header");
+    }
     const host = hostOf(hostHeader);
     const route = await router.lookup(host);
     if (!route) throw new GatewayError("ERR_HOST_NOT_FOUND", `no app serves the host "${host}"`);

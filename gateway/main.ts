@@ -43,6 +43,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     workers: config.workers,
     maxComponentBytes: config.maxComponentBytes,
     kv: kvBackend,
+    memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
   const { data, admin } = createGateway({

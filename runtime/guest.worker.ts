@@ -29,7 +29,12 @@ import type { FromWorker, ToWorker, WireAccess, WireDeployment, WireLimits, Wire
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
-const config = workerData as { cpu: SharedArrayBuffer; kv: KvBackendConfig | undefined };
+const config = workerData as {
+  cpu: SharedArrayBuffer;
+  kv: KvBackendConfig | undefined;
+  /** This worker's share of the gateway's memory budget for loaded deployments. */
+  memoryBudgetBytes: number;
+};
 const meter = new CpuMeter(openCpuSlot(config.cpu));
 installCpuMeter(meter);
 // One store client per worker, opened on first use.
@@ -139,6 +144,20 @@ class AppPool {
     this.#waiters.shift()?.();
   }
 
+  /** Instances serving a request right now. */
+  get busy(): number {
+    return this.#live - this.#idle.length;
+  }
+
+  /** Rough memory held: code (wasm and generated JS, compiled) and the idle instances' memories. */
+  estimateBytes(): number {
+    let bytes = (this.codeBytes + this.jsBytes) * 2;
+    for (const instance of this.#idle) {
+      for (const memory of instance.memories) bytes += memory.buffer.byteLength;
+    }
+    return bytes + this.busy * this.#memoryBytes;
+  }
+
   /** Drops instances idle since before `cutoff`; true when nothing is left. */
   sweep(cutoff: number): boolean {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
@@ -171,9 +190,10 @@ class AppPool {
     const getCoreModule = (name: string) => {
       let module = this.#cores.get(name);
       if (!module) {
-        module = readFile(join(this.#dir, name)).then((bytes) =>
-          WebAssembly.compile(capMemory(bytes, this.#memoryBytes).bytes as Uint8Array<ArrayBuffer>),
-        );
+        module = readFile(join(this.#dir, name)).then((bytes) => {
+          this.codeBytes += bytes.byteLength;
+          return WebAssembly.compile(capMemory(bytes, this.#memoryBytes).bytes as Uint8Array<ArrayBuffer>);
+        });
         this.#cores.set(name, module);
       }
       return module;
@@ -501,6 +521,7 @@ async function invoke(
   // A trap can leave the instance's memory in any state, and a cancelled request may have left it
   // mid-way: never reuse either.
   pool.release(instance, !trapped && !cancelled && !pool.singleUse, limits.maxUses);
+  enforceBudget();
 }
 
 /** The standard world: the guest answers through response-outparam and streams its body. */
@@ -593,3 +614,23 @@ setInterval(() => {
   const cutoff = Date.now() - IDLE_MS;
   for (const [key, pool] of pools) if (pool.sweep(cutoff)) pools.delete(key);
 }, IDLE_MS / 4).unref();
+
+/**
+ * Keeps the loaded deployments within this worker's memory budget: past it, the least recently
+ * used pools with nothing in flight are dropped (their code and instances are collected; a later
+ * request loads them again).
+ */
+function enforceBudget(): void {
+  let total = 0;
+  for (const pool of pools.values()) total += pool.estimateBytes();
+  if (total <= config.memoryBudgetBytes) return;
+  const idle = [...pools.entries()]
+    .filter(([, p]) => p.busy === 0)
+    .sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+  for (const [key, pool] of idle) {
+    if (total <= config.memoryBudgetBytes) break;
+    total -= pool.estimateBytes();
+    pools.delete(key);
+    post({ type: "unloaded", key });
+  }
+}

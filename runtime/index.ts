@@ -30,6 +30,7 @@ export { type GuestRequest, type InvokeContext, inlineBody } from "./pool.ts";
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_INSTANCES_PER_APP = 16;
 export const DEFAULT_MAX_USES_PER_INSTANCE = 10_000;
+export const DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 
 export interface RuntimeOptions {
   /** Where transpiled components live, one directory per digest. */
@@ -41,6 +42,8 @@ export interface RuntimeOptions {
   maxUsesPerInstance?: number;
   /** The key-value store guests use (wasi:keyvalue). */
   kv?: KvBackendConfig;
+  /** Memory for loaded deployments (code and idle instances); least recently used ones go first. */
+  memoryBudgetBytes?: number;
 }
 
 export interface DeployedComponent {
@@ -77,6 +80,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxInstancesPerApp: options.maxInstancesPerApp ?? DEFAULT_MAX_INSTANCES_PER_APP,
     maxUsesPerInstance: options.maxUsesPerInstance ?? DEFAULT_MAX_USES_PER_INSTANCE,
     kv: options.kv,
+    memoryBudgetBytes: options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
   });
   const dirOf = (digest: string) => {
     if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");

@@ -35,6 +35,8 @@ export interface GuestPoolOptions {
   maxUsesPerInstance: number;
   /** The key-value store guests use; each worker opens its own client. */
   kv: KvBackendConfig | undefined;
+  /** Memory for loaded deployments across all workers; each gets an equal share. */
+  memoryBudgetBytes: number;
 }
 
 interface Pending {
@@ -90,7 +92,13 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
-    const worker = new Worker(WORKER_URL, { workerData: { cpu: buffer, kv: options.kv } });
+    const worker = new Worker(WORKER_URL, {
+      workerData: {
+        cpu: buffer,
+        kv: options.kv,
+        memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
+      },
+    });
     const slot: Slot = { worker, cpu, pending: new Map(), registered: new Set(), retired: false };
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
@@ -168,6 +176,13 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   }
 
   function onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === "unloaded") {
+      logger.info(
+        { deployment: msg.key.split(":")[0] },
+        "unloaded an idle app to stay within the memory budget",
+      );
+      return;
+    }
     const p = slot.pending.get(msg.id);
     if (!p) return;
     switch (msg.type) {

@@ -65,4 +65,6 @@ export type FromWorker =
   | { type: "error"; id: number; code: RuntimeErrorCode; message: string }
   /** The guest consumed `bytes` of the request body: the main thread may send that much more. */
   | { type: "body-ack"; id: number; bytes: number }
-  | { type: "log"; id: number; stream: "stdout" | "stderr"; line: string };
+  | { type: "log"; id: number; stream: "stdout" | "stderr"; line: string }
+  /** The worker unloaded an idle deployment to stay within its memory budget. */
+  | { type: "unloaded"; key: string };

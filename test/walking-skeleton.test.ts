@@ -55,6 +55,17 @@ describe("walking skeleton", () => {
     assert.equal(res.text, "Hello from wasmgate! You asked for /\n");
   });
 
+  it("refuses a request with two Host headers", async () => {
+    // Clients refuse to send this, so write the request by hand.
+    const { connect } = await import("node:net");
+    const socket = connect(gw.dataPort, "127.0.0.1");
+    socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: hello.localhost\r\nConnection: close\r\n\r\n");
+    let raw = "";
+    for await (const chunk of socket) raw += chunk;
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.match(raw, /"code":"ERR_BAD_REQUEST"/);
+  });
+
   it("answers an unknown host with 404 JSON carrying a code and the request id", async () => {
     const res = await get(gw, "nobody.localhost", "/");
     assert.equal(res.status, 404);
