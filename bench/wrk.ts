@@ -32,7 +32,12 @@ export async function wrk(url: string, options: WrkOptions = {}): Promise<WrkRes
     `-c${options.connections ?? 32}`,
     `-d${options.seconds ?? 10}s`,
     "--latency",
-    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+    // wrk drops its own Host header only for one spelled exactly "Host"; any other spelling sends
+    // two, which a server may join ("127.0.0.1:port, app.localhost") or refuse.
+    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => [
+      "-H",
+      `${k.toLowerCase() === "host" ? "Host" : k}: ${v}`,
+    ]),
     url,
   ];
   let stdout: string;

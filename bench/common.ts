@@ -1,0 +1,208 @@
+// What the benchmarks share: the bare Hono baseline, a gateway with one app pushed, components made
+// distinct by a custom section, percentiles, result lines and time limits.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { type GatewayProcess, push, startGateway } from "../test/harness/gateway.ts";
+import { best, type WrkResult, wrk } from "./wrk.ts";
+
+/** The custom section name the benchmarks use to give copies of one component distinct digests. */
+export const BENCH_SECTION = "wasmgate-bench";
+
+/** The wrk flags every throughput benchmark takes, for `parseArgs`. */
+export const WRK_FLAGS = {
+  seconds: { type: "string", default: "10" },
+  runs: { type: "string", default: "3" },
+  connections: { type: "string", default: "32" },
+} as const;
+
+export interface WrkSettings {
+  seconds: number;
+  runs: number;
+  connections: number;
+}
+
+export function wrkSettings(values: { seconds: string; runs: string; connections: string }): WrkSettings {
+  const settings = {
+    seconds: Number(values.seconds),
+    runs: Number(values.runs),
+    connections: Number(values.connections),
+  };
+  for (const [flag, value] of Object.entries(settings)) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`);
+  }
+  return settings;
+}
+
+/**
+ * A short wrk run to warm the server (JIT, instance pools), then the median of `runs` runs of
+ * `wrk -t1 -c<connections> -d<seconds>s`.
+ */
+export async function measure(
+  url: string,
+  settings: WrkSettings,
+  headers: Record<string, string> = {},
+): Promise<WrkResult> {
+  const { connections, seconds, runs } = settings;
+  await wrk(url, { connections, seconds: Math.min(3, seconds), headers });
+  return best(runs, () => wrk(url, { connections, seconds, headers }));
+}
+
+/** Runs `fn` against a bare Hono hello on a free loopback port, then stops it. */
+export async function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./bare-hono.ts", import.meta.url))], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const [line] = (await within(
+      15_000,
+      once(createInterface({ input: child.stdout }), "line"),
+      "bare Hono start",
+    )) as [string];
+    return await fn(`http://127.0.0.1:${JSON.parse(line).port}/`);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/**
+ * A gateway on ephemeral ports with logging at warn (so request logs do not cost throughput) and
+ * `file` pushed with the CLI as `app` on `host`. Dispose it when done.
+ */
+export async function gatewayWith(file: string, app: string, host: string): Promise<GatewayProcess> {
+  const gw = await startGateway({ args: ["--log-level", "warn"] });
+  try {
+    await push(gw, file, app, ["--host", host]);
+    return gw;
+  } catch (err) {
+    await gw.dispose();
+    throw err;
+  }
+}
+
+/** SIGTERM to a child (or its whole process group when it was spawned detached), then wait for it. */
+export async function stopChild(child: ChildProcess, group = false): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = once(child, "exit");
+  try {
+    if (group) process.kill(-child.pid, "SIGTERM");
+    else child.kill("SIGTERM");
+  } catch {
+    return;
+  }
+  const stopped = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+  if (!stopped) {
+    if (group) process.kill(-child.pid, "SIGKILL");
+    else child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === "string") throw new Error("no port from the kernel");
+  return address.port;
+}
+
+/** Polls `url` until it answers 200; throws after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+      last = new Error(`status ${res.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`, { cause: last });
+}
+
+/** Rejects if `promise` has not settled within `ms`; `what` names it in the error. */
+export async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Milliseconds `fn` took, with its result. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
+}
+
+/** Unsigned LEB128, as the wasm binary format encodes sizes. */
+export function uleb128(value: number): Uint8Array {
+  const out: number[] = [];
+  let rest = value;
+  do {
+    let byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+    if (rest !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (rest !== 0);
+  return Uint8Array.from(out);
+}
+
+/**
+ * `component` with a custom section appended: id 0, the section size, the name (length-prefixed)
+ * and the payload. Custom sections may appear anywhere in a component, and tools ignore names they
+ * do not know, so this changes the digest and nothing else.
+ */
+export function withCustomSection(component: Uint8Array, name: string, payload: string): Uint8Array {
+  const nameBytes = Buffer.from(name, "utf8");
+  const payloadBytes = Buffer.from(payload, "utf8");
+  const nameLength = uleb128(nameBytes.length);
+  const size = uleb128(nameLength.length + nameBytes.length + payloadBytes.length);
+  return Buffer.concat([component, Uint8Array.of(0), size, nameLength, nameBytes, payloadBytes]);
+}
+
+/** Nearest-rank percentile (p in 0..100); NaN for an empty list. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+export function formatBytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** One result line: name, req/s, p50, p99 and errors (non-2xx answers and socket errors). */
+export function showWrk(name: string, r: WrkResult): void {
+  process.stdout.write(
+    `${name.padEnd(34)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}\n`,
+  );
+  if (r.errors > 0) {
+    process.stdout.write(`  warning: ${name} had ${r.errors} errors; its req/s counts failed answers too\n`);
+  }
+}
+
+/** The ratio line, with the targets it is judged against. */
+export function showRatio(label: string, ratio: number, floor: number, goal: number): void {
+  const verdict = ratio >= goal ? "meets the goal" : ratio >= floor ? "meets the floor" : "BELOW the floor";
+  process.stdout.write(
+    `ratio ${label}: ${ratio.toFixed(3)}x   (floor >= ${floor}x, goal >= ${goal}x: ${verdict})\n`,
+  );
+}

@@ -1,0 +1,73 @@
+// Hello through the whole gateway (StarlingMonkey wasi:http guest, examples/hello) against
+// `jco serve` running the same component, in the same run. The two never run at the same time.
+// Usage: npm run bench:jco-serve [-- --seconds 10 --runs 3 --connections 32]
+
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildGuest } from "../scripts/guests.ts";
+import { ROOT, tempDir } from "../test/harness/gateway.ts";
+import {
+  freePort,
+  gatewayWith,
+  measure,
+  showRatio,
+  showWrk,
+  stopChild,
+  WRK_FLAGS,
+  type WrkSettings,
+  waitForHttp,
+  wrkSettings,
+} from "./common.ts";
+import type { WrkResult } from "./wrk.ts";
+
+const HOST = "hello.localhost";
+/** jco transpiles the 14 MB component before it listens. */
+const JCO_START_TIMEOUT_MS = 120_000;
+
+const { values } = parseArgs({ options: WRK_FLAGS });
+const settings = wrkSettings(values);
+
+/** `jco serve` on a free loopback port, transpiling into a directory of ours so nothing is left. */
+async function jcoServe(wasm: string, wrkSettings: WrkSettings): Promise<WrkResult> {
+  const port = await freePort();
+  const outDir = tempDir("wasmgate-bench-jco-");
+  // jco serve runs the server in a child process of its own: start it as a process group leader
+  // so that stopping the group stops both.
+  const child = spawn(
+    join(ROOT, "node_modules", ".bin", "jco"),
+    ["serve", "--port", String(port), "--host", "127.0.0.1", "--jco-dir", outDir, wasm],
+    { stdio: ["ignore", "ignore", "inherit"], detached: true },
+  );
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    await Promise.race([
+      waitForHttp(url, JCO_START_TIMEOUT_MS),
+      new Promise((_, reject) =>
+        child.once("exit", (code) => reject(new Error(`jco serve exited with ${code} before answering`))),
+      ),
+    ]);
+    return await measure(url, wrkSettings);
+  } finally {
+    await stopChild(child, true);
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+const hello = await buildGuest("example", "hello");
+process.stderr.write(
+  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, median of ${settings.runs} runs\n`,
+);
+
+const baseline = await jcoServe(hello, settings);
+showWrk("jco serve hello (StarlingMonkey)", baseline);
+
+const gw = await gatewayWith(hello, "hello", HOST);
+try {
+  const gateway = await measure(gw.dataUrl, settings, { host: HOST });
+  showWrk("wasmgate hello (StarlingMonkey)", gateway);
+  showRatio("wasmgate / jco serve", gateway.rps / baseline.rps, 3, 5);
+} finally {
+  await gw.dispose();
+}

@@ -1,0 +1,207 @@
+// Memory of one gateway holding many apps: `--apps` distinct tiny components (the WAT fixture
+// hello-p020 with a custom section appended, so each has its own digest and is transpiled), each
+// deployed through the admin API as its own app with its own hostname. Reports the gateway's RSS
+// after start, after every deploy (idle), after one request to each app, and again after
+// `--idle-wait` seconds (instances idle for a minute are dropped), plus the deploy rate.
+//
+// The CLI spawns a process per push, so the deploys go to the admin API directly, a few at a time.
+// Usage: npm run bench:many-apps [-- --apps 1000 --concurrency 4 --idle-wait 90]
+
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { request } from "undici";
+import { buildGuest } from "../scripts/guests.ts";
+import { type GatewayProcess, get, memoryOf, startGateway } from "../test/harness/gateway.ts";
+import { BENCH_SECTION, formatBytes, percentile, withCustomSection, within } from "./common.ts";
+
+/** DESIGN.md targets for 1,000 idle apps. */
+const RSS_FLOOR_BYTES = 2 * 1024 ** 3;
+const RSS_GOAL_BYTES = 1024 ** 3;
+const CALL_TIMEOUT_MS = 60_000;
+/** Deploys (then requests) stop being started after this long, so a slow machine still finishes. */
+const DEPLOY_BUDGET_MS = 6 * 60_000;
+const REQUEST_BUDGET_MS = 2 * 60_000;
+const PROGRESS_EVERY = 50;
+const REQUEST_CONCURRENCY = 8;
+const EXPECTED_BODY = "hello from wat";
+
+const { values } = parseArgs({
+  options: {
+    apps: { type: "string", default: "1000" },
+    concurrency: { type: "string", default: "4" },
+    "idle-wait": { type: "string", default: "90" },
+  },
+});
+const appCount = Number(values.apps);
+const concurrency = Number(values.concurrency);
+const idleWaitS = Number(values["idle-wait"]);
+if (!Number.isInteger(appCount) || appCount < 1) throw new Error("--apps must be a positive integer");
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  throw new Error("--concurrency must be a positive integer");
+}
+if (!Number.isFinite(idleWaitS) || idleWaitS < 0) throw new Error("--idle-wait must be seconds >= 0");
+
+const appName = (i: number) => `app-${String(i).padStart(4, "0")}`;
+const hostOf = (i: number) => `${appName(i)}.localhost`;
+
+/** One admin API call; throws with the gateway's error body unless it answered 2xx. */
+async function admin(
+  gw: GatewayProcess,
+  method: "PUT" | "POST",
+  path: string,
+  body: string | Uint8Array,
+  contentType: string,
+): Promise<void> {
+  const res = await request(`${gw.adminUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${gw.token}`, "content-type": contentType },
+    body,
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${path} answered ${res.statusCode}: ${text}`);
+}
+
+async function deploy(gw: GatewayProcess, base: Uint8Array, nonce: string, i: number): Promise<void> {
+  const app = appName(i);
+  await admin(gw, "PUT", `/v1/apps/${app}`, JSON.stringify({ hostnames: [hostOf(i)] }), "application/json");
+  const bytes = withCustomSection(base, BENCH_SECTION, `${app}-${nonce}`);
+  await admin(gw, "POST", `/v1/apps/${app}/deployments`, bytes, "application/wasm");
+}
+
+/** Runs `fn` for 0..count-1, at most `limit` at a time, until `shouldStop` says so. */
+async function forEachLimited(
+  count: number,
+  limit: number,
+  fn: (i: number) => Promise<void>,
+  shouldStop: () => boolean = () => false,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count && !shouldStop()) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+}
+
+function rssLine(label: string, pid: number): number {
+  const { rss, peak } = memoryOf(pid);
+  process.stdout.write(
+    `${label.padEnd(46)} RSS ${formatBytes(rss).padStart(11)}   peak ${formatBytes(peak)}\n`,
+  );
+  return rss;
+}
+
+const fixture = await buildGuest("fixture", "hello-p020");
+const base = readFileSync(fixture);
+const nonce = randomBytes(8).toString("hex");
+const gw = await startGateway({ args: ["--log-level", "warn"] });
+const pid = gw.process.pid!;
+// The last of the gateway's stderr, to show if it dies under the load.
+let stderrTail = "";
+gw.process.stderr!.on("data", (chunk) => {
+  stderrTail = (stderrTail + chunk).slice(-4000);
+});
+const died = new Promise<string>((resolve) =>
+  gw.process.once("exit", (code, signal) => resolve(`the gateway exited (code ${code}, signal ${signal})`)),
+);
+try {
+  process.stdout.write(
+    `${appCount} apps, each a distinct hello-p020 (${base.byteLength} bytes + a custom section)\n`,
+  );
+  rssLine("after start", pid);
+
+  const failures: string[] = [];
+  let deployed = 0;
+  const started = performance.now();
+  const overBudget = () => performance.now() - started > DEPLOY_BUDGET_MS;
+  await forEachLimited(
+    appCount,
+    concurrency,
+    async (i) => {
+      try {
+        await deploy(gw, base, nonce, i);
+        deployed++;
+      } catch (err) {
+        failures.push(`${appName(i)}: ${(err as Error).message}`);
+      }
+      const done = deployed + failures.length;
+      if (done % PROGRESS_EVERY === 0) {
+        const s = (performance.now() - started) / 1000;
+        process.stderr.write(
+          `deployed ${done}/${appCount} (${failures.length} failed) in ${s.toFixed(1)} s, RSS ${formatBytes(memoryOf(pid).rss)}\n`,
+        );
+      }
+    },
+    overBudget,
+  );
+  const deploySeconds = (performance.now() - started) / 1000;
+  if (overBudget() && deployed + failures.length < appCount) {
+    process.stdout.write(`stopped deploying after ${DEPLOY_BUDGET_MS / 1000} s: the budget ran out\n`);
+  }
+  process.stdout.write(
+    `deployed ${deployed} apps in ${deploySeconds.toFixed(1)} s: ${(deployed / deploySeconds).toFixed(1)} apps/s (${concurrency} at a time, admin API)\n`,
+  );
+  for (const failure of failures.slice(0, 5)) process.stdout.write(`  failed: ${failure}\n`);
+  if (failures.length > 5) process.stdout.write(`  … and ${failures.length - 5} more failures\n`);
+  const idle = rssLine(`after deploying ${deployed} apps (idle)`, pid);
+  const verdict =
+    idle < RSS_GOAL_BYTES
+      ? "meets the goal"
+      : idle < RSS_FLOOR_BYTES
+        ? "meets the floor"
+        : "MISSES the floor";
+  process.stdout.write(`  idle RSS ${verdict} (floor < 2 GiB, goal < 1 GiB, for 1,000 apps)\n`);
+
+  const attempted = deployed + failures.length;
+  const latencies: number[] = [];
+  const badAnswers: string[] = [];
+  const requestsStarted = performance.now();
+  const requestsOverBudget = () => performance.now() - requestsStarted > REQUEST_BUDGET_MS;
+  await forEachLimited(
+    attempted,
+    REQUEST_CONCURRENCY,
+    async (i) => {
+      const t0 = performance.now();
+      try {
+        const res = await within(CALL_TIMEOUT_MS, get(gw, hostOf(i), "/"), `request to ${appName(i)}`);
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200 || res.text !== EXPECTED_BODY) {
+          badAnswers.push(`${appName(i)}: ${res.status} ${res.text.slice(0, 200)}`);
+        }
+      } catch (err) {
+        badAnswers.push(`${appName(i)}: ${(err as Error).message}`);
+      }
+      if ((i + 1) % (PROGRESS_EVERY * 4) === 0)
+        process.stderr.write(`requested ${i + 1}/${attempted} apps\n`);
+    },
+    requestsOverBudget,
+  );
+  if (latencies.length + badAnswers.length < attempted) {
+    process.stdout.write(`stopped requesting after ${REQUEST_BUDGET_MS / 1000} s: the budget ran out\n`);
+  }
+  const requestSeconds = (performance.now() - requestsStarted) / 1000;
+  process.stdout.write(
+    `one request to each of ${latencies.length} apps in ${requestSeconds.toFixed(1)} s (${REQUEST_CONCURRENCY} at a time): ` +
+      `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${badAnswers.length} not 200 "${EXPECTED_BODY}"\n`,
+  );
+  for (const bad of badAnswers.slice(0, 5)) process.stdout.write(`  bad: ${bad}\n`);
+  rssLine("after one request to each app", pid);
+
+  if (idleWaitS > 0) {
+    process.stderr.write(`waiting ${idleWaitS} s for idle instances to be dropped…\n`);
+    const outcome = await Promise.race([sleep(idleWaitS * 1000).then(() => undefined), died]);
+    if (outcome !== undefined) {
+      throw new Error(
+        `${outcome} while idle; its last stderr:\n${stderrTail}\nits last log lines:\n${gw.logs
+          .slice(-5)
+          .map((l) => JSON.stringify(l))
+          .join("\n")}`,
+      );
+    }
+    rssLine(`after ${idleWaitS} s without requests`, pid);
+  }
+} finally {
+  await gw.dispose();
+}
