@@ -1,5 +1,7 @@
 // The public listener: the Host header picks the app, the app's active deployment answers.
 
+import type { HttpBindings } from "@hono/node-server";
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { type GuestRequest, inlineBody, type Runtime } from "../runtime/index.ts";
 import type { Components } from "./components.ts";
@@ -28,19 +30,74 @@ const HOP_BY_HOP = new Set([
   "te",
 ]);
 
+interface RequestHead {
+  method: string;
+  pathWithQuery: string;
+  hostHeader: string | undefined;
+  hostCount: number;
+  /** The body is sent in chunks (Transfer-Encoding), so its length is not known up front. */
+  chunked: boolean;
+  headers: [string, string][];
+}
+
+/**
+ * Method, target and headers, read from Node's request when there is one: building the web
+ * Request (and its Headers) for every request costs more than the rest of routing.
+ */
+function requestHead(c: Context): RequestHead {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  const headers: [string, string][] = [];
+  let hostHeader: string | undefined;
+  let hostCount = 0;
+  let chunked = false;
+  const add = (rawName: string, value: string) => {
+    const name = rawName.toLowerCase();
+    if (name === "transfer-encoding") chunked = true;
+    if (name === "host") {
+      hostCount++;
+      hostHeader ??= value;
+    }
+    if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
+  };
+  if (incoming) {
+    const raw = incoming.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) add(raw[i]!, raw[i + 1]!);
+    const target = incoming.url ?? "/";
+    // Absolute-form targets (a proxy-style request line) carry scheme and host too.
+    const pathWithQuery = target.startsWith("/") ? target : pathOf(target);
+    return { method: incoming.method ?? "GET", pathWithQuery, hostHeader, hostCount, chunked, headers };
+  }
+  const req = c.req.raw;
+  for (const [name, value] of req.headers) add(name, value);
+  return { method: req.method, pathWithQuery: pathOf(req.url), hostHeader, hostCount, chunked, headers };
+}
+
+function pathOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return "/";
+  }
+}
+
+function headerValue(headers: [string, string][], name: string): string | undefined {
+  for (const [n, v] of headers) if (n === name) return v;
+  return undefined;
+}
+
 export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
   const { router, runtime, components, logger } = deps;
   const app = new Hono<Env>();
-  app.use(requestId());
+  // Guest responses already carry the request id (the runtime adds it); errors add it themselves.
+  app.use(requestId({ setHeader: false }));
   app.onError(onError(logger));
 
   app.all("*", async (c) => {
     const started = performance.now();
-    const hostHeader = c.req.header("host");
-    // Repeated Host headers arrive joined with a comma; RFC 9112 wants them refused.
-    if (hostHeader?.includes(",")) {
-      throw new GatewayError("ERR_BAD_REQUEST", "the request has more than one Host header");
-    }
+    const { method, pathWithQuery, hostHeader, hostCount, chunked, headers } = requestHead(c);
+    // Repeated Host headers: RFC 9112 wants the request refused.
+    if (hostCount > 1) throw new GatewayError("ERR_BAD_REQUEST", "the request has more than one Host header");
     const host = hostOf(hostHeader);
     const route = await router.lookup(host);
     if (!route) throw new GatewayError("ERR_HOST_NOT_FOUND", `no app serves the host "${host}"`);
@@ -49,29 +106,25 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
       throw new GatewayError("ERR_APP_NOT_DEPLOYED", `the app ${route.app} has no deployment yet`);
     }
     const info = await components.ensure(deployment.digest);
-    const req = c.req.raw;
     const limits = effectiveLimits(route.limits, deps.limits);
     const tooLarge = (limit: number) =>
       new GatewayError("ERR_BODY_TOO_LARGE", `the request body is larger than the limit of ${limit} bytes`);
-    const declared = req.headers.has("content-length")
-      ? Number(req.headers.get("content-length"))
-      : undefined;
+    const length = headerValue(headers, "content-length");
+    const declared = length !== undefined ? Number(length) : undefined;
     if (declared !== undefined && declared > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
     // Small bodies travel in one message; larger or unsized ones stream as the guest reads them.
     let body: GuestRequest["body"];
-    if (!req.body || declared === 0) body = undefined;
-    else if (inlineBody(declared)) body = await readBody(req, limits.maxBodyBytes, tooLarge);
-    else body = req.body;
-    const url = new URL(req.url);
-    const headers: [string, string][] = [];
-    for (const [name, value] of req.headers) if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
+    const hasBody = declared !== undefined ? declared > 0 : chunked;
+    if (!hasBody || !c.req.raw.body) body = undefined;
+    else if (inlineBody(declared)) body = await readBody(c.req.raw, limits.maxBodyBytes, tooLarge);
+    else body = c.req.raw.body;
     const requestId = c.get("requestId");
     const res = await runtime.invoke(
       { digest: deployment.digest, info },
       {
-        method: req.method,
-        pathWithQuery: url.pathname + url.search,
-        scheme: url.protocol === "https:" ? "https" : "http",
+        method,
+        pathWithQuery,
+        scheme: "http",
         authority: hostHeader ?? host,
         headers,
         body,
@@ -80,17 +133,13 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
       limits.guest,
       { requestId, app: route.app, tenant: route.tenant, buckets: route.buckets },
     );
-    logger.info(
-      {
-        requestId,
-        app: route.app,
-        method: req.method,
-        path: url.pathname,
-        status: res.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      },
-      "request",
-    );
+    if (logger.isLevelEnabled("info")) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      logger.info(
+        { requestId, app: route.app, method, path: pathWithQuery.split("?")[0], status: res.status, ms },
+        "request",
+      );
+    }
     return res;
   });
   return app;

@@ -4,11 +4,11 @@
 import { randomBytes } from "node:crypto";
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { isKvError } from "../kv/index.ts";
-import { RuntimeError } from "../runtime/index.ts";
+import { REQUEST_ID_HEADER, RuntimeError } from "../runtime/index.ts";
 import { GatewayError } from "./errors.ts";
 import type { ErrorBody } from "./schemas.ts";
 
-export const REQUEST_ID_HEADER = "x-request-id";
+export { REQUEST_ID_HEADER };
 
 export type Env = { Variables: { requestId: string } };
 
@@ -22,12 +22,17 @@ export function newRequestId(): string {
   return ID_PREFIX + idCounter.toString(36).padStart(8, "0");
 }
 
-export function requestId(): MiddlewareHandler<Env> {
+/**
+ * Gives each request an id. `setHeader: false` leaves the response alone, for routes whose
+ * responses already carry it (touching a response's headers makes Node build a Headers object).
+ */
+export function requestId(options: { setHeader?: boolean } = {}): MiddlewareHandler<Env> {
+  const setHeader = options.setHeader ?? true;
   return async (c, next) => {
     const id = newRequestId();
     c.set("requestId", id);
     await next();
-    c.res.headers.set(REQUEST_ID_HEADER, id);
+    if (setHeader) c.res.headers.set(REQUEST_ID_HEADER, id);
   };
 }
 

@@ -183,13 +183,18 @@ export class CpuMeter {
     return this.used(id) > (this.#budget.get(id) ?? Number.POSITIVE_INFINITY);
   }
 
-  /** The guest of `id` returned or trapped: stop charging it, pass the baton on, forget it. */
-  leave(id: number): void {
+  /**
+   * The guest of `id` returned or trapped: stop charging it, pass the baton on, forget it. Returns
+   * whether it used more CPU than its budget.
+   */
+  leave(id: number): boolean {
     if (this.#current === id) this.#pause();
+    const over = (this.#used.get(id) ?? 0) > (this.#budget.get(id) ?? Number.POSITIVE_INFINITY);
     this.#release(id);
     this.#used.delete(id);
     this.#budget.delete(id);
     this.#aborts.delete(id);
+    return over;
   }
 
   /** While `id` runs, its waits reject as soon as `aborted` does (a deadline or a cancel). */

@@ -25,7 +25,15 @@ import {
   ResponseOutparam,
   type ResponseSink,
 } from "./wasi/index.ts";
-import type { FromWorker, ToWorker, WireAccess, WireDeployment, WireLimits, WireRequest } from "./wire.ts";
+import type {
+  FromWorker,
+  ToWorker,
+  WireAccess,
+  WireDeployment,
+  WireHeaders,
+  WireLimits,
+  WireRequest,
+} from "./wire.ts";
 
 const port = parentPort!;
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
@@ -233,7 +241,7 @@ class Sink implements ResponseSink {
   readonly #id: number;
   readonly #limit: number;
   #status = 0;
-  #headers: [string, string][] = [];
+  #headers: WireHeaders = {};
   #chunks: Uint8Array[] = [];
   #written = 0;
   #inFlight = 0;
@@ -269,7 +277,7 @@ class Sink implements ResponseSink {
   head(status: number, headers: [string, Uint8Array][]): void {
     this.#hasHead = true;
     this.#status = status;
-    this.#headers = headers.map(([n, v]) => [n, Buffer.from(v).toString("latin1")]);
+    this.#headers = toWireHeaders(headers);
     this.#schedule();
   }
 
@@ -350,6 +358,28 @@ class Sink implements ResponseSink {
     this.#chunks = [];
     post({ type: "chunk", id: this.#id, data }, [data.buffer]);
   }
+}
+
+// A header name is an HTTP token; a value has no CR, LF or NUL (checked again here because the fast
+// world's headers are plain strings the wasi:http Fields checks never saw).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+class InvalidHeaders extends Error {}
+
+function toWireHeaders(headers: [string, Uint8Array][]): WireHeaders {
+  const out: WireHeaders = {};
+  for (const [rawName, rawValue] of headers) {
+    const name = rawName.toLowerCase();
+    const value = Buffer.from(rawValue).toString("latin1");
+    if (!TOKEN.test(name) || BAD_VALUE.test(value))
+      throw new InvalidHeaders(`invalid response header "${rawName}"`);
+    const previous = out[name];
+    if (previous === undefined) out[name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else out[name] = [previous, value];
+  }
+  return out;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
@@ -463,7 +493,8 @@ async function invoke(
     }
   }
   let answered = false;
-  let trapped = false;
+  let threw = false;
+  let failure: unknown;
   await meter.begin(id, budget);
   meter.abortWith(id, aborted);
   try {
@@ -471,37 +502,34 @@ async function invoke(
       whole === undefined
         ? await callHttp(instance, { ...request, body: queue }, sink)
         : await callEdge(instance, { ...request, body: whole }, sink);
-    if (meter.over(id)) {
-      // It finished, but on more CPU than it may use: answer as if it had been stopped.
-      trapped = true;
-      reportStop(id, sink, "ERR_RUNTIME_CPU_LIMIT", "the guest used more CPU time than its limit");
-    }
   } catch (err) {
-    trapped = true;
-    if (cancelled) reportStop(id, sink, "ERR_RUNTIME_DEADLINE", cancelled);
-    else if (sink.tooLarge) {
-      // Writes past the limit fail, and guests often trap on that: report the cause.
-      reportStop(
-        id,
-        sink,
-        "ERR_RUNTIME_RESPONSE_TOO_LARGE",
-        `the guest's response is larger than ${limits.maxResponseBytes} bytes`,
-      );
-    } else if (meter.over(id))
-      reportStop(id, sink, "ERR_RUNTIME_CPU_LIMIT", "the guest used more CPU time than its limit");
-    else if (outOfMemory(instance, limits)) {
-      reportStop(
-        id,
-        sink,
-        "ERR_RUNTIME_OUT_OF_MEMORY",
-        `the guest ran out of memory (limit ${limits.memoryBytes} bytes)`,
-      );
-    } else reportStop(id, sink, "ERR_RUNTIME_TRAP", `the guest trapped: ${message(err)}`);
-  } finally {
-    meter.leave(id);
-    instance.output.reset();
-    running.delete(id);
+    threw = true;
+    failure = err;
   }
+  const overBudget = meter.leave(id);
+  instance.output.reset();
+  running.delete(id);
+  // Even a guest that finished is answered as stopped when it used more CPU than it may.
+  const trapped = threw || overBudget;
+  if (cancelled) reportStop(id, sink, "ERR_RUNTIME_DEADLINE", cancelled);
+  else if (threw && sink.tooLarge) {
+    // Writes past the limit fail, and guests often trap on that: report the cause.
+    reportStop(
+      id,
+      sink,
+      "ERR_RUNTIME_RESPONSE_TOO_LARGE",
+      `the guest's response is larger than ${limits.maxResponseBytes} bytes`,
+    );
+  } else if (overBudget)
+    reportStop(id, sink, "ERR_RUNTIME_CPU_LIMIT", "the guest used more CPU time than its limit");
+  else if (threw && outOfMemory(instance, limits)) {
+    reportStop(
+      id,
+      sink,
+      "ERR_RUNTIME_OUT_OF_MEMORY",
+      `the guest ran out of memory (limit ${limits.memoryBytes} bytes)`,
+    );
+  } else if (threw) reportStop(id, sink, "ERR_RUNTIME_TRAP", `the guest trapped: ${message(failure)}`);
   if (!trapped) {
     if (sink.tooLarge) {
       reportStop(
@@ -555,10 +583,16 @@ async function callEdge(
     sink.error({ tag: "invalid-status", val: res.status });
     return true;
   }
-  sink.head(
-    res.status,
-    res.headers.map(([name, value]) => [name, Buffer.from(value, "latin1")]),
-  );
+  try {
+    sink.head(
+      res.status,
+      res.headers.map(([name, value]) => [name, Buffer.from(value, "latin1")]),
+    );
+  } catch (err) {
+    if (!(err instanceof InvalidHeaders)) throw err;
+    sink.error({ tag: "invalid-headers", val: err.message });
+    return true;
+  }
   const bytes = res.body instanceof Uint8Array ? res.body : Uint8Array.from(res.body ?? []);
   if (bytes.byteLength > 0) sink.write(bytes);
   sink.end();

@@ -2,7 +2,8 @@
 // imported with import() stays in the module map for the life of the thread; with hundreds of
 // deployments (0.4-1.2 MB of generated JS each) a worker could never give that memory back. The
 // generated module uses only a few ES-module-only forms, rewritten here into a script that returns
-// `instantiate`; anything unexpected falls back to import().
+// `instantiate`; anything unexpected falls back to import(). jco's debug logging, which reads an
+// environment variable on each of its calls (hundreds per request), is switched off for good.
 
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -18,7 +19,8 @@ export async function loadInstantiate<T>(file: string): Promise<{ instantiate: T
     .replace(/^export function instantiate\(/m, "function instantiate(")
     .replace(/^export const _util = /m, "const _util = ")
     .replaceAll("import.meta.url", JSON.stringify(url))
-    .replaceAll("await import('node:fs/promises')", "__require('node:fs/promises')");
+    .replaceAll("await import('node:fs/promises')", "__require('node:fs/promises')")
+    .replaceAll("globalThis?.process?.env?.JCO_DEBUG", "false");
   if (/^(export|import)\s/m.test(rewritten) || /\bimport\s*\(|\bimport\.meta\b/.test(rewritten)) {
     const module = (await import(url)) as { instantiate: T };
     return { instantiate: module.instantiate, bytes: source.length };

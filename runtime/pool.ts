@@ -9,7 +9,7 @@ import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import type { FromWorker, ToWorker, WireDeployment, WireRequest } from "./wire.ts";
+import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireRequest } from "./wire.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -62,6 +62,8 @@ interface Slot {
 }
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** Every response carries the request id the gateway's log uses. */
+export const REQUEST_ID_HEADER = "x-request-id";
 const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
 // A worker keeps its preferred apps while it is at most this many requests busier than the least
 // busy one: apps stay warm in few workers without one worker queueing everything.
@@ -148,21 +150,18 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     p.bodyWake?.();
   }
 
-  /** Resolves with the guest's response, or fails the request if its status or headers are invalid. */
-  function respond(p: Pending, status: number, headers: [string, string][], body: BodyInit | null): boolean {
-    let response: Response;
-    try {
-      response = new Response(body, { status, headers });
-    } catch (err) {
-      p.reject(
-        new RuntimeError(
-          "ERR_RUNTIME_GUEST_ERROR",
-          `the guest's response is invalid: ${(err as Error).message}`,
-        ),
-      );
+  /**
+   * Resolves with the guest's response, or fails the request if its status is not one a response
+   * can carry. Headers stay a plain object (with the request id added) so the HTTP server writes
+   * them as they are, without building a Headers object per response.
+   */
+  function respond(p: Pending, status: number, headers: WireHeaders, body: BodyInit | null): boolean {
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      p.reject(new RuntimeError("ERR_RUNTIME_GUEST_ERROR", `the guest answered with status ${status}`));
       return false;
     }
-    p.resolve(response);
+    headers[REQUEST_ID_HEADER] = p.ctx.requestId;
+    p.resolve(new Response(body, { status, headers: headers as unknown as HeadersInit }));
     return true;
   }
 
@@ -188,12 +187,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     switch (msg.type) {
       case "response":
         settle(slot, msg.id, p);
-        p.resolve(
-          new Response(NULL_BODY.has(msg.status) ? null : msg.body, {
-            status: msg.status,
-            headers: msg.headers,
-          }),
-        );
+        respond(p, msg.status, msg.headers, NULL_BODY.has(msg.status) ? null : msg.body);
         break;
       case "head": {
         const id = msg.id;

@@ -50,15 +50,18 @@ export type ToWorker =
   | { type: "cancel"; id: number; reason: string }
   | { type: "evict"; key: string };
 
+/** Response headers as Node writes them: lower-case names, repeated ones as arrays. */
+export type WireHeaders = Record<string, string | string[]>;
+
 export type FromWorker =
   | {
       type: "response";
       id: number;
       status: number;
-      headers: [string, string][];
+      headers: WireHeaders;
       body: Uint8Array<ArrayBuffer>;
     }
-  | { type: "head"; id: number; status: number; headers: [string, string][] }
+  | { type: "head"; id: number; status: number; headers: WireHeaders }
   | { type: "chunk"; id: number; data: Uint8Array<ArrayBuffer> }
   | { type: "end"; id: number }
   | { type: "abort"; id: number; code: RuntimeErrorCode; message: string }
