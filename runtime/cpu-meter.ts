@@ -22,10 +22,10 @@ const HARD_DEADLINE = 3;
 /**
  * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
  * clock) is stopped. A backstop: where /proc can be read, a loop is caught by its CPU first (at
- * its budget plus a tick), and a lower factor killed healthy first calls on a machine loaded 4x
- * over its cores.
+ * its budget plus a tick); on a busy machine, where it gets a fraction of a core, this bounds how
+ * long it can take. A healthy 10 ms call would have to wait 100 ms for a core to be cut short.
  */
-export const WALL_FACTOR = 3;
+export const WALL_FACTOR = 2;
 
 /**
  * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
