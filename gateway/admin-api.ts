@@ -124,6 +124,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     };
     await state.addDeployment(deployment);
     router.invalidate();
+    runtime.warm({ digest, info }, effectiveLimits(record.limits, deps.limits).guest);
     logger.info({ requestId: c.get("requestId"), app: name, deployment: deployment.id, digest }, "deployed");
     const body: DeployResponse = {
       deployment: deploymentView(deployment, deployment.id),

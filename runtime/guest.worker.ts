@@ -414,6 +414,29 @@ function outOfMemory(instance: Instance, limits: WireLimits): boolean {
 
 const deployments = new Map<string, WireDeployment>();
 
+function poolFor(deployment: WireDeployment, memoryBytes: number): AppPool {
+  const key = `${deployment.key}:${memoryBytes}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = new AppPool(deployment, memoryBytes);
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+/** Loads a deployment and starts one idle instance ahead of its first request. */
+async function warm(id: number, key: string, limits: WireLimits): Promise<void> {
+  const deployment = deployments.get(key);
+  if (!deployment) return;
+  const pool = poolFor(deployment, limits.memoryBytes);
+  if (pool.live > 0) return;
+  try {
+    pool.release(await pool.acquire(id, limits.maxInstances), !pool.singleUse, limits.maxUses);
+  } catch {
+    // The first real request reports whatever went wrong.
+  }
+}
+
 async function invoke(
   id: number,
   deploymentKey: string,
@@ -426,12 +449,7 @@ async function invoke(
     fail(id, "ERR_RUNTIME_ARTIFACT_MISSING", `deployment ${deploymentKey} is not registered in this worker`);
     return;
   }
-  const key = `${deployment.key}:${limits.memoryBytes}`;
-  let pool = pools.get(key);
-  if (!pool) {
-    pool = new AppPool(deployment, limits.memoryBytes);
-    pools.set(key, pool);
-  }
+  const pool = poolFor(deployment, limits.memoryBytes);
   const sink = new Sink(id, limits.maxResponseBytes);
   let body: ByteQueue | undefined;
   if (request.body === "stream") {
@@ -636,6 +654,9 @@ port.on("message", (msg: ToWorker) => {
       break;
     case "cancel":
       running.get(msg.id)?.cancel(msg.reason);
+      break;
+    case "warm":
+      void warm(msg.id, msg.key, msg.limits);
       break;
     case "evict":
       deployments.delete(msg.key);

@@ -65,6 +65,8 @@ export interface Runtime {
     limits: GuestLimits,
     ctx: InvokeContext,
   ): Promise<Response>;
+  /** Gets a just-deployed component ready in the worker that will serve it (not awaited). */
+  warm(component: DeployedComponent, limits: GuestLimits): void;
   readonly maxComponentBytes: number;
   /** Guest workers replaced since start (CPU-limit kills and crashes). */
   readonly workerRestarts: number;
@@ -107,6 +109,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         limits,
         ctx,
       );
+    },
+    warm(component, limits) {
+      pool.warm({ key: component.digest, dir: dirOf(component.digest), info: component.info }, limits);
     },
     async close() {
       await Promise.all([pool.close(), preparer.close()]);

@@ -79,6 +79,8 @@ export interface GuestPool {
     ctx: InvokeContext,
   ): Promise<Response>;
   evict(key: string): void;
+  /** Loads a deployment in the worker that will serve it and starts one instance in advance. */
+  warm(deployment: WireDeployment, limits: GuestLimits): void;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   readonly restarts: number;
   close(): Promise<void>;
@@ -381,6 +383,20 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           body instanceof Uint8Array && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : [];
         post(slot, wire, transfer);
         if (!inline) void pump(slot, id, p, body, maxBodyBytes);
+      });
+    },
+    warm(deployment, limits) {
+      if (closed) return;
+      const slot = pick(deployment.key);
+      if (!slot.registered.has(deployment.key)) {
+        slot.registered.add(deployment.key);
+        post(slot, { type: "register", deployment });
+      }
+      post(slot, {
+        type: "warm",
+        id: nextId++,
+        key: deployment.key,
+        limits: { ...limits, maxInstances: options.maxInstancesPerApp, maxUses: options.maxUsesPerInstance },
       });
     },
     evict(key) {

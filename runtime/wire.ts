@@ -48,7 +48,9 @@ export type ToWorker =
   /** The main thread has passed on `bytes` more of the response: the worker may send that much more. */
   | { type: "ack"; id: number; bytes: number }
   | { type: "cancel"; id: number; reason: string }
-  | { type: "evict"; key: string };
+  | { type: "evict"; key: string }
+  /** Load a just-deployed component and start one instance, so its first request finds it warm. */
+  | { type: "warm"; id: number; key: string; limits: WireLimits };
 
 /** Response headers as Node writes them: lower-case names, repeated ones as arrays. */
 export type WireHeaders = Record<string, string | string[]>;
