@@ -15,7 +15,7 @@ import type { LookupAddress } from "node:dns";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import { STREAM_WINDOW } from "../limits.ts";
 import {
   type ErrorCode,
@@ -51,6 +51,14 @@ export interface OutboundGrant {
 export const MAX_REDIRECTS = 5;
 /** Host imports that wait: none, `handle` returns a future at once and waiting is on pollables. */
 export const OUTBOUND_ASYNC_IMPORTS = [] as const;
+
+// undici is loaded by the first outgoing call: workers whose guests never call out do without it
+// (it costs every worker several MiB of heap).
+let undici: Promise<typeof import("undici")> | undefined;
+const loadUndici = () => {
+  undici ??= import("undici");
+  return undici;
+};
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 // Connection-level headers are not passed either way (wasi:http forbids them in fields).
@@ -292,6 +300,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
         const target = targetOf(url)!;
         const addresses = await vet(target, patterns, limits.connectMs);
         if (signal.aborted) throw signal.reason;
+        const { Agent } = await loadUndici();
         agent = new Agent({
           connections: 1,
           pipelining: 0,
@@ -319,8 +328,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
             res.statusCode === 303 ||
             ((res.statusCode === 301 || res.statusCode === 302) && method === "POST");
           if (!withBody || toGet) {
-            res.body.resume();
-            await agent.close().catch(() => {});
+            await agent.destroy().catch(() => {});
             agent = undefined;
             if (hop >= MAX_REDIRECTS) return { tag: "err", val: { tag: "loop-detected" } };
             const next = new URL(location, url);
@@ -341,7 +349,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
             continue;
           }
         }
-        pipe?.close();
+        // The request body keeps streaming if the upstream answered before reading all of it.
         return { tag: "ok", val: respond(res, g, agent, signal) };
       } catch (err) {
         pipe?.close();
