@@ -49,8 +49,8 @@ export interface OutboundGrant {
 }
 
 export const MAX_REDIRECTS = 5;
-/** Host imports that wait: none, `handle` returns a future at once and waiting is on pollables. */
-export const OUTBOUND_ASYNC_IMPORTS = [] as const;
+// No host import here waits: `handle` returns a future at once, and the guest waits on pollables
+// and streams (wasi:io), which are already suspending imports.
 
 // undici is loaded by the first outgoing call: workers whose guests never call out do without it
 // (it costs every worker several MiB of heap).
