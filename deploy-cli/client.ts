@@ -22,6 +22,11 @@ const HINTS: Record<string, string> = {
   ERR_BUCKET_NOT_GRANTED:
     "grant the bucket with `deploy-cli push … --bucket <name>` (repeat for each bucket)",
   ERR_KV_KEY_NOT_FOUND: "list the keys with `deploy-cli kv list --app <name>`",
+  ERR_CONFIG_NAME_TAKEN: "a name is either a variable or a secret: unset or delete the other first",
+  ERR_VAR_NOT_FOUND: "list the variables with `deploy-cli vars list --app <name>`",
+  ERR_SECRET_NOT_FOUND: "list the secrets with `deploy-cli secrets list --app <name>`",
+  ERR_OUTBOUND_HOST_INVALID:
+    "write allowed hosts as scheme://host[:port], e.g. https://api.example.com or http://127.0.0.1:*",
 };
 
 export function createClient(options: ClientOptions) {

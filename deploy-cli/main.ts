@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { AppLimits, AppView, DeploymentView, DeployResponse } from "../gateway/schemas.ts";
 import { createClient } from "./client.ts";
+import { configCommand } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { kvCommand } from "./kv.ts";
 
@@ -22,6 +23,10 @@ Commands:
       --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
       --max-body-bytes <n> (request body), --max-response-bytes <n>, --kv-ops <n> (per request).
       --bucket <name> (repeatable) sets the key-value buckets the app may open (default: default).
+      --allow-outbound <scheme://host[:port]> (repeatable) sets the hosts the app may call over
+      HTTP (none by default; * for a subdomain level, any host or any port). Outbound limits:
+      --outbound-requests <n> (per request, default 50), --outbound-connect-timeout-ms <n>
+      (default 10000), --outbound-timeout-ms <n> (default 30000), --outbound-max-response-bytes <n>.
   deployments list --app <name>
       The app's most recent deployments, newest first.
   kv get <key> --app <name> [--bucket <b>]
@@ -30,6 +35,16 @@ Commands:
   kv list --app <name> [--bucket <b>] [--prefix <p>]
       Read and write the app's key-value data, the same the app's guests see (bucket "default"
       unless --bucket names another the app is granted).
+  vars set <name> <value> | --file <path> --app <name>
+  vars unset <name> --app <name>
+  vars list --app <name>
+      The app's variables, read by its guests through wasi:config/store; a change applies to the
+      next request.
+  secrets put <name> [<value> | --file <path>] --app <name>    (no value: read from stdin)
+  secrets delete <name> --app <name>
+  secrets list --app <name>
+      The app's secrets: stored encrypted, read by its guests like variables, never shown again
+      (listings give names only).
 
 Options for every command:
   --gateway <url>    admin API URL [WASMGATE_URL] (default ${DEFAULT_GATEWAY})
@@ -45,6 +60,9 @@ Examples:
   deploy-cli push examples/counter/dist/counter.wasm --app counter --host counter.localhost
   deploy-cli kv put greeting "hello" --app counter --ttl 3600
   deploy-cli kv list --app counter --prefix visits:
+  deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --allow-outbound "https://*.cdn.example.com"
+  deploy-cli vars set region eu-west --app api
+  printf %s "$API_TOKEN" | deploy-cli secrets put api_token --app api
 `;
 
 interface Common {
@@ -111,10 +129,12 @@ async function push(positionals: string[], values: Record<string, unknown>, comm
     });
   }
   const buckets = (values.bucket as string[] | undefined) ?? [];
-  if (!existing || hosts.length > 0 || limits || buckets.length > 0) {
+  const outbound = (values["allow-outbound"] as string[] | undefined) ?? [];
+  if (!existing || hosts.length > 0 || limits || buckets.length > 0 || outbound.length > 0) {
     await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, {
       ...(hosts.length > 0 ? { hostnames: hosts } : {}),
       ...(buckets.length > 0 ? { buckets } : {}),
+      ...(outbound.length > 0 ? { allowedOutboundHosts: outbound } : {}),
       ...(limits ? { limits: { ...existing?.limits, ...limits } } : {}),
     });
   }
@@ -148,6 +168,10 @@ const LIMIT_FLAGS = {
   "max-body-bytes": "maxBodyBytes",
   "max-response-bytes": "maxResponseBytes",
   "kv-ops": "kvOps",
+  "outbound-requests": "outboundRequests",
+  "outbound-connect-timeout-ms": "outboundConnectTimeoutMs",
+  "outbound-timeout-ms": "outboundTimeoutMs",
+  "outbound-max-response-bytes": "outboundMaxResponseBytes",
 } as const satisfies Record<string, keyof AppLimits>;
 
 function limitFlags(values: Record<string, unknown>): AppLimits | undefined {
@@ -197,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
         "state-dir": { type: "string" },
         json: { type: "boolean", default: false },
         bucket: { type: "string", multiple: true },
+        "allow-outbound": { type: "string", multiple: true },
         prefix: { type: "string" },
         ttl: { type: "string" },
         metadata: { type: "string" },
@@ -224,7 +249,9 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "push") await push(rest, values, common);
     else if (command === "deployments" && rest[0] === "list") await listDeployments(values, common);
     else if (command === "kv") await kvCommand(rest[0], rest.slice(1), values, common);
-    else
+    else if (command === "vars" || command === "secrets") {
+      await configCommand(command, rest[0], rest.slice(1), values, common);
+    } else
       throw new CliError("ERR_USAGE", `unknown command "${[command, ...rest].join(" ")}"`, {
         hint: "deploy-cli --help",
       });

@@ -4,9 +4,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { type KvStore, MAX_VALUE_BYTES } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
-import { RuntimeError } from "../runtime/index.ts";
+import { parseOutboundPattern, RuntimeError } from "../runtime/index.ts";
+import type { AppConfig } from "./app-config.ts";
 import { type Auth, bearerAuth, type Principal } from "./auth.ts";
 import type { Components } from "./components.ts";
+import { mountConfigApi } from "./config-api.ts";
 import { GatewayError } from "./errors.ts";
 import { normalizePattern } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
@@ -22,6 +24,7 @@ import {
   type DeployResponse,
   PutAppBody,
 } from "./schemas.ts";
+import type { SecretBox } from "./secrets.ts";
 import type { AppRecord, DeploymentRecord, StateStore } from "./state/store.ts";
 
 export interface AdminApiDeps {
@@ -33,6 +36,8 @@ export interface AdminApiDeps {
   auth: Auth;
   logger: Logger;
   limits: LimitDefaults;
+  box: SecretBox;
+  config: AppConfig;
   /** The data plane's URL for a hostname, shown after a deploy. */
   publicUrl(hostname: string): string;
 }
@@ -70,10 +75,19 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       hostnames,
       limits: body.data.limits,
       buckets: body.data.buckets && [...new Set(body.data.buckets)],
+      allowedOutboundHosts: body.data.allowedOutboundHosts && [
+        ...new Set(body.data.allowedOutboundHosts.map(checkOutboundHost)),
+      ],
     });
     router.invalidate();
     logger.info(
-      { requestId: c.get("requestId"), app: name, hostnames: record.hostnames, limits: record.limits },
+      {
+        requestId: c.get("requestId"),
+        app: name,
+        hostnames: record.hostnames,
+        limits: record.limits,
+        allowedOutboundHosts: record.allowedOutboundHosts,
+      },
       created ? "app created" : "app updated",
     );
     return c.json({ app: appView(record) }, created ? 201 : 200);
@@ -135,6 +149,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   });
 
   mountKvApi(app, { state, kv: deps.kv, maxValueBytes: MAX_VALUE_BYTES });
+  mountConfigApi(app, { state, box: deps.box, config: deps.config, logger });
 
   app.get("/v1/apps/:app/deployments", async (c) => {
     const record = await mustGetApp(state, appName(c.req.param("app")));
@@ -166,6 +181,12 @@ function checkHostname(raw: string): string {
   return pattern;
 }
 
+function checkOutboundHost(raw: string): string {
+  const pattern = parseOutboundPattern(raw);
+  if (typeof pattern === "string") throw new GatewayError("ERR_OUTBOUND_HOST_INVALID", pattern);
+  return pattern.raw;
+}
+
 async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
   const app = await state.getApp(name);
   if (!app) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
@@ -191,6 +212,7 @@ function appView(app: AppRecord): AppView {
     tenant: app.tenant,
     hostnames: app.hostnames,
     buckets: app.buckets,
+    allowedOutboundHosts: app.allowedOutboundHosts,
     limits: app.limits,
     activeDeployment: app.activeDeployment ?? null,
     createdAt: app.createdAt,

@@ -10,6 +10,7 @@
 import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
 import { createAdminApi } from "./admin-api.ts";
+import { createAppConfig } from "./app-config.ts";
 import type { Auth } from "./auth.ts";
 import { createComponents } from "./components.ts";
 import { createDataPlane } from "./data-plane.ts";
@@ -17,6 +18,7 @@ import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { createRouter } from "./router.ts";
 import { AppLimits } from "./schemas.ts";
+import type { SecretBox } from "./secrets.ts";
 import type { StateStore } from "./state/store.ts";
 
 const MAX_MEMORY_BYTES = (AppLimits.shape.memoryMb.unwrap().maxValue ?? 4096) * 1024 * 1024;
@@ -29,13 +31,16 @@ export interface GatewayDeps {
   auth: Auth;
   logger: Logger;
   limits: LimitDefaults;
+  /** Seals and opens app secrets (AES-256-GCM under the gateway's key). */
+  box: SecretBox;
   publicUrl(hostname: string): string;
 }
 
 export function createGateway(deps: GatewayDeps) {
   const router = createRouter(deps.state);
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
-  const data = createDataPlane({ ...deps, router, components });
-  const admin = createAdminApi({ ...deps, router, components });
+  const config = createAppConfig(deps.state, deps.box);
+  const data = createDataPlane({ ...deps, router, components, config });
+  const admin = createAdminApi({ ...deps, router, components, config });
   return { data, admin, router };
 }

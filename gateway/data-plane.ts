@@ -4,6 +4,7 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { type GuestRequest, inlineBody, type Runtime } from "../runtime/index.ts";
+import type { AppConfig } from "./app-config.ts";
 import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
 import { hostOf } from "./hostnames.ts";
@@ -18,6 +19,7 @@ export interface DataPlaneDeps {
   components: Components;
   logger: Logger;
   limits: LimitDefaults;
+  config: AppConfig;
 }
 
 // Connection-level headers are not the guest's business (and wasi:http forbids them).
@@ -131,7 +133,15 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
         maxBodyBytes: limits.maxBodyBytes,
       },
       limits.guest,
-      { requestId, app: route.app, tenant: route.tenant, buckets: route.buckets },
+      {
+        requestId,
+        app: route.app,
+        tenant: route.tenant,
+        buckets: route.buckets,
+        allowedOutboundHosts: route.allowedOutboundHosts,
+        // Read per request (cached until a change), so a new value needs no redeploy.
+        config: await deps.config.get(route.app),
+      },
     );
     if (logger.isLevelEnabled("info")) {
       const ms = Math.round((performance.now() - started) * 10) / 10;

@@ -24,6 +24,10 @@ export function effectiveLimits(app: AppLimits, defaults: LimitDefaults): Effect
       memoryBytes: app.memoryMb !== undefined ? app.memoryMb * MIB : base.memoryBytes,
       maxResponseBytes: app.maxResponseBytes ?? base.maxResponseBytes,
       kvOps: app.kvOps ?? base.kvOps,
+      outboundRequests: app.outboundRequests ?? base.outboundRequests,
+      outboundConnectTimeoutMs: app.outboundConnectTimeoutMs ?? base.outboundConnectTimeoutMs,
+      outboundTimeoutMs: app.outboundTimeoutMs ?? base.outboundTimeoutMs,
+      outboundMaxResponseBytes: app.outboundMaxResponseBytes ?? base.outboundMaxResponseBytes,
     },
     maxBodyBytes: app.maxBodyBytes ?? defaults.maxBodyBytes,
   };

@@ -10,6 +10,7 @@ import { createGateway } from "./app.ts";
 import { createAuth, ensureOperatorToken, loadSigningKey } from "./auth.ts";
 import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createSecretBox, loadSecretKey } from "./secrets.ts";
 import { createSqliteStateStore } from "./state/sqlite.ts";
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -53,6 +54,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     auth,
     logger,
     limits: { maxBodyBytes: config.maxBodyBytes },
+    box: createSecretBox(await loadSecretKey(stateDir)),
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
   });
   const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;

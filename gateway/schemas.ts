@@ -33,6 +33,15 @@ export const AppLimits = z
       .min(0)
       .max(2 ** 40),
     kvOps: z.number().int().min(0).max(1_000_000),
+    /** Outgoing HTTP requests per request (redirect hops count), and their timeouts and size. */
+    outboundRequests: z.number().int().min(0).max(10_000),
+    outboundConnectTimeoutMs: z.number().int().min(1).max(600_000),
+    outboundTimeoutMs: z.number().int().min(1).max(3_600_000),
+    outboundMaxResponseBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 40),
   })
   .partial()
   .strict();
@@ -54,6 +63,8 @@ export const PutAppBody = z
     limits: AppLimits,
     /** Key-value buckets the app's guests may open. */
     buckets: z.array(BucketName).max(100, "at most 100 buckets per app"),
+    /** `scheme://host[:port]` patterns the app's guests may call over HTTP. */
+    allowedOutboundHosts: z.array(z.string().max(300)).max(100, "at most 100 allowed outbound hosts per app"),
   })
   .partial()
   .strict();
@@ -66,6 +77,7 @@ export interface AppView {
   tenant: string;
   hostnames: string[];
   buckets: string[];
+  allowedOutboundHosts: string[];
   limits: AppLimits;
   activeDeployment: string | null;
   createdAt: string;
@@ -88,4 +100,25 @@ export interface DeployResponse {
   urls: string[];
   /** True when these exact bytes were already stored and compiled. */
   reused: boolean;
+}
+
+/** Names of variables and secrets, as guests pass them to wasi:config/store `get`. */
+export const CONFIG_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+export const ConfigName = z
+  .string()
+  .regex(
+    CONFIG_NAME,
+    "a variable or secret name is 1-128 letters, digits, '_', '.' or '-', starting with a letter or '_'",
+  );
+export const CONFIG_VALUE_MAX = 64 * 1024;
+export const MAX_VARS = 100;
+export const MAX_SECRETS = 100;
+export const ConfigValueBody = z
+  .object({ value: z.string().max(CONFIG_VALUE_MAX, `a value is at most ${CONFIG_VALUE_MAX} characters`) })
+  .strict();
+
+/** A secret as the API shows it: never its value. */
+export interface SecretView {
+  name: string;
+  updatedAt: string;
 }

@@ -7,7 +7,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import type { KvStore } from "../kv/index.ts";
+import { type ConfigGrant, createConfigImports, EMPTY_CONFIG } from "./capabilities/config.ts";
 import { createKeyValueImports, type KvGrant } from "./capabilities/keyvalue.ts";
+import { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
+import { createOutboundHttpImports, type OutboundGrant } from "./capabilities/outbound-http.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { CpuMeter, GuestStopped, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
@@ -67,6 +70,8 @@ interface Instance {
   handler: Handler;
   output: GuestOutput;
   grant: KvGrant;
+  outbound: OutboundGrant;
+  config: ConfigGrant;
   memories: WebAssembly.Memory[];
   requestId: number;
   uses: number;
@@ -188,6 +193,8 @@ class AppPool {
       output: undefined as never,
       memories: [],
       grant: { tenant: "", buckets: [], opsLeft: 0 },
+      outbound: NO_OUTBOUND,
+      config: EMPTY_CONFIG,
       requestId: 0,
       uses: 0,
       idleSince: 0,
@@ -217,6 +224,8 @@ class AppPool {
     const imports = {
       ...createWasiImports(instance.output),
       ...createKeyValueImports(getKvStore, () => instance.grant),
+      ...createOutboundHttpImports(() => instance.outbound),
+      ...createConfigImports(() => instance.config),
     };
     // Compile first (not guest code, and it waits); then run the component's start code metered.
     await Promise.all(this.#info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
@@ -230,6 +239,32 @@ class AppPool {
 }
 
 const pools = new Map<string, AppPool>();
+
+const stopped = new AbortController();
+stopped.abort();
+/** Between requests an instance may call nothing. */
+const NO_OUTBOUND: OutboundGrant = {
+  allowed: [],
+  subrequestsLeft: 0,
+  connectTimeoutMs: 0,
+  timeoutMs: 0,
+  maxResponseBytes: 0,
+  signal: stopped.signal,
+};
+
+// Apps send the same allow-list with every request: parse each distinct list once.
+const parsedPatterns = new Map<string, readonly OutboundPattern[]>();
+function outboundPatterns(raw: readonly string[]): readonly OutboundPattern[] {
+  const key = raw.join("\n");
+  let list = parsedPatterns.get(key);
+  if (!list) {
+    // The gateway validated them; anything unparsable is simply not allowed.
+    list = raw.map(parseOutboundPattern).filter((p): p is OutboundPattern => typeof p !== "string");
+    if (parsedPatterns.size > 1000) parsedPatterns.clear();
+    parsedPatterns.set(key, list);
+  }
+  return list;
+}
 
 /**
  * Collects the guest's response. While the guest runs without suspending, everything is buffered
@@ -496,6 +531,18 @@ async function invoke(
   }
   instance.requestId = id;
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
+  // Outgoing calls end with the request that made them (answered, failed or cancelled).
+  const outboundDone = new AbortController();
+  void aborted.catch(() => outboundDone.abort());
+  instance.outbound = {
+    allowed: outboundPatterns(access.allowedOutboundHosts),
+    subrequestsLeft: limits.outboundRequests,
+    connectTimeoutMs: limits.outboundConnectTimeoutMs,
+    timeoutMs: limits.outboundTimeoutMs,
+    maxResponseBytes: limits.outboundMaxResponseBytes,
+    signal: outboundDone.signal,
+  };
+  instance.config = { entries: new Map(access.config) };
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
   const queue = body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body);
@@ -525,6 +572,9 @@ async function invoke(
     failure = err;
   }
   const overBudget = meter.leave(id);
+  outboundDone.abort();
+  instance.outbound = NO_OUTBOUND;
+  instance.config = EMPTY_CONFIG;
   instance.output.reset();
   running.delete(id);
   // Even a guest that finished is answered as stopped when it used more CPU than it may.

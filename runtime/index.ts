@@ -20,6 +20,7 @@ import type { Logger } from "./logger.ts";
 import { createGuestPool, type GuestRequest, type InvokeContext } from "./pool.ts";
 import { createPreparer } from "./preparer.ts";
 
+export { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
 export type { ComponentInfo } from "./component-info.ts";
 export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";

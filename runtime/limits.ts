@@ -11,6 +11,14 @@ export interface GuestLimits {
   readonly maxResponseBytes: number;
   /** Key-value operations per request (a batch counts one per key). */
   readonly kvOps: number;
+  /** Outgoing HTTP requests per request; every redirect hop counts. */
+  readonly outboundRequests: number;
+  /** Time to connect to an outbound host (per hop). */
+  readonly outboundConnectTimeoutMs: number;
+  /** Time for a whole outbound request, redirects and response body included. */
+  readonly outboundTimeoutMs: number;
+  /** Response body bytes an outbound request may bring in. */
+  readonly outboundMaxResponseBytes: number;
 }
 
 export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
@@ -19,6 +27,10 @@ export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
   memoryBytes: 128 * 1024 * 1024,
   maxResponseBytes: 256 * 1024 * 1024,
   kvOps: 1000,
+  outboundRequests: 50,
+  outboundConnectTimeoutMs: 10_000,
+  outboundTimeoutMs: 30_000,
+  outboundMaxResponseBytes: 128 * 1024 * 1024,
 });
 
 /** CPU a new instance may use while starting (StarlingMonkey needs a few ms, cold JIT more). */

@@ -17,6 +17,10 @@ export interface InvokeContext {
   /** The tenant owning the app, and the key-value buckets granted to it. */
   tenant: string;
   buckets: readonly string[];
+  /** `scheme://host[:port]` patterns the app's guests may call (deny by default). */
+  allowedOutboundHosts?: readonly string[];
+  /** The app's variables and secrets, merged, as wasi:config/store serves them. */
+  config?: readonly (readonly [string, string])[];
 }
 
 /** A request for a guest: the body is whole, or a stream that is passed on as the guest reads. */
@@ -377,7 +381,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
             maxInstances: options.maxInstancesPerApp,
             maxUses: options.maxUsesPerInstance,
           },
-          access: { tenant: ctx.tenant, buckets: ctx.buckets },
+          access: {
+            tenant: ctx.tenant,
+            buckets: ctx.buckets,
+            allowedOutboundHosts: ctx.allowedOutboundHosts ?? [],
+            config: ctx.config ?? [],
+          },
         };
         const transfer =
           body instanceof Uint8Array && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : [];

@@ -5,6 +5,7 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
+import { createConfigImports, EMPTY_CONFIG } from "./capabilities/config.ts";
 import { createKeyValueImports, KV_ASYNC_IMPORTS } from "./capabilities/keyvalue.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
@@ -27,6 +28,7 @@ export const SUPPORTED_IMPORTS: ReadonlySet<string> = new Set([
       () => ({ tenant: "", buckets: [], opsLeft: 0 }),
     ),
   ),
+  ...Object.keys(createConfigImports(() => EMPTY_CONFIG)),
 ]);
 
 function startsWith(bytes: Uint8Array, offset: number, expected: number[]): boolean {

@@ -21,10 +21,15 @@ export interface WireRequest {
   body: Uint8Array | "stream" | undefined;
 }
 
-/** Whose data the request may touch: its app's tenant and the buckets granted to the app. */
+/**
+ * What the request may touch: its app's tenant and the buckets granted to the app, the outbound
+ * host patterns it allows, and its variables and secrets (merged) for wasi:config.
+ */
 export interface WireAccess {
   tenant: string;
   buckets: readonly string[];
+  allowedOutboundHosts: readonly string[];
+  config: readonly (readonly [string, string])[];
 }
 
 export interface WireLimits extends GuestLimits {

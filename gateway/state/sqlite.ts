@@ -34,6 +34,19 @@ CREATE TABLE IF NOT EXISTS deployments (
   info TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, created_at);
+CREATE TABLE IF NOT EXISTS app_vars (
+  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (app, name)
+);
+CREATE TABLE IF NOT EXISTS app_secrets (
+  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (app, name)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0');
 `;
@@ -44,6 +57,7 @@ interface AppRow {
   limits: string;
   tenant: string;
   buckets: string;
+  allowed_outbound_hosts: string;
   created_at: string;
   updated_at: string;
 }
@@ -64,6 +78,11 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   const db = new DatabaseSync(join(stateDir, "state.db"));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
+  // State directories from before outbound HTTP lack the column.
+  const columns = db.prepare("PRAGMA table_info(apps)").all() as { name: string }[];
+  if (!columns.some((c) => c.name === "allowed_outbound_hosts")) {
+    db.exec("ALTER TABLE apps ADD COLUMN allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]'");
+  }
 
   const q = {
     app: db.prepare("SELECT * FROM apps WHERE name = ?"),
@@ -74,10 +93,25 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
     setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
     setBuckets: db.prepare("UPDATE apps SET buckets = ? WHERE name = ?"),
+    setOutbound: db.prepare("UPDATE apps SET allowed_outbound_hosts = ? WHERE name = ?"),
+    vars: db.prepare("SELECT name, value FROM app_vars WHERE app = ? ORDER BY name"),
+    hasVar: db.prepare("SELECT 1 AS x FROM app_vars WHERE app = ? AND name = ?"),
+    countVars: db.prepare("SELECT COUNT(*) AS n FROM app_vars WHERE app = ?"),
+    setVar: db.prepare(
+      "INSERT INTO app_vars (app, name, value) VALUES (?, ?, ?) ON CONFLICT (app, name) DO UPDATE SET value = excluded.value",
+    ),
+    deleteVar: db.prepare("DELETE FROM app_vars WHERE app = ? AND name = ?"),
+    secrets: db.prepare("SELECT name, sealed, updated_at FROM app_secrets WHERE app = ? ORDER BY name"),
+    hasSecret: db.prepare("SELECT 1 AS x FROM app_secrets WHERE app = ? AND name = ?"),
+    countSecrets: db.prepare("SELECT COUNT(*) AS n FROM app_secrets WHERE app = ?"),
+    putSecret: db.prepare(
+      "INSERT INTO app_secrets (app, name, sealed, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (app, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+    ),
+    deleteSecret: db.prepare("DELETE FROM app_secrets WHERE app = ? AND name = ?"),
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -110,6 +144,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       limits: JSON.parse(row.limits),
       tenant: row.tenant,
       buckets: JSON.parse(row.buckets),
+      allowedOutboundHosts: JSON.parse(row.allowed_outbound_hosts ?? "[]"),
       activeDeployment: row.active_deployment ?? undefined,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -139,7 +174,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async listApps() {
       return (q.apps.all() as unknown as AppRow[]).map(toApp);
     },
-    async putApp(name, { hostnames, limits, buckets }) {
+    async putApp(name, { hostnames, limits, buckets, allowedOutboundHosts }) {
       const now = new Date().toISOString();
       return transaction(() => {
         for (const pattern of hostnames ?? []) {
@@ -160,6 +195,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         }
         if (limits) q.setLimits.run(JSON.stringify(limits), name);
         if (buckets) q.setBuckets.run(JSON.stringify(buckets), name);
+        if (allowedOutboundHosts) q.setOutbound.run(JSON.stringify(allowedOutboundHosts), name);
         return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
       });
     },
@@ -170,6 +206,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
             app_limits: string;
             app_tenant: string;
             app_buckets: string;
+            app_outbound: string;
             id: string | null;
           })
         | undefined;
@@ -180,9 +217,48 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         limits: JSON.parse(row.app_limits),
         tenant: row.app_tenant,
         buckets: JSON.parse(row.app_buckets),
+        allowedOutboundHosts: JSON.parse(row.app_outbound),
         deployment: row.id ? toDeployment(row) : undefined,
       };
       return route;
+    },
+    async listVars(app) {
+      return (q.vars.all(app) as { name: string; value: string }[]).map((r) => [r.name, r.value]);
+    },
+    async setVar(app, name, value, maxCount) {
+      transaction(() => {
+        if (q.hasSecret.get(app, name)) throw nameTaken(app, name, "a secret");
+        if (!q.hasVar.get(app, name) && (q.countVars.get(app) as { n: number }).n >= maxCount) {
+          throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} variables`);
+        }
+        q.setVar.run(app, name, value);
+        q.touchApp.run(new Date().toISOString(), app);
+      });
+    },
+    async deleteVar(app, name) {
+      return transaction(() => Number(q.deleteVar.run(app, name).changes) > 0);
+    },
+    async listSecrets(app) {
+      return (q.secrets.all(app) as { name: string; sealed: string; updated_at: string }[]).map((r) => ({
+        name: r.name,
+        sealed: r.sealed,
+        updatedAt: r.updated_at,
+      }));
+    },
+    async putSecret(app, name, sealed, maxCount) {
+      const now = new Date().toISOString();
+      transaction(() => {
+        if (q.hasVar.get(app, name)) throw nameTaken(app, name, "a variable");
+        if (!q.hasSecret.get(app, name) && (q.countSecrets.get(app) as { n: number }).n >= maxCount) {
+          throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} secrets`);
+        }
+        q.putSecret.run(app, name, sealed, now);
+        q.touchApp.run(now, app);
+      });
+      return { name, updatedAt: now };
+    },
+    async deleteSecret(app, name) {
+      return transaction(() => Number(q.deleteSecret.run(app, name).changes) > 0);
     },
     async hasArtifact(digest) {
       return existsSync(artifactPath(digest));
@@ -223,4 +299,11 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       db.close();
     },
   };
+}
+
+function nameTaken(app: string, name: string, other: string): GatewayError {
+  return new GatewayError(
+    "ERR_CONFIG_NAME_TAKEN",
+    `app ${app} already has ${other} named ${name}; a name is either a variable or a secret (unset the other first)`,
+  );
 }

@@ -11,6 +11,8 @@ export interface AppRecord {
   tenant: string;
   hostnames: string[];
   buckets: string[];
+  /** `scheme://host[:port]` patterns its guests may call over HTTP (none: no outbound HTTP). */
+  allowedOutboundHosts: string[];
   limits: AppLimits;
   activeDeployment: string | undefined;
   createdAt: string;
@@ -33,6 +35,7 @@ export interface Route {
   app: string;
   tenant: string;
   buckets: string[];
+  allowedOutboundHosts: string[];
   pattern: string;
   limits: AppLimits;
   deployment: DeploymentRecord | undefined;
@@ -47,8 +50,28 @@ export interface StateStore {
    */
   putApp(
     name: string,
-    changes: { hostnames?: string[]; limits?: AppLimits; buckets?: string[] },
+    changes: {
+      hostnames?: string[];
+      limits?: AppLimits;
+      buckets?: string[];
+      allowedOutboundHosts?: string[];
+    },
   ): Promise<{ app: AppRecord; created: boolean }>;
+  /** The app's variables, sorted by name. */
+  listVars(app: string): Promise<[string, string][]>;
+  /** Sets a variable; ERR_CONFIG_NAME_TAKEN when a secret has the name. */
+  setVar(app: string, name: string, value: string, maxCount: number): Promise<void>;
+  deleteVar(app: string, name: string): Promise<boolean>;
+  /** The app's secrets, sealed (see secrets.ts), sorted by name. */
+  listSecrets(app: string): Promise<{ name: string; sealed: string; updatedAt: string }[]>;
+  /** Stores a sealed secret; ERR_CONFIG_NAME_TAKEN when a variable has the name. */
+  putSecret(
+    app: string,
+    name: string,
+    sealed: string,
+    maxCount: number,
+  ): Promise<{ name: string; updatedAt: string }>;
+  deleteSecret(app: string, name: string): Promise<boolean>;
   /** The app serving exactly this hostname pattern, with its active deployment. */
   routeFor(pattern: string): Promise<Route | undefined>;
   hasArtifact(digest: string): Promise<boolean>;

@@ -3,7 +3,7 @@
 // handed to a `ResponseSink` as soon as `response-outparam.set` is called, and its body streams out
 // as the guest writes it.
 
-import { type ByteQueue, type ByteSink, fail, InputStream, OutputStream, Pollable } from "./io.ts";
+import { type ByteQueue, type ByteSink, fail, InputStream, IoError, OutputStream, Pollable } from "./io.ts";
 
 export type Method =
   | { tag: "get" | "head" | "post" | "put" | "delete" | "connect" | "options" | "trace" | "patch" }
@@ -171,10 +171,14 @@ export class FutureTrailers {
   }
 }
 
-/** Receives what the guest answers: the head once, then body chunks, then the end. */
-export interface ResponseSink extends ByteSink {
-  head(status: number, headers: [string, Uint8Array][]): void;
+/** Where an outgoing body's bytes go once it is handed over, and where its end is reported. */
+export interface BodySink extends ByteSink {
   end(): void;
+}
+
+/** Receives what the guest answers: the head once, then body chunks, then the end. */
+export interface ResponseSink extends BodySink {
+  head(status: number, headers: [string, Uint8Array][]): void;
   error(code: ErrorCode): void;
 }
 
@@ -208,7 +212,7 @@ export class OutgoingResponse {
 }
 
 export class OutgoingBody {
-  #sink: ResponseSink | undefined;
+  #sink: BodySink | undefined;
   #early: Uint8Array[] = [];
   #finished = false;
   #written = false;
@@ -235,7 +239,7 @@ export class OutgoingBody {
     return new OutputStream(this.#stream);
   }
 
-  attach(sink: ResponseSink): void {
+  attach(sink: BodySink): void {
     this.#sink = sink;
     for (const chunk of this.#early) sink.write(chunk);
     this.#early = [];
@@ -278,8 +282,7 @@ export class ResponseOutparam {
   }
 }
 
-// Outgoing requests exist as types so every guest links; sending one is denied until an app is
-// granted outbound hosts.
+/** An outgoing request the guest builds; `outgoing-handler.handle` takes it over. */
 export class OutgoingRequest {
   #method: Method = { tag: "get" };
   #path: string | undefined;
@@ -295,16 +298,22 @@ export class OutgoingRequest {
     this.#body = new OutgoingBody();
     return this.#body;
   }
+  /** Host side: the body the guest asked for, if any. */
+  get outgoingBody(): OutgoingBody | undefined {
+    return this.#body;
+  }
   method(): Method {
     return this.#method;
   }
   setMethod(m: Method): void {
+    if (m.tag === "other" && !TOKEN.test(m.val)) fail(undefined);
     this.#method = m;
   }
   pathWithQuery(): string | undefined {
     return this.#path;
   }
   setPathWithQuery(p: string | undefined): void {
+    if (p !== undefined && /[\s\0]/.test(p)) fail(undefined);
     this.#path = p;
   }
   scheme(): Scheme | undefined {
@@ -317,6 +326,7 @@ export class OutgoingRequest {
     return this.#authority;
   }
   setAuthority(a: string | undefined): void {
+    if (a !== undefined && /[\s\0/?#@]/.test(a)) fail(undefined);
     this.#authority = a;
   }
   headers(): Fields {
@@ -324,6 +334,7 @@ export class OutgoingRequest {
   }
 }
 
+/** Timeouts a guest asks for, in nanoseconds (wasi:clocks duration). */
 export class RequestOptions {
   #connect: bigint | undefined;
   #firstByte: bigint | undefined;
@@ -348,29 +359,56 @@ export class RequestOptions {
   }
 }
 
+/** A response to an outgoing request: its body streams in through `queue` as the guest reads. */
 export class IncomingResponse {
+  readonly #status: number;
+  readonly #headers: Fields;
+  readonly #queue: ByteQueue;
+  #consumed = false;
+  constructor(status: number, headers: [string, Uint8Array][], queue: ByteQueue) {
+    this.#status = status;
+    this.#headers = Fields.frozen(headers);
+    this.#queue = queue;
+  }
   status(): number {
-    return 0;
+    return this.#status;
   }
   headers(): Fields {
-    return Fields.frozen([]);
+    return this.#headers;
   }
   consume(): IncomingBody {
-    return fail(undefined);
+    if (this.#consumed) fail(undefined);
+    this.#consumed = true;
+    return new IncomingBody(this.#queue);
   }
 }
 
+export type OutgoingOutcome = { tag: "ok"; val: IncomingResponse } | { tag: "err"; val: ErrorCode };
+
+/** The pending answer to an outgoing request; `get` hands it over once. */
 export class FutureIncomingResponse {
+  #outcome: OutgoingOutcome | undefined;
+  #taken = false;
+  readonly #settled: Promise<void>;
+  constructor(outcome: Promise<OutgoingOutcome>) {
+    this.#settled = outcome.then((o) => {
+      this.#outcome = o;
+    });
+  }
   subscribe(): Pollable {
-    return new Pollable();
+    return this.#outcome ? new Pollable() : new Pollable(this.#settled);
   }
   get(): unknown {
-    return { tag: "err", val: undefined };
+    if (this.#outcome === undefined) return undefined;
+    if (this.#taken) return { tag: "err", val: undefined };
+    this.#taken = true;
+    return { tag: "ok", val: this.#outcome };
   }
 }
 
-export function httpErrorCode(_err: unknown): ErrorCode | undefined {
-  return undefined;
+/** The error-code behind a failed body stream operation, if there is one. */
+export function httpErrorCode(err: unknown): ErrorCode | undefined {
+  return err instanceof IoError ? (err.code as ErrorCode | undefined) : undefined;
 }
 
 export function createHttpImports() {

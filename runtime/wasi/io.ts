@@ -14,8 +14,11 @@ export function fail(payload: unknown): never {
 
 export class IoError {
   readonly #message: string;
-  constructor(message: string) {
+  /** A wasi:http error-code behind the failure, for `http-error-code` (outbound bodies). */
+  readonly code: unknown;
+  constructor(message: string, code?: unknown) {
     this.#message = message;
+    this.code = code;
   }
   toDebugString(): string {
     return this.#message;
@@ -25,31 +28,46 @@ export class IoError {
 const READY = Promise.resolve();
 
 export class Pollable {
-  #ready: boolean;
-  readonly #promise: Promise<void>;
+  #ready: () => boolean;
+  #wait: () => Promise<unknown>;
+  /** A pollable that becomes ready once, when `promise` settles (at once without one). */
   constructor(promise?: Promise<unknown>) {
-    this.#ready = promise === undefined;
-    this.#promise =
-      promise === undefined
-        ? READY
-        : promise.then(
-            () => {
-              this.#ready = true;
-            },
-            () => {
-              this.#ready = true;
-            },
-          );
+    if (promise === undefined) {
+      this.#ready = () => true;
+      this.#wait = () => READY;
+      return;
+    }
+    let done = false;
+    const settled = promise.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    this.#ready = () => done;
+    this.#wait = () => settled;
+  }
+  /**
+   * A pollable that follows a stream's state: guests (StarlingMonkey) subscribe once and poll the
+   * same pollable again and again, so it must not stay ready after the stream stopped being so.
+   */
+  static live(ready: () => boolean, wait: () => Promise<unknown>): Pollable {
+    const p = new Pollable();
+    p.#ready = ready;
+    p.#wait = wait;
+    return p;
   }
   ready(): boolean {
-    return this.#ready;
+    return this.#ready();
   }
   /** Suspends the guest (JSPI) until ready; the worker's event loop keeps running. */
   async block(): Promise<void> {
-    if (!this.#ready) await suspend(this.#promise);
+    while (!this.ready()) await suspend(this.promise);
   }
-  get promise(): Promise<void> {
-    return this.#promise;
+  get promise(): Promise<unknown> {
+    return this.#wait();
   }
 }
 
@@ -78,6 +96,7 @@ export class ByteQueue {
   #size = 0;
   #ended = false;
   #error: string | undefined;
+  #errorCode: unknown;
   #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Called after the consumer took bytes, so a producer can apply backpressure. */
   onDrain: ((taken: number, buffered: number) => void) | undefined;
@@ -93,6 +112,11 @@ export class ByteQueue {
     return this.#size;
   }
 
+  /** The producer finished (bytes may still be buffered). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /** Everything was read and the producer finished (a read would report `closed`). */
   get done(): boolean {
     return this.#ended && this.#size === 0 && this.#error === undefined;
@@ -105,17 +129,21 @@ export class ByteQueue {
     this.#wake();
   }
 
-  end(error?: string): void {
+  /** Ends the stream; with `error`, the reader fails (with `code` as its wasi:http error-code). */
+  end(error?: string, code?: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
+    this.#errorCode = code;
     this.#wake();
   }
 
   /** Up to `max` bytes; an empty array when nothing is buffered yet; throws `closed` at the end. */
   read(max: number): Uint8Array {
     if (this.#size === 0) {
-      if (this.#error !== undefined) fail({ tag: "last-operation-failed", val: new IoError(this.#error) });
+      if (this.#error !== undefined) {
+        fail({ tag: "last-operation-failed", val: new IoError(this.#error, this.#errorCode) });
+      }
       if (this.#ended) fail({ tag: "closed" });
       return new Uint8Array(0);
     }
@@ -171,7 +199,11 @@ export class InputStream {
     return BigInt((await this.blockingRead(len)).byteLength);
   }
   subscribe(): Pollable {
-    return new Pollable(this.#queue.whenReadable());
+    const queue = this.#queue;
+    return Pollable.live(
+      () => queue.buffered > 0 || queue.ended,
+      () => queue.whenReadable(),
+    );
   }
 }
 
@@ -215,7 +247,10 @@ export class OutputStream {
     this.flush();
   }
   subscribe(): Pollable {
-    return new Pollable(this.#pending);
+    return Pollable.live(
+      () => this.#pending === undefined || (this.#sink.closed ?? false),
+      () => this.#pending ?? READY,
+    );
   }
   writeZeroes(len: bigint): void {
     this.write(new Uint8Array(clampLen(len)));

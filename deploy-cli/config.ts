@@ -1,0 +1,101 @@
+// deploy-cli vars set|unset|list and secrets put|delete|list: what an app's guests read through
+// wasi:config/store. A secret's value is sent once and never printed; listings show names only.
+
+import { readFileSync } from "node:fs";
+import type { SecretView } from "../gateway/schemas.ts";
+import { createClient } from "./client.ts";
+import { CliError } from "./errors.ts";
+
+export interface ConfigCommon {
+  gateway: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+function usage(text: string): CliError {
+  return new CliError("ERR_USAGE", text, { hint: "deploy-cli --help" });
+}
+
+/** A value from the argument, from --file, or from stdin when neither is given and it is piped. */
+function valueFrom(arg: string | undefined, file: string | undefined, what: string): string {
+  if (arg !== undefined && file !== undefined) throw usage(`${what} takes a value or --file, not both`);
+  if (arg !== undefined) return arg;
+  if (file !== undefined) return readFileSync(file, "utf8");
+  if (!process.stdin.isTTY) {
+    const piped = readFileSync(0, "utf8").replace(/\r?\n$/, "");
+    if (piped !== "") return piped;
+  }
+  throw usage(`${what} needs a value: as an argument, with --file <path>, or on stdin`);
+}
+
+export async function configCommand(
+  kind: "vars" | "secrets",
+  action: string | undefined,
+  args: string[],
+  values: Record<string, unknown>,
+  common: ConfigCommon,
+): Promise<void> {
+  const app = values.app as string | undefined;
+  if (!app) throw usage(`${kind} commands need --app <name>`);
+  const base = `/v1/apps/${encodeURIComponent(app)}/${kind}`;
+  const client = createClient(common);
+  const out = (text: string) => process.stdout.write(text);
+  const name = args[0];
+  const path = () => {
+    if (name === undefined) throw usage(`${kind} ${action} needs a name`);
+    return `${base}/${encodeURIComponent(name)}`;
+  };
+
+  if (kind === "vars") {
+    switch (action) {
+      case "set": {
+        const target = path();
+        const value = valueFrom(args[1], values.file as string | undefined, "vars set");
+        await client.putJson(target, { value });
+        out(common.json ? `${JSON.stringify({ name, value })}\n` : `Set ${name}\n`);
+        return;
+      }
+      case "unset":
+        await client.delete(path());
+        out(common.json ? `${JSON.stringify({ name, unset: true })}\n` : `Unset ${name}\n`);
+        return;
+      case "list": {
+        const { vars } = await client.get<{ vars: Record<string, string> }>(base);
+        out(
+          common.json
+            ? `${JSON.stringify({ vars })}\n`
+            : Object.entries(vars)
+                .map(([n, v]) => `${n}=${v}\n`)
+                .join(""),
+        );
+        return;
+      }
+      default:
+        throw usage(`unknown vars command "${action ?? ""}"; use set, unset or list`);
+    }
+  }
+  switch (action) {
+    case "put": {
+      const target = path();
+      const value = valueFrom(args[1], values.file as string | undefined, "secrets put");
+      const { secret } = await client.putJson<{ secret: SecretView }>(target, { value });
+      out(common.json ? `${JSON.stringify({ secret })}\n` : `Stored secret ${secret.name}\n`);
+      return;
+    }
+    case "delete":
+      await client.delete(path());
+      out(common.json ? `${JSON.stringify({ name, deleted: true })}\n` : `Deleted secret ${name}\n`);
+      return;
+    case "list": {
+      const { secrets } = await client.get<{ secrets: SecretView[] }>(base);
+      out(
+        common.json
+          ? `${JSON.stringify({ secrets })}\n`
+          : secrets.map((s) => `${s.name}  (updated ${s.updatedAt})\n`).join(""),
+      );
+      return;
+    }
+    default:
+      throw usage(`unknown secrets command "${action ?? ""}"; use put, delete or list`);
+  }
+}

@@ -1,0 +1,36 @@
+// What an app's guests read through wasi:config/store: its variables and its secrets (decrypted),
+// merged. Names never collide (the state store refuses a variable named like a secret and the
+// other way round). Cached per app and dropped whenever either changes, so the next request sees
+// the change without a redeploy.
+
+import type { SecretBox } from "./secrets.ts";
+import type { StateStore } from "./state/store.ts";
+
+export interface AppConfig {
+  get(app: string): Promise<readonly (readonly [string, string])[]>;
+  invalidate(app: string): void;
+}
+
+export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
+  const cache = new Map<string, Promise<readonly (readonly [string, string])[]>>();
+  async function load(app: string) {
+    const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
+    const merged: [string, string][] = [...vars];
+    for (const s of secrets) merged.push([s.name, box.open(app, s.name, s.sealed)]);
+    return Object.freeze(merged);
+  }
+  return {
+    get(app) {
+      let hit = cache.get(app);
+      if (!hit) {
+        hit = load(app);
+        cache.set(app, hit);
+        hit.catch(() => cache.delete(app));
+      }
+      return hit;
+    },
+    invalidate(app) {
+      cache.delete(app);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// Admin API routes for an app's variables and secrets, served to its guests by wasi:config/store.
+// A secret's value goes in and never comes out: listings show names and update times only, and
+// nothing here logs a value.
+
+import type { Hono } from "hono";
+import type { AppConfig } from "./app-config.ts";
+import { GatewayError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { ConfigName, ConfigValueBody, MAX_SECRETS, MAX_VARS, type SecretView } from "./schemas.ts";
+import type { SecretBox } from "./secrets.ts";
+import type { StateStore } from "./state/store.ts";
+
+export interface ConfigApiDeps {
+  state: StateStore;
+  box: SecretBox;
+  config: AppConfig;
+  logger: Logger;
+}
+
+export function mountConfigApi(app: Hono<any>, deps: ConfigApiDeps) {
+  const { state, box, config, logger } = deps;
+
+  async function appOf(raw: string): Promise<string> {
+    const record = await state.getApp(raw);
+    if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${raw}`);
+    return record.name;
+  }
+  function nameOf(raw: string): string {
+    const parsed = ConfigName.safeParse(raw);
+    if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
+    return parsed.data;
+  }
+  async function readValue(req: Request): Promise<string> {
+    let json: unknown;
+    try {
+      json = await req.json();
+    } catch {
+      throw new GatewayError("ERR_BAD_REQUEST", 'the request body must be JSON: {"value": "…"}');
+    }
+    const parsed = ConfigValueBody.safeParse(json);
+    // zod's messages name the rule, never the input, so a secret cannot leak through them.
+    if (!parsed.success) {
+      throw new GatewayError("ERR_VALIDATION", parsed.error.issues.map((i) => i.message).join("; "));
+    }
+    return parsed.data.value;
+  }
+  const log = (requestId: string, app: string, name: string, msg: string) =>
+    logger.info({ requestId, app, name }, msg);
+
+  app.get("/v1/apps/:app/vars", async (c) => {
+    const name = await appOf(c.req.param("app"));
+    return c.json({ vars: Object.fromEntries(await state.listVars(name)) });
+  });
+
+  app.put("/v1/apps/:app/vars/:name", async (c) => {
+    const appName = await appOf(c.req.param("app"));
+    const name = nameOf(c.req.param("name"));
+    const value = await readValue(c.req.raw);
+    await state.setVar(appName, name, value, MAX_VARS);
+    config.invalidate(appName);
+    log(c.get("requestId"), appName, name, "variable set");
+    return c.json({ name, value });
+  });
+
+  app.delete("/v1/apps/:app/vars/:name", async (c) => {
+    const appName = await appOf(c.req.param("app"));
+    const name = nameOf(c.req.param("name"));
+    if (!(await state.deleteVar(appName, name))) {
+      throw new GatewayError("ERR_VAR_NOT_FOUND", `app ${appName} has no variable named ${name}`);
+    }
+    config.invalidate(appName);
+    log(c.get("requestId"), appName, name, "variable unset");
+    return c.body(null, 204);
+  });
+
+  app.get("/v1/apps/:app/secrets", async (c) => {
+    const name = await appOf(c.req.param("app"));
+    const secrets: SecretView[] = (await state.listSecrets(name)).map((s) => ({
+      name: s.name,
+      updatedAt: s.updatedAt,
+    }));
+    return c.json({ secrets });
+  });
+
+  app.put("/v1/apps/:app/secrets/:name", async (c) => {
+    const appName = await appOf(c.req.param("app"));
+    const name = nameOf(c.req.param("name"));
+    const value = await readValue(c.req.raw);
+    const stored = await state.putSecret(appName, name, box.seal(appName, name, value), MAX_SECRETS);
+    config.invalidate(appName);
+    log(c.get("requestId"), appName, name, "secret set");
+    const view: SecretView = stored;
+    return c.json({ secret: view });
+  });
+
+  app.delete("/v1/apps/:app/secrets/:name", async (c) => {
+    const appName = await appOf(c.req.param("app"));
+    const name = nameOf(c.req.param("name"));
+    if (!(await state.deleteSecret(appName, name))) {
+      throw new GatewayError("ERR_SECRET_NOT_FOUND", `app ${appName} has no secret named ${name}`);
+    }
+    config.invalidate(appName);
+    log(c.get("requestId"), appName, name, "secret deleted");
+    return c.body(null, 204);
+  });
+}
