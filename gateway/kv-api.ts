@@ -10,7 +10,7 @@ import type { StateStore } from "./state/store.ts";
 
 export const METADATA_HEADER = "x-wasmgate-metadata";
 
-// biome-ignore lint/suspicious/noExplicitAny: mounted on the admin app whatever its env type
+/** Mounted on the admin app, whatever its env type. */
 export function mountKvApi(app: Hono<any>, deps: { state: StateStore; kv: KvStore; maxValueBytes: number }) {
   const { state, kv } = deps;
 
