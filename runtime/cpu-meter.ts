@@ -23,9 +23,9 @@ const HARD_DEADLINE = 3;
  * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
  * clock) is stopped. A backstop: where /proc can be read, a loop is caught by its CPU first (at
  * its budget plus a tick); on a busy machine, where it gets a fraction of a core, this bounds how
- * long it can take. A healthy 10 ms call would have to wait 100 ms for a core to be cut short.
+ * long it can take. A healthy 10 ms call would have to wait 65 ms for a core to be cut short.
  */
-export const WALL_FACTOR = 2;
+export const WALL_FACTOR = 1.5;
 
 /**
  * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog

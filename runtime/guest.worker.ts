@@ -739,3 +739,5 @@ function enforceBudget(): void {
     post({ type: "unloaded", key });
   }
 }
+
+post({ type: "ready" });

@@ -63,6 +63,8 @@ interface Slot {
   /** Deployments this worker has been told about. */
   registered: Set<string>;
   retired: boolean;
+  /** The worker has booted (a booting one would make its first requests wait). */
+  ready: boolean;
 }
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -72,6 +74,8 @@ const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
 // A worker keeps its preferred apps while it is at most this many requests busier than the least
 // busy one: apps stay warm in few workers without one worker queueing everything.
 const AFFINITY_SLACK = 4;
+/** How long after an incident the next spare worker starts. */
+const SPARE_RESPAWN_DELAY_MS = 100;
 /** How often the watchdog looks at the workers' CPU slots. */
 const WATCHDOG_MS = 5;
 
@@ -107,7 +111,14 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
       },
     });
-    const slot: Slot = { worker, cpu, pending: new Map(), registered: new Set(), retired: false };
+    const slot: Slot = {
+      worker,
+      cpu,
+      pending: new Map(),
+      registered: new Set(),
+      retired: false,
+      ready: false,
+    };
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
     worker.on("exit", (code) => {
@@ -144,10 +155,11 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       settle(slot, id, p);
       fail(p, err);
     }
-    // Answer first; starting the next spare can wait a turn.
-    setImmediate(() => {
+    // Answer first, and let the requests in flight have the CPU: booting a worker takes tens of
+    // milliseconds of it, which slowed the next incident's detection on two cores.
+    setTimeout(() => {
       if (!closed && !spare) spare = spawn();
-    });
+    }, SPARE_RESPAWN_DELAY_MS).unref();
   }
 
   function settle(slot: Slot, id: number, p: Pending): void {
@@ -181,6 +193,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   }
 
   function onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === "ready") {
+      slot.ready = true;
+      return;
+    }
     if (msg.type === "unloaded") {
       logger.info(
         { deployment: msg.key.split(":")[0] },
@@ -316,10 +332,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   }
 
   function pick(key: string): Slot {
-    let least = slots[0]!;
-    for (const s of slots) if (s.pending.size < least.pending.size) least = s;
+    // A worker still booting (just replaced, no spare was left) gets requests only if all are.
+    const ready = slots.filter((s) => s.ready);
+    const candidates = ready.length > 0 ? ready : slots;
+    let least = candidates[0]!;
+    for (const s of candidates) if (s.pending.size < least.pending.size) least = s;
     const preferred = slots[hash(key) % slots.length]!;
-    return preferred.pending.size <= least.pending.size + AFFINITY_SLACK ? preferred : least;
+    return preferred.ready && preferred.pending.size <= least.pending.size + AFFINITY_SLACK
+      ? preferred
+      : least;
   }
 
   for (let i = 0; i < options.workers; i++) slots.push(spawn());

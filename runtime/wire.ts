@@ -76,5 +76,7 @@ export type FromWorker =
   /** The guest consumed `bytes` of the request body: the main thread may send that much more. */
   | { type: "body-ack"; id: number; bytes: number }
   | { type: "log"; id: number; stream: "stdout" | "stderr"; line: string }
+  /** The worker has loaded its code and takes requests. */
+  | { type: "ready" }
   /** The worker unloaded an idle deployment to stay within its memory budget. */
   | { type: "unloaded"; key: string };
