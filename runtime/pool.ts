@@ -74,6 +74,7 @@ const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
 // A worker keeps its preferred apps while it is at most this many requests busier than the least
 // busy one: apps stay warm in few workers without one worker queueing everything.
 const AFFINITY_SLACK = 4;
+const WORKER_YOUNG_GENERATION_MB = 4;
 /** How long after an incident the next spare worker starts. */
 const SPARE_RESPAWN_DELAY_MS = 100;
 /** How often the watchdog looks at the workers' CPU slots. */
@@ -105,6 +106,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
     const worker = new Worker(WORKER_URL, {
+      // Streamed body chunks are ArrayBuffers whose memory is freed only when their small wrapper
+      // objects are collected; a small young generation collects them sooner (100 MiB through an
+      // echo guest: peak RSS +91..103 MiB -> +60..65 MiB, throughput unchanged).
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData: {
         cpu: buffer,
         kv: options.kv,

