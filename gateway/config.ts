@@ -32,6 +32,7 @@ const ConfigSchema = z.object({
     .min(64)
     .max(1024 * 1024)
     .default(2048),
+  shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -49,6 +50,7 @@ Options (environment variable in brackets):
   --max-component-bytes  largest component a deploy accepts    [WASMGATE_MAX_COMPONENT_BYTES] (50 MiB)
   --max-body-bytes       largest request body to a guest       [WASMGATE_MAX_BODY_BYTES] (10 MiB)
   --memory-budget-mb     memory for loaded apps; idle ones go   [WASMGATE_MEMORY_BUDGET_MB] (2048)
+  --shutdown-grace-ms    on SIGTERM, time to finish requests    [WASMGATE_SHUTDOWN_GRACE_MS] (30000)
   --log-level <level>    fatal|error|warn|info|debug|silent    [WASMGATE_LOG_LEVEL]   (info)
                          Redis URL for shared state and KV     [REDIS_URL]
 `;
@@ -69,6 +71,7 @@ export const SETTINGS = [
   { key: "maxComponentBytes", flag: "max-component-bytes", env: "WASMGATE_MAX_COMPONENT_BYTES" },
   { key: "maxBodyBytes", flag: "max-body-bytes", env: "WASMGATE_MAX_BODY_BYTES" },
   { key: "memoryBudgetMb", flag: "memory-budget-mb", env: "WASMGATE_MEMORY_BUDGET_MB" },
+  { key: "shutdownGraceMs", flag: "shutdown-grace-ms", env: "WASMGATE_SHUTDOWN_GRACE_MS" },
   { key: "logLevel", flag: "log-level", env: "WASMGATE_LOG_LEVEL" },
 ] as const satisfies readonly { key: keyof Config; flag: string | undefined; env: string }[];
 

@@ -81,12 +81,26 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    await Promise.all([
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing requests in flight");
+    // Stop accepting; requests in flight (and their guests) finish, up to the grace period.
+    const closed = Promise.all([
       new Promise((r) => dataServer.close(r)),
       new Promise((r) => adminServer.close(r)),
-      runtime.close(),
     ]);
+    dataServer.closeIdleConnections();
+    adminServer.closeIdleConnections();
+    const grace = new Promise<"timeout">((r) =>
+      setTimeout(() => r("timeout"), config.shutdownGraceMs).unref(),
+    );
+    if ((await Promise.race([closed, grace])) === "timeout") {
+      logger.warn(
+        { graceMs: config.shutdownGraceMs },
+        "grace period over: closing the remaining connections",
+      );
+      dataServer.closeAllConnections();
+      adminServer.closeAllConnections();
+    }
+    await runtime.close();
     await Promise.all([state.close(), kv.close()]);
     process.exit(0);
   };

@@ -174,3 +174,26 @@ describe("runtime limits", () => {
     assert.equal(res.text, "Hello from wasmgate (fast world)! You asked for /fast?q=1\n");
   });
 });
+
+describe("shutdown", () => {
+  it("finishes 100 in-flight requests on SIGTERM, refuses new connections, and exits 0", async () => {
+    const own = await startGateway();
+    await push(own, await buildGuest("fixture", "slow"), "slow", ["--host", "slow.localhost"]);
+    const inFlight = Array.from({ length: 100 }, () => get(own, "slow.localhost", "/"));
+    // Every request reached the gateway before the signal (the guest takes 2 s).
+    await new Promise((r) => setTimeout(r, 500));
+    const exited = own.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(
+      fetch(`${own.dataUrl}/`, { headers: { host: "slow.localhost" } }),
+      "new connections are refused",
+    );
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(
+      results.map((r) => [r.status, r.text]),
+      Array.from({ length: 100 }, () => [200, "slow done"]),
+    );
+    assert.equal(await exited, 0);
+    await own.dispose();
+  });
+});
