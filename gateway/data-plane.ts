@@ -3,7 +3,7 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { type GuestRequest, inlineBody, type Runtime } from "../runtime/index.ts";
+import { type GuestRequest, HOP_BY_HOP, inlineBody, type Runtime } from "../runtime/index.ts";
 import type { AppConfig } from "./app-config.ts";
 import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
@@ -21,16 +21,6 @@ export interface DataPlaneDeps {
   limits: LimitDefaults;
   config: AppConfig;
 }
-
-// Connection-level headers are not the guest's business (and wasi:http forbids them).
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
 
 interface RequestHead {
   method: string;

@@ -27,6 +27,7 @@ export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
 export { type GuestRequest, type InvokeContext, inlineBody, REQUEST_ID_HEADER } from "./pool.ts";
+export { HOP_BY_HOP } from "./wasi/index.ts";
 
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_INSTANCES_PER_APP = 16;

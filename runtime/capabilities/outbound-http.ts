@@ -20,6 +20,7 @@ import { STREAM_WINDOW } from "../limits.ts";
 import {
   type ErrorCode,
   FutureIncomingResponse,
+  HOP_BY_HOP,
   IncomingResponse,
   type OutgoingOutcome,
   type OutgoingRequest,
@@ -61,17 +62,8 @@ const loadUndici = () => {
 };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-// Connection-level headers are not passed either way (wasi:http forbids them in fields).
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "host",
-]);
+// Connection-level headers are not passed either way, and the Host comes from the request's URL.
+const DROPPED_HEADERS: ReadonlySet<string> = new Set([...HOP_BY_HOP, "host"]);
 const CREDENTIALS = new Set(["authorization", "cookie", "proxy-authorization"]);
 const encoder = new TextEncoder();
 
@@ -256,7 +248,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
     g.subrequestsLeft--;
     const headers: [string, string][] = [];
     for (const [name, value] of request.headers().entries()) {
-      if (!HOP_BY_HOP.has(name)) headers.push([name, Buffer.from(value).toString("latin1")]);
+      if (!DROPPED_HEADERS.has(name)) headers.push([name, Buffer.from(value).toString("latin1")]);
     }
     // The body may still be written after `handle`: it streams to the upstream as it comes.
     let pipe: BodyPipe | undefined;
@@ -371,7 +363,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
     const queue = new ByteQueue();
     const headers: [string, Uint8Array][] = [];
     for (const [name, value] of Object.entries(res.headers)) {
-      if (HOP_BY_HOP.has(name) || value === undefined) continue;
+      if (DROPPED_HEADERS.has(name) || value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.push([name, encoder.encode(v)]);
     }
     const max = g.maxResponseBytes;

@@ -17,6 +17,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Hop-by-hop headers belong to the connection, not to the guest (same list as wasmtime's).
 const FORBIDDEN = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 
+/** Connection-level headers: never passed between a connection and a guest, in either direction. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([...FORBIDDEN, "te", "trailer"]);
+
 function checkName(name: string): string {
   if (!TOKEN.test(name)) fail({ tag: "invalid-syntax" });
   const lower = name.toLowerCase();

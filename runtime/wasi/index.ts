@@ -10,6 +10,7 @@ import { InputStream, IoError, OutputStream, Pollable, poll } from "./io.ts";
 export { GuestExit, GuestOutput, type GuestStream } from "./cli.ts";
 export {
   type ErrorCode,
+  HOP_BY_HOP,
   IncomingRequest,
   type IncomingRequestInit,
   OutgoingBody,

@@ -88,28 +88,23 @@ export async function startUpstream(): Promise<Upstream> {
       res.end("not found\n");
     }
   });
-  const conns = track(server);
-  const port = await listen(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    get connections() {
-      return conns.count;
-    },
-    async close() {
-      conns.destroyAll();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return serve(server, "http");
 }
 
 /** A TCP server that accepts and never answers: a TLS handshake with it never completes. */
 export async function startSilentServer(): Promise<Upstream> {
-  const server = createTcpServer(() => {});
+  return serve(
+    createTcpServer(() => {}),
+    "https",
+  );
+}
+
+/** Listens on a free loopback port, counting connections, and closes them all on `close()`. */
+async function serve(server: Parameters<typeof listen>[0], scheme: "http" | "https"): Promise<Upstream> {
   const conns = track(server);
   const port = await listen(server);
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
     port,
     get connections() {
       return conns.count;
