@@ -4,16 +4,12 @@
 import { readFileSync } from "node:fs";
 import type { SecretView } from "../gateway/schemas.ts";
 import { createClient } from "./client.ts";
-import { CliError } from "./errors.ts";
+import { usage } from "./errors.ts";
 
 export interface ConfigCommon {
   gateway: string;
   token: string | undefined;
   json: boolean;
-}
-
-function usage(text: string): CliError {
-  return new CliError("ERR_USAGE", text, { hint: "deploy-cli --help" });
 }
 
 /** A value from the argument, from --file, or from stdin when neither is given and it is piped. */

@@ -17,3 +17,8 @@ export class CliError extends Error {
     this.hint = options.hint;
   }
 }
+
+/** A command used wrongly: exit 1, pointing at the help. */
+export function usage(text: string): CliError {
+  return new CliError("ERR_USAGE", text, { hint: "deploy-cli --help" });
+}

@@ -2,7 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { createClient } from "./client.ts";
-import { CliError } from "./errors.ts";
+import { usage } from "./errors.ts";
 
 export interface KvCommon {
   gateway: string;
@@ -12,10 +12,6 @@ export interface KvCommon {
 
 const METADATA_HEADER = "x-wasmgate-metadata";
 const DEFAULT_BUCKET = "default";
-
-function usage(text: string): CliError {
-  return new CliError("ERR_USAGE", text, { hint: "deploy-cli --help" });
-}
 
 export async function kvCommand(
   action: string | undefined,

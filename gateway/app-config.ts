@@ -3,6 +3,7 @@
 // other way round). Cached per app and dropped whenever either changes, so the next request sees
 // the change without a redeploy.
 
+import { createPromiseCache } from "./promise-cache.ts";
 import type { SecretBox } from "./secrets.ts";
 import type { StateStore } from "./state/store.ts";
 
@@ -12,25 +13,15 @@ export interface AppConfig {
 }
 
 export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
-  const cache = new Map<string, Promise<readonly (readonly [string, string])[]>>();
   async function load(app: string) {
     const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
     const merged: [string, string][] = [...vars];
     for (const s of secrets) merged.push([s.name, box.open(app, s.name, s.sealed)]);
     return Object.freeze(merged);
   }
+  const cache = createPromiseCache(load);
   return {
-    get(app) {
-      let hit = cache.get(app);
-      if (!hit) {
-        hit = load(app);
-        cache.set(app, hit);
-        hit.catch(() => cache.delete(app));
-      }
-      return hit;
-    },
-    invalidate(app) {
-      cache.delete(app);
-    },
+    get: (app) => cache.get(app),
+    invalidate: (app) => cache.delete(app),
   };
 }

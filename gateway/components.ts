@@ -4,6 +4,7 @@
 
 import type { ComponentInfo, Runtime } from "../runtime/index.ts";
 import { RuntimeError } from "../runtime/index.ts";
+import { createPromiseCache } from "./promise-cache.ts";
 import type { StateStore } from "./state/store.ts";
 
 export interface Components {
@@ -11,8 +12,6 @@ export interface Components {
 }
 
 export function createComponents(runtime: Runtime, state: StateStore, memoryBytes: number): Components {
-  const ready = new Map<string, Promise<ComponentInfo>>();
-
   async function load(digest: string): Promise<ComponentInfo> {
     const info = await runtime.prepared(digest);
     if (info) return info;
@@ -22,15 +21,6 @@ export function createComponents(runtime: Runtime, state: StateStore, memoryByte
     return runtime.prepare(digest, bytes, memoryBytes);
   }
 
-  return {
-    ensure(digest) {
-      let p = ready.get(digest);
-      if (!p) {
-        p = load(digest);
-        ready.set(digest, p);
-        p.catch(() => ready.delete(digest));
-      }
-      return p;
-    },
-  };
+  const ready = createPromiseCache(load);
+  return { ensure: (digest) => ready.get(digest) };
 }

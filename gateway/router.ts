@@ -2,6 +2,7 @@
 // calls `invalidate()`; the cache never answers from an older state version.
 
 import { candidatePatterns } from "./hostnames.ts";
+import { createPromiseCache } from "./promise-cache.ts";
 import type { Route, StateStore } from "./state/store.ts";
 
 export interface Router {
@@ -12,8 +13,6 @@ export interface Router {
 const MAX_CACHED = 10_000;
 
 export function createRouter(state: StateStore): Router {
-  let cache = new Map<string, Promise<Route | undefined>>();
-
   async function resolve(host: string): Promise<Route | undefined> {
     for (const pattern of candidatePatterns(host)) {
       const route = await state.routeFor(pattern);
@@ -22,20 +21,9 @@ export function createRouter(state: StateStore): Router {
     return undefined;
   }
 
+  const cache = createPromiseCache(resolve, MAX_CACHED);
   return {
-    lookup(host) {
-      let hit = cache.get(host);
-      if (!hit) {
-        if (cache.size >= MAX_CACHED) cache = new Map();
-        hit = resolve(host);
-        const mine = cache;
-        mine.set(host, hit);
-        hit.catch(() => mine.delete(host));
-      }
-      return hit;
-    },
-    invalidate() {
-      cache = new Map();
-    },
+    lookup: (host) => cache.get(host),
+    invalidate: () => cache.clear(),
   };
 }
