@@ -2,15 +2,16 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
-import { type KvStore, MAX_VALUE_BYTES } from "../kv/index.ts";
+import { type KvNamespace, type KvStore, MAX_LIST_LIMIT, MAX_VALUE_BYTES } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
 import { parseOutboundPattern, RuntimeError } from "../runtime/index.ts";
+import { accessControl } from "./access.ts";
 import type { AppConfig } from "./app-config.ts";
 import { type Auth, bearerAuth, type Principal } from "./auth.ts";
 import type { Components } from "./components.ts";
 import { mountConfigApi } from "./config-api.ts";
 import { GatewayError } from "./errors.ts";
-import { normalizePattern } from "./hostnames.ts";
+import { patternCovers } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
 import { mountKvApi } from "./kv-api.ts";
 import { effectiveLimits, type LimitDefaults } from "./limits.ts";
@@ -20,12 +21,15 @@ import {
   AppName,
   type AppView,
   DEPLOY_MESSAGE_MAX,
+  type DeleteAppResponse,
   type DeploymentView,
   type DeployResponse,
   PutAppBody,
+  RollbackBody,
 } from "./schemas.ts";
 import type { SecretBox } from "./secrets.ts";
-import type { AppRecord, DeploymentRecord, StateStore } from "./state/store.ts";
+import { type AppRecord, DEFAULT_TENANT, type DeploymentRecord, type StateStore } from "./state/store.ts";
+import { hostnamePattern, jsonBody, mountTenantsApi, mustGetTenant, validation } from "./tenants-api.ts";
 
 export interface AdminApiDeps {
   state: StateStore;
@@ -58,8 +62,20 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.use("/v1/*", bearerAuth(auth));
+  app.use("/v1/*", accessControl(state));
 
-  app.get("/v1/apps", async (c) => c.json({ apps: (await state.listApps()).map(appView) }));
+  /** After any change: the next request anywhere in this process reads the new state. */
+  const invalidate = () => {
+    router.invalidate();
+    deps.config.invalidateAll();
+  };
+  mountTenantsApi(app, { state, auth, logger, invalidate });
+
+  app.get("/v1/apps", async (c) => {
+    const principal = c.get("principal");
+    const apps = await state.listApps(principal.role === "tenant" ? principal.tenant : undefined);
+    return c.json({ apps: apps.map(appView) });
+  });
 
   app.get("/v1/apps/:app", async (c) =>
     c.json({ app: appView(await mustGetApp(state, appName(c.req.param("app")))) }),
@@ -68,10 +84,39 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.put("/v1/apps/:app", async (c) => {
     const name = appName(c.req.param("app"));
     const body = PutAppBody.safeParse(await jsonBody(c.req.raw));
-    if (!body.success)
-      throw new GatewayError("ERR_VALIDATION", body.error.issues.map((i) => i.message).join("; "));
-    const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(checkHostname))];
+    if (!body.success) throw validation(body.error.issues);
+    const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(hostnamePattern))];
+    const principal = c.get("principal");
+    const existing = await state.getApp(name);
+    if (principal.role === "tenant" && body.data.tenant && body.data.tenant !== principal.tenant) {
+      throw new GatewayError("ERR_FORBIDDEN", "a tenant's token creates apps in its own tenant only");
+    }
+    const tenantName =
+      existing?.tenant ??
+      (principal.role === "tenant" ? principal.tenant : body.data.tenant) ??
+      DEFAULT_TENANT;
+    if (body.data.tenant && body.data.tenant !== tenantName) {
+      throw new GatewayError(
+        "ERR_VALIDATION",
+        `the app ${name} belongs to tenant ${tenantName}; an app cannot move to another tenant`,
+      );
+    }
+    let maxApps: number | undefined;
+    if (tenantName !== DEFAULT_TENANT) {
+      const tenant = await mustGetTenant(state, tenantName);
+      maxApps = tenant.quotas.apps;
+      for (const pattern of hostnames ?? []) {
+        if (!tenant.hostnames.some((grant) => patternCovers(grant, pattern))) {
+          throw new GatewayError(
+            "ERR_HOSTNAME_NOT_GRANTED",
+            `tenant ${tenantName} may not bind ${pattern}; its hostnames are ${tenant.hostnames.join(", ") || "none"}`,
+          );
+        }
+      }
+    }
     const { app: record, created } = await state.putApp(name, {
+      tenant: tenantName,
+      maxApps,
       hostnames,
       limits: body.data.limits,
       buckets: body.data.buckets && [...new Set(body.data.buckets)],
@@ -79,11 +124,12 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
         ...new Set(body.data.allowedOutboundHosts.map(checkOutboundHost)),
       ],
     });
-    router.invalidate();
+    invalidate();
     logger.info(
       {
         requestId: c.get("requestId"),
         app: name,
+        tenant: record.tenant,
         hostnames: record.hostnames,
         limits: record.limits,
         allowedOutboundHosts: record.allowedOutboundHosts,
@@ -134,18 +180,110 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       createdAt: new Date().toISOString(),
       createdBy: c.get("principal").subject,
       message,
+      rollbackOf: undefined,
       info,
     };
+    return c.json(await activate(record, deployment, c.get("requestId"), reused), 201);
+  });
+
+  /** Records the deployment as the app's active one and starts warming it. */
+  async function activate(
+    record: AppRecord,
+    deployment: DeploymentRecord,
+    requestId: string,
+    reused: boolean,
+  ): Promise<DeployResponse> {
     await state.addDeployment(deployment);
-    router.invalidate();
-    runtime.warm({ digest, info }, effectiveLimits(record.limits, deps.limits).guest);
-    logger.info({ requestId: c.get("requestId"), app: name, deployment: deployment.id, digest }, "deployed");
-    const body: DeployResponse = {
+    invalidate();
+    runtime.warm(
+      { digest: deployment.digest, info: deployment.info as never },
+      effectiveLimits(record.limits, deps.limits).guest,
+    );
+    logger.info(
+      {
+        requestId,
+        app: record.name,
+        deployment: deployment.id,
+        digest: deployment.digest,
+        rollbackOf: deployment.rollbackOf,
+      },
+      deployment.rollbackOf ? "rolled back" : "deployed",
+    );
+    return {
       deployment: deploymentView(deployment, deployment.id),
       urls: record.hostnames.filter((h) => !h.startsWith("*.")).map(deps.publicUrl),
       reused,
     };
-    return c.json(body, 201);
+  }
+
+  app.post("/v1/apps/:app/rollback", async (c) => {
+    const record = await mustGetApp(state, appName(c.req.param("app")));
+    // The body is optional: no body rolls back to the previous deployment.
+    const raw = await c.req.text();
+    let json: unknown = {};
+    try {
+      if (raw.trim() !== "") json = JSON.parse(raw);
+    } catch {
+      throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
+    }
+    const body = RollbackBody.safeParse(json);
+    if (!body.success) throw validation(body.error.issues);
+    let target: DeploymentRecord | undefined;
+    if (body.data.deployment) {
+      target = await state.getDeployment(record.name, body.data.deployment);
+      if (!target) {
+        throw new GatewayError(
+          "ERR_DEPLOYMENT_NOT_FOUND",
+          `app ${record.name} has no retained deployment ${body.data.deployment}; see deploy-cli deployments list --app ${record.name}`,
+        );
+      }
+    } else {
+      const recent = await state.listDeployments(record.name, 2);
+      target = recent.find((d) => d.id !== record.activeDeployment);
+      if (!target) {
+        throw new GatewayError(
+          "ERR_DEPLOYMENT_NOT_FOUND",
+          `app ${record.name} has no earlier deployment to roll back to`,
+        );
+      }
+    }
+    // Prepared before the switch, so the rollback serves at once.
+    const info = await components.ensure(target.digest);
+    const deployment: DeploymentRecord = {
+      id: deploymentId(),
+      app: record.name,
+      digest: target.digest,
+      size: target.size,
+      createdAt: new Date().toISOString(),
+      createdBy: c.get("principal").subject,
+      message: body.data.message ?? `rollback to ${target.id}`,
+      rollbackOf: target.id,
+      info,
+    };
+    return c.json(await activate(record, deployment, c.get("requestId"), true), 201);
+  });
+
+  app.delete("/v1/apps/:app", async (c) => {
+    const name = appName(c.req.param("app"));
+    const purge = c.req.query("purge") === "true" || c.req.query("purge") === "1";
+    const removed = await state.deleteApp(name);
+    if (!removed) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+    invalidate();
+    const response: DeleteAppResponse = { deleted: name, purgedBuckets: [], purgedKeys: 0 };
+    if (purge) {
+      // A bucket is the tenant's: purge only those no other app of the tenant is granted.
+      const others = await state.listApps(removed.tenant);
+      for (const bucket of removed.buckets) {
+        if (others.some((a) => a.buckets.includes(bucket))) continue;
+        response.purgedKeys += await purgeBucket(deps.kv, { tenant: removed.tenant, bucket });
+        response.purgedBuckets.push(bucket);
+      }
+    }
+    logger.info(
+      { requestId: c.get("requestId"), app: name, tenant: removed.tenant, ...response },
+      "app deleted",
+    );
+    return c.json(response);
   });
 
   mountKvApi(app, { state, kv: deps.kv, maxValueBytes: MAX_VALUE_BYTES });
@@ -170,17 +308,6 @@ function appName(raw: string): string {
   return parsed.data;
 }
 
-function checkHostname(raw: string): string {
-  const pattern = normalizePattern(raw);
-  if (!pattern) {
-    throw new GatewayError(
-      "ERR_HOSTNAME_INVALID",
-      `"${raw}" is not a hostname; use a name like app.example.com or *.example.com, without scheme or port`,
-    );
-  }
-  return pattern;
-}
-
 function checkOutboundHost(raw: string): string {
   const pattern = parseOutboundPattern(raw);
   if (typeof pattern === "string") throw new GatewayError("ERR_OUTBOUND_HOST_INVALID", pattern);
@@ -193,12 +320,23 @@ async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
   return app;
 }
 
-async function jsonBody(req: Request): Promise<unknown> {
-  try {
-    return await req.json();
-  } catch {
-    throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
-  }
+/** Removes every key of the namespace; returns how many there were. */
+async function purgeBucket(kv: KvStore, ns: KvNamespace): Promise<number> {
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await kv.listKeys(ns, {
+      ...(cursor !== undefined ? { cursor } : {}),
+      limit: MAX_LIST_LIMIT,
+    });
+    for (const key of page.keys) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await kv.delete(ns, key);
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return seen.size;
 }
 
 function deploymentId(): string {
@@ -229,6 +367,7 @@ function deploymentView(d: DeploymentRecord, active: string | undefined): Deploy
     createdAt: d.createdAt,
     createdBy: d.createdBy,
     message: d.message ?? null,
+    rollbackOf: d.rollbackOf ?? null,
     active: d.id === active,
   };
 }

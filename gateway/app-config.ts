@@ -3,13 +3,15 @@
 // other way round). Cached per app and dropped whenever either changes, so the next request sees
 // the change without a redeploy.
 
-import { createPromiseCache } from "./promise-cache.ts";
+import { isStateOutage } from "./errors.ts";
+import { createStaleOnErrorCache } from "./promise-cache.ts";
 import type { SecretBox } from "./secrets.ts";
 import type { StateStore } from "./state/store.ts";
 
 export interface AppConfig {
   get(app: string): Promise<readonly (readonly [string, string])[]>;
   invalidate(app: string): void;
+  invalidateAll(): void;
 }
 
 export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
@@ -19,9 +21,10 @@ export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
     for (const s of secrets) merged.push([s.name, box.open(app, s.name, s.sealed)]);
     return Object.freeze(merged);
   }
-  const cache = createPromiseCache(load);
+  const cache = createStaleOnErrorCache(load, isStateOutage);
   return {
     get: (app) => cache.get(app),
     invalidate: (app) => cache.delete(app),
+    invalidateAll: () => cache.clear(),
   };
 }

@@ -42,5 +42,10 @@ export function createGateway(deps: GatewayDeps) {
   const config = createAppConfig(deps.state, deps.box);
   const data = createDataPlane({ ...deps, router, components, config });
   const admin = createAdminApi({ ...deps, router, components, config });
-  return { data, admin, router };
+  /** Drops everything cached from the state store, e.g. after another gateway changed it. */
+  const invalidate = () => {
+    router.invalidate();
+    config.invalidateAll();
+  };
+  return { data, admin, router, invalidate };
 }

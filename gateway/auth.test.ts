@@ -36,7 +36,7 @@ describe("auth", async () => {
   });
 
   it("refuses an expired token (frozen clock)", async () => {
-    const past = createAuth(keys, () => new Date("2020-01-01T00:00:00Z"));
+    const past = createAuth(keys, { now: () => new Date("2020-01-01T00:00:00Z") });
     await refused(auth.verify(await past.issueOperatorToken()), "ERR_AUTH_EXPIRED");
   });
 
@@ -44,7 +44,6 @@ describe("auth", async () => {
     const other = createAuth({
       ...(await generateKeyPair("EdDSA", { crv: "Ed25519" })),
       keyId: "x",
-      created: true,
     });
     await refused(auth.verify(await other.issueOperatorToken()), "ERR_AUTH_BAD_SIGNATURE");
   });
@@ -87,7 +86,16 @@ describe("auth", async () => {
       .setSubject("operator")
       .setExpirationTime("1h")
       .sign(keys.privateKey);
-    await refused(auth.verify(wrongAud), "ERR_AUTH_CLAIM_INVALID");
+    await refused(auth.verify(wrongAud), "ERR_AUTH_WRONG_AUDIENCE");
+    const wrongIss = await new SignJWT({ role: "operator" })
+      .setProtectedHeader({ alg: "EdDSA" })
+      .setIssuer("someone-else")
+      .setAudience(TOKEN_AUDIENCE)
+      .setSubject("operator")
+      .setExpirationTime("1h")
+      .sign(keys.privateKey);
+    // Without a state store no tenant trusts another issuer: the signature is checked as ours.
+    await refused(auth.verify(wrongIss), "ERR_AUTH_WRONG_ISSUER");
     await refused(auth.verify("not-a-jwt"), "ERR_AUTH_INVALID");
   });
 });

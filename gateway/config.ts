@@ -52,7 +52,8 @@ Options (environment variable in brackets):
   --memory-budget-mb     memory for loaded apps; idle ones go   [WASMGATE_MEMORY_BUDGET_MB] (2048)
   --shutdown-grace-ms    on SIGTERM, time to finish requests    [WASMGATE_SHUTDOWN_GRACE_MS] (30000)
   --log-level <level>    fatal|error|warn|info|debug|silent    [WASMGATE_LOG_LEVEL]   (info)
-                         Redis URL for shared state and KV     [REDIS_URL]
+  --redis-url <url>      Redis for shared state and KV; gateways [REDIS_URL]
+                         on one Redis serve as one (default: SQLite in the state directory)
 `;
 
 export class ConfigError extends Error {
@@ -66,7 +67,7 @@ export const SETTINGS = [
   { key: "adminPort", flag: "admin-port", env: "WASMGATE_ADMIN_PORT" },
   { key: "adminHost", flag: "admin-host", env: "WASMGATE_ADMIN_HOST" },
   { key: "stateDir", flag: "state-dir", env: "WASMGATE_STATE_DIR" },
-  { key: "redisUrl", flag: undefined, env: "REDIS_URL" },
+  { key: "redisUrl", flag: "redis-url", env: "REDIS_URL" },
   { key: "workers", flag: "workers", env: "WASMGATE_WORKERS" },
   { key: "maxComponentBytes", flag: "max-component-bytes", env: "WASMGATE_MAX_COMPONENT_BYTES" },
   { key: "maxBodyBytes", flag: "max-body-bytes", env: "WASMGATE_MAX_BODY_BYTES" },

@@ -25,7 +25,17 @@ export const GATEWAY_ERRORS = {
   ERR_AUTH_ALG_NOT_ALLOWED: 401,
   ERR_AUTH_EXPIRED: 401,
   ERR_AUTH_CLAIM_INVALID: 401,
+  ERR_AUTH_NOT_YET_VALID: 401,
+  ERR_AUTH_WRONG_ISSUER: 401,
+  ERR_AUTH_WRONG_AUDIENCE: 401,
+  ERR_AUTH_REVOKED: 401,
   ERR_FORBIDDEN: 403,
+  ERR_SCOPE_MISSING: 403,
+  ERR_HOSTNAME_NOT_GRANTED: 403,
+  ERR_QUOTA_EXCEEDED: 403,
+  ERR_TENANT_NOT_FOUND: 404,
+  ERR_TENANT_HAS_APPS: 409,
+  ERR_TOKEN_NOT_FOUND: 404,
   ERR_STATE_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,
 } as const;
@@ -47,4 +57,9 @@ export class GatewayError extends Error {
     this.status = GATEWAY_ERRORS[code];
     this.headers = options?.headers;
   }
+}
+
+/** The state store could not be reached (as opposed to refusing a change). */
+export function isStateOutage(err: unknown): boolean {
+  return err instanceof GatewayError && err.code === "ERR_STATE_UNAVAILABLE";
 }

@@ -34,3 +34,12 @@ export function candidatePatterns(host: string): string[] {
   }
   return out;
 }
+
+/**
+ * Whether a tenant granted `grant` may bind `pattern`: an exact grant covers only itself, a
+ * wildcard grant `*.d` covers itself and every host or wildcard below `d` (not `d` itself).
+ */
+export function patternCovers(grant: string, pattern: string): boolean {
+  if (grant === pattern) return true;
+  return grant.startsWith("*.") && pattern.endsWith(grant.slice(1));
+}

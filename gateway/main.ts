@@ -1,5 +1,6 @@
 // The gateway process: `wasmgate serve`. The only file that reads process.env.
 
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,11 +8,20 @@ import { join, resolve } from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
 import { createKvBackend, createRuntime, type KvBackendConfig } from "../runtime/index.ts";
 import { createGateway } from "./app.ts";
-import { createAuth, ensureOperatorToken, loadSigningKey } from "./auth.ts";
+import {
+  createAuth,
+  ensureOperatorToken,
+  importSigningJwk,
+  type KeyMaterial,
+  loadSigningKey,
+  newSigningJwk,
+} from "./auth.ts";
 import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createSecretBox, loadSecretKey } from "./secrets.ts";
+import { createRedisStateStore } from "./state/redis.ts";
 import { createSqliteStateStore } from "./state/sqlite.ts";
+import type { StateStore } from "./state/store.ts";
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolvePromise, reject) => {
@@ -30,13 +40,32 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const kvBackend: KvBackendConfig = config.redisUrl
     ? { kind: "redis", url: config.redisUrl }
     : { kind: "sqlite", path: join(stateDir, "kv.db") };
-  if (config.redisUrl) {
-    logger.info({ stateDir }, "key-value data in Redis; apps and deployments in the state directory");
-  }
   const kv = createKvBackend(kvBackend);
-  const state = createSqliteStateStore(stateDir);
-  const keys = await loadSigningKey(stateDir);
-  const auth = createAuth(keys);
+  let state: StateStore;
+  let keys: Omit<KeyMaterial, "created">;
+  let secretKey: Buffer;
+  if (config.redisUrl) {
+    // Every gateway on this Redis shares the state and the keys: a token issued by one verifies on
+    // all, and a secret sealed by one opens on all.
+    const shared = await createRedisStateStore({ url: config.redisUrl, logger });
+    state = shared;
+    keys = await importSigningJwk(
+      JSON.parse(await shared.sharedKey("signing", async () => JSON.stringify(await newSigningJwk()))),
+    );
+    secretKey = Buffer.from(
+      await shared.sharedKey("secrets", () => randomBytes(32).toString("base64")),
+      "base64",
+    );
+    logger.info(
+      { stateDir },
+      "state, keys and key-value data in Redis; the state directory keeps compiled code",
+    );
+  } else {
+    state = createSqliteStateStore(stateDir);
+    keys = await loadSigningKey(stateDir);
+    secretKey = await loadSecretKey(stateDir);
+  }
+  const auth = createAuth(keys, { state });
   const token = await ensureOperatorToken(stateDir, auth);
   const runtime = createRuntime({
     compiledDir: join(stateDir, "compiled"),
@@ -47,16 +76,17 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
-  const { data, admin } = createGateway({
+  const { data, admin, invalidate } = createGateway({
     state,
     kv,
     runtime,
     auth,
     logger,
     limits: { maxBodyBytes: config.maxBodyBytes },
-    box: createSecretBox(await loadSecretKey(stateDir)),
+    box: createSecretBox(secretKey),
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
   });
+  state.onExternalChange(invalidate);
   const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;
   const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
   dataPort = await listen(dataServer, config.port, config.host);

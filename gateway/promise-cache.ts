@@ -8,6 +8,35 @@ export interface PromiseCache<K, V> {
   clear(): void;
 }
 
+/**
+ * Like createPromiseCache, but when loading fails because the state store is unreachable it
+ * answers the last value it loaded for the key, even one dropped by `clear()`/`delete()`: during a
+ * Redis outage, apps that were serving keep serving as they were.
+ */
+export function createStaleOnErrorCache<K, V>(
+  load: (key: K) => Promise<V>,
+  isOutage: (err: unknown) => boolean,
+  maxEntries = Number.POSITIVE_INFINITY,
+): PromiseCache<K, V> {
+  let lastGood = new Map<K, V>();
+  const inner = createPromiseCache(async (key: K) => {
+    const value = await load(key);
+    if (lastGood.size >= maxEntries && !lastGood.has(key)) lastGood = new Map();
+    lastGood.set(key, value);
+    return value;
+  }, maxEntries);
+  return {
+    // The failed load is not cached, so every call during the outage tries the store again.
+    get: (key) =>
+      inner.get(key).catch((err: unknown) => {
+        if (isOutage(err) && lastGood.has(key)) return lastGood.get(key)!;
+        throw err;
+      }),
+    delete: (key) => inner.delete(key),
+    clear: () => inner.clear(),
+  };
+}
+
 export function createPromiseCache<K, V>(
   load: (key: K) => Promise<V>,
   maxEntries = Number.POSITIVE_INFINITY,

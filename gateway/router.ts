@@ -1,8 +1,9 @@
 // Host → app resolution for the data plane, cached in memory. Any change to apps or deployments
 // calls `invalidate()`; the cache never answers from an older state version.
 
+import { isStateOutage } from "./errors.ts";
 import { candidatePatterns } from "./hostnames.ts";
-import { createPromiseCache } from "./promise-cache.ts";
+import { createStaleOnErrorCache } from "./promise-cache.ts";
 import type { Route, StateStore } from "./state/store.ts";
 
 export interface Router {
@@ -21,7 +22,7 @@ export function createRouter(state: StateStore): Router {
     return undefined;
   }
 
-  const cache = createPromiseCache(resolve, MAX_CACHED);
+  const cache = createStaleOnErrorCache(resolve, isStateOutage, MAX_CACHED);
   return {
     lookup: (host) => cache.get(host),
     invalidate: () => cache.clear(),

@@ -56,9 +56,18 @@ export const BucketName = z
   );
 export const DEFAULT_BUCKETS = ["default"];
 
+export const TenantName = z
+  .string()
+  .regex(
+    APP_NAME,
+    "a tenant name is 1-63 lower-case letters, digits or dashes, not starting or ending with a dash",
+  );
+
 /** Creates the app or updates it; a field left out keeps its current value. */
 export const PutAppBody = z
   .object({
+    /** The tenant owning a new app (operator only; a tenant's token creates apps in its tenant). */
+    tenant: TenantName,
     hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
     limits: AppLimits,
     /** Key-value buckets the app's guests may open. */
@@ -92,7 +101,83 @@ export interface DeploymentView {
   createdAt: string;
   createdBy: string;
   message: string | null;
+  /** The deployment whose component this one re-activated, for rollbacks. */
+  rollbackOf: string | null;
   active: boolean;
+}
+
+export const RollbackBody = z
+  .object({
+    /** The deployment to return to; by default the one before the active one. */
+    deployment: z.string().max(100),
+    message: z.string().max(500),
+  })
+  .partial()
+  .strict();
+
+export interface DeleteAppResponse {
+  deleted: string;
+  /** Buckets whose keys were removed (with ?purge=true; buckets shared with another app stay). */
+  purgedBuckets: string[];
+  purgedKeys: number;
+}
+
+export const PutTenantBody = z
+  .object({
+    /** Hostname patterns the tenant's apps may bind (`shop.example.com`, `*.acme.example.com`). */
+    hostnames: z.array(z.string()).max(1000, "at most 1000 hostname patterns per tenant"),
+    quotas: z
+      .object({ apps: z.number().int().min(0).max(1_000_000) })
+      .partial()
+      .strict(),
+    /** Trust tokens of an external identity provider for this tenant (null removes it). */
+    jwks: z
+      .object({
+        url: z.url({ protocol: /^https?$/ }),
+        issuer: z.string().min(1).max(500),
+        audience: z.string().min(1).max(500),
+      })
+      .strict()
+      .nullable(),
+  })
+  .partial()
+  .strict();
+
+export interface TenantView {
+  name: string;
+  hostnames: string[];
+  quotas: { apps?: number };
+  jwks: { url: string; issuer: string; audience: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const TOKEN_TTL_DEFAULT_SECONDS = 90 * 24 * 3600;
+export const TOKEN_TTL_MAX_SECONDS = 5 * 365 * 24 * 3600;
+
+export const CreateTokenBody = z
+  .object({
+    tenant: TenantName,
+    scopes: z.array(z.string()).min(1, "name at least one scope"),
+    expiresInSeconds: z.number().int().min(1).max(TOKEN_TTL_MAX_SECONDS).optional(),
+    description: z.string().max(200).optional(),
+  })
+  .strict();
+
+export interface TokenView {
+  id: string;
+  tenant: string;
+  scopes: string[];
+  description: string | null;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+/** A new token: the only time its value is shown. */
+export interface CreateTokenResponse {
+  token: string;
+  info: TokenView;
 }
 
 export interface DeployResponse {

@@ -6,7 +6,19 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { GatewayError } from "../errors.ts";
-import type { AppRecord, DeploymentRecord, Route, StateStore } from "./store.ts";
+import {
+  type AppRecord,
+  configNameTaken,
+  DEFAULT_TENANT,
+  DEPLOYMENTS_RETAINED,
+  type DeploymentRecord,
+  quotaExceeded,
+  type Route,
+  type StateStore,
+  type TenantRecord,
+  type TokenRecord,
+  tenantHasApps,
+} from "./store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS apps (
@@ -47,6 +59,24 @@ CREATE TABLE IF NOT EXISTS app_secrets (
   updated_at TEXT NOT NULL,
   PRIMARY KEY (app, name)
 );
+CREATE TABLE IF NOT EXISTS tenants (
+  name TEXT PRIMARY KEY,
+  hostnames TEXT NOT NULL,
+  quotas TEXT NOT NULL,
+  jwks TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  description TEXT,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS tokens_tenant ON tokens(tenant, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0');
 `;
@@ -69,7 +99,25 @@ interface DeploymentRow {
   created_at: string;
   created_by: string;
   message: string | null;
+  rollback_of: string | null;
   info: string;
+}
+interface TenantRow {
+  name: string;
+  hostnames: string;
+  quotas: string;
+  jwks: string | null;
+  created_at: string;
+  updated_at: string;
+}
+interface TokenRow {
+  id: string;
+  tenant: string;
+  scopes: string;
+  description: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
 }
 
 export function createSqliteStateStore(stateDir: string): StateStore {
@@ -83,13 +131,45 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   if (!columns.some((c) => c.name === "allowed_outbound_hosts")) {
     db.exec("ALTER TABLE apps ADD COLUMN allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]'");
   }
+  // ... and before rollbacks, this one.
+  const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
+  if (!depColumns.some((c) => c.name === "rollback_of")) {
+    db.exec("ALTER TABLE deployments ADD COLUMN rollback_of TEXT");
+  }
 
   const q = {
     app: db.prepare("SELECT * FROM apps WHERE name = ?"),
     apps: db.prepare("SELECT * FROM apps ORDER BY name"),
+    appsOf: db.prepare("SELECT * FROM apps WHERE tenant = ? ORDER BY name"),
+    countApps: db.prepare("SELECT COUNT(*) AS n FROM apps WHERE tenant = ?"),
+    insertApp: db.prepare("INSERT INTO apps (name, tenant, created_at, updated_at) VALUES (?, ?, ?, ?)"),
+    deleteApp: db.prepare("DELETE FROM apps WHERE name = ?"),
+    deleteDeployments: db.prepare("DELETE FROM deployments WHERE app = ?"),
+    tenant: db.prepare("SELECT * FROM tenants WHERE name = ?"),
+    tenants: db.prepare("SELECT * FROM tenants ORDER BY name"),
+    insertTenant: db.prepare(
+      "INSERT INTO tenants (name, hostnames, quotas, jwks, created_at, updated_at) VALUES (?, '[]', '{}', NULL, ?, ?)",
+    ),
+    updateTenant: db.prepare(
+      "UPDATE tenants SET hostnames = ?, quotas = ?, jwks = ?, updated_at = ? WHERE name = ?",
+    ),
+    deleteTenant: db.prepare("DELETE FROM tenants WHERE name = ?"),
+    revokeTenantTokens: db.prepare(
+      "UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL",
+    ),
+    insertToken: db.prepare(
+      "INSERT INTO tokens (id, tenant, scopes, description, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    token: db.prepare("SELECT * FROM tokens WHERE id = ?"),
+    tokens: db.prepare("SELECT * FROM tokens ORDER BY created_at DESC, id DESC"),
+    tokensOf: db.prepare("SELECT * FROM tokens WHERE tenant = ? ORDER BY created_at DESC, id DESC"),
+    revokeToken: db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    deployment: db.prepare("SELECT * FROM deployments WHERE app = ? AND id = ?"),
+    pruneDeployments: db.prepare(
+      "DELETE FROM deployments WHERE app = ? AND id NOT IN (SELECT id FROM deployments WHERE app = ? ORDER BY created_at DESC, id DESC LIMIT ?)",
+    ),
     hostsOf: db.prepare("SELECT pattern FROM hostnames WHERE app = ? ORDER BY pattern"),
     ownerOf: db.prepare("SELECT app FROM hostnames WHERE pattern = ?"),
-    insertApp: db.prepare("INSERT INTO apps (name, created_at, updated_at) VALUES (?, ?, ?)"),
     touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
     setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
     setBuckets: db.prepare("UPDATE apps SET buckets = ? WHERE name = ?"),
@@ -114,7 +194,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
-      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     activate: db.prepare("UPDATE apps SET active_deployment = ?, updated_at = ? WHERE name = ?"),
     deployments: db.prepare(
@@ -160,21 +240,105 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       createdAt: row.created_at,
       createdBy: row.created_by,
       message: row.message ?? undefined,
+      rollbackOf: row.rollback_of ?? undefined,
       info: JSON.parse(row.info),
+    };
+  }
+
+  function toTenant(row: TenantRow): TenantRecord {
+    return {
+      name: row.name,
+      hostnames: JSON.parse(row.hostnames),
+      quotas: JSON.parse(row.quotas),
+      jwks: row.jwks ? JSON.parse(row.jwks) : undefined,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  function toToken(row: TokenRow): TokenRecord {
+    return {
+      id: row.id,
+      tenant: row.tenant,
+      scopes: JSON.parse(row.scopes),
+      description: row.description ?? undefined,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at ?? undefined,
     };
   }
 
   const artifactPath = (digest: string) => join(artifactsDir, `${digest}.wasm`);
 
   return {
+    async getTenant(name) {
+      const row = q.tenant.get(name) as TenantRow | undefined;
+      return row && toTenant(row);
+    },
+    async listTenants() {
+      return (q.tenants.all() as unknown as TenantRow[]).map(toTenant);
+    },
+    async putTenant(name, { hostnames, quotas, jwks }) {
+      const now = new Date().toISOString();
+      return transaction(() => {
+        const existing = q.tenant.get(name) as TenantRow | undefined;
+        if (!existing) q.insertTenant.run(name, now, now);
+        const current = toTenant(q.tenant.get(name) as unknown as TenantRow);
+        const nextJwks = jwks === null ? undefined : (jwks ?? current.jwks);
+        q.updateTenant.run(
+          JSON.stringify(hostnames ?? current.hostnames),
+          JSON.stringify(quotas ?? current.quotas),
+          nextJwks ? JSON.stringify(nextJwks) : null,
+          now,
+          name,
+        );
+        return { tenant: toTenant(q.tenant.get(name) as unknown as TenantRow), created: !existing };
+      });
+    },
+    async deleteTenant(name) {
+      return transaction(() => {
+        if ((q.countApps.get(name) as { n: number }).n > 0) throw tenantHasApps(name);
+        q.revokeTenantTokens.run(new Date().toISOString(), name);
+        return Number(q.deleteTenant.run(name).changes) > 0;
+      });
+    },
+    async addToken(t) {
+      transaction(() => {
+        q.insertToken.run(
+          t.id,
+          t.tenant,
+          JSON.stringify(t.scopes),
+          t.description ?? null,
+          t.createdAt,
+          t.expiresAt,
+          t.revokedAt ?? null,
+        );
+      });
+    },
+    async getToken(id) {
+      const row = q.token.get(id) as TokenRow | undefined;
+      return row && toToken(row);
+    },
+    async listTokens(tenant) {
+      const rows = (tenant === undefined ? q.tokens.all() : q.tokensOf.all(tenant)) as unknown as TokenRow[];
+      return rows.map(toToken);
+    },
+    async revokeToken(id, at) {
+      return transaction(() => {
+        if (!q.token.get(id)) return false;
+        q.revokeToken.run(at, id);
+        return true;
+      });
+    },
     async getApp(name) {
       const row = q.app.get(name) as AppRow | undefined;
       return row && toApp(row);
     },
-    async listApps() {
-      return (q.apps.all() as unknown as AppRow[]).map(toApp);
+    async listApps(tenant) {
+      const rows = (tenant === undefined ? q.apps.all() : q.appsOf.all(tenant)) as unknown as AppRow[];
+      return rows.map(toApp);
     },
-    async putApp(name, { hostnames, limits, buckets, allowedOutboundHosts }) {
+    async putApp(name, { tenant, maxApps, hostnames, limits, buckets, allowedOutboundHosts }) {
       const now = new Date().toISOString();
       return transaction(() => {
         for (const pattern of hostnames ?? []) {
@@ -187,8 +351,12 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           }
         }
         const existing = q.app.get(name) as AppRow | undefined;
+        const owner = existing?.tenant ?? tenant ?? DEFAULT_TENANT;
+        if (!existing && maxApps !== undefined && (q.countApps.get(owner) as { n: number }).n >= maxApps) {
+          throw quotaExceeded(owner, maxApps);
+        }
         if (existing) q.touchApp.run(now, name);
-        else q.insertApp.run(name, now, now);
+        else q.insertApp.run(name, owner, now, now);
         if (hostnames) {
           q.clearHosts.run(name);
           for (const pattern of hostnames) q.insertHost.run(pattern, name);
@@ -222,12 +390,23 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       };
       return route;
     },
+    async deleteApp(name) {
+      return transaction(() => {
+        const row = q.app.get(name) as AppRow | undefined;
+        if (!row) return undefined;
+        const record = toApp(row);
+        // Hostnames, variables and secrets go with the app (ON DELETE CASCADE).
+        q.deleteDeployments.run(name);
+        q.deleteApp.run(name);
+        return record;
+      });
+    },
     async listVars(app) {
       return (q.vars.all(app) as { name: string; value: string }[]).map((r) => [r.name, r.value]);
     },
     async setVar(app, name, value, maxCount) {
       transaction(() => {
-        if (q.hasSecret.get(app, name)) throw nameTaken(app, name, "a secret");
+        if (q.hasSecret.get(app, name)) throw configNameTaken(app, name, "a secret");
         if (!q.hasVar.get(app, name) && (q.countVars.get(app) as { n: number }).n >= maxCount) {
           throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} variables`);
         }
@@ -248,7 +427,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async putSecret(app, name, sealed, maxCount) {
       const now = new Date().toISOString();
       transaction(() => {
-        if (q.hasVar.get(app, name)) throw nameTaken(app, name, "a variable");
+        if (q.hasVar.get(app, name)) throw configNameTaken(app, name, "a variable");
         if (!q.hasSecret.get(app, name) && (q.countSecrets.get(app) as { n: number }).n >= maxCount) {
           throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} secrets`);
         }
@@ -284,10 +463,16 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           d.createdAt,
           d.createdBy,
           d.message ?? null,
+          d.rollbackOf ?? null,
           JSON.stringify(d.info),
         );
         q.activate.run(d.id, d.createdAt, d.app);
+        q.pruneDeployments.run(d.app, d.app, DEPLOYMENTS_RETAINED);
       });
+    },
+    async getDeployment(app, id) {
+      const row = q.deployment.get(app, id) as DeploymentRow | undefined;
+      return row && toDeployment(row);
     },
     async listDeployments(app, limit) {
       return (q.deployments.all(app, limit) as unknown as DeploymentRow[]).map(toDeployment);
@@ -295,15 +480,15 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async version() {
       return Number((q.version.get() as { value: string }).value);
     },
+    onExternalChange() {
+      // One process owns the state directory: every change is made, and invalidated, here.
+      return () => {};
+    },
+    async ping() {
+      q.version.get();
+    },
     async close() {
       db.close();
     },
   };
-}
-
-function nameTaken(app: string, name: string, other: string): GatewayError {
-  return new GatewayError(
-    "ERR_CONFIG_NAME_TAKEN",
-    `app ${app} already has ${other} named ${name}; a name is either a variable or a secret (unset the other first)`,
-  );
 }

@@ -1,10 +1,38 @@
 // What the gateway keeps: apps with their hostnames, immutable deployments, and component
 // artifacts addressed by SHA-256. The embedded backend is SQLite in the state directory.
 
+import { GatewayError } from "../errors.ts";
 import type { AppLimits } from "../schemas.ts";
 
-/** Until tenants arrive, every app belongs to this one. */
+/**
+ * Apps created by the operator without naming a tenant belong to this one. It exists implicitly,
+ * may bind any hostname and has no quotas.
+ */
 export const DEFAULT_TENANT = "default";
+
+/** How many deployments per app are kept (and can be rolled back to); older ones are dropped. */
+export const DEPLOYMENTS_RETAINED = 50;
+
+export interface TenantRecord {
+  name: string;
+  /** Hostname patterns its apps may bind: exact hosts or `*.` wildcards. */
+  hostnames: string[];
+  quotas: { apps?: number };
+  /** Trust tokens from this identity provider too (verified against its JSON Web Key Set). */
+  jwks: { url: string; issuer: string; audience: string } | undefined;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  tenant: string;
+  scopes: string[];
+  description: string | undefined;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | undefined;
+}
 
 export interface AppRecord {
   name: string;
@@ -27,6 +55,8 @@ export interface DeploymentRecord {
   createdAt: string;
   createdBy: string;
   message: string | undefined;
+  /** Set when this deployment re-activated an earlier one's component. */
+  rollbackOf: string | undefined;
   /** The runtime's ComponentInfo, as prepared at deploy time. */
   info: unknown;
 }
@@ -42,21 +72,45 @@ export interface Route {
 }
 
 export interface StateStore {
+  getTenant(name: string): Promise<TenantRecord | undefined>;
+  listTenants(): Promise<TenantRecord[]>;
+  /** Creates the tenant or updates the fields given. */
+  putTenant(
+    name: string,
+    changes: { hostnames?: string[]; quotas?: TenantRecord["quotas"]; jwks?: TenantRecord["jwks"] | null },
+  ): Promise<{ tenant: TenantRecord; created: boolean }>;
+  /** Removes the tenant and revokes its tokens; ERR_TENANT_HAS_APPS while it still has apps. */
+  deleteTenant(name: string): Promise<boolean>;
+  addToken(record: TokenRecord): Promise<void>;
+  getToken(id: string): Promise<TokenRecord | undefined>;
+  /** Tokens, newest first, optionally of one tenant. */
+  listTokens(tenant?: string): Promise<TokenRecord[]>;
+  /** Marks the token revoked; false when there is no such token. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+
   getApp(name: string): Promise<AppRecord | undefined>;
-  listApps(): Promise<AppRecord[]>;
+  listApps(tenant?: string): Promise<AppRecord[]>;
   /**
    * Creates the app or updates the fields given (hostnames are replaced as a whole). Throws
-   * ERR_HOSTNAME_TAKEN when a hostname belongs to another app; then nothing changes.
+   * ERR_HOSTNAME_TAKEN when a hostname belongs to another app and ERR_QUOTA_EXCEEDED when creating
+   * it would take its tenant past `maxApps`; then nothing changes. `tenant` applies on creation.
    */
   putApp(
     name: string,
     changes: {
+      tenant?: string;
+      maxApps?: number;
       hostnames?: string[];
       limits?: AppLimits;
       buckets?: string[];
       allowedOutboundHosts?: string[];
     },
   ): Promise<{ app: AppRecord; created: boolean }>;
+  /**
+   * Removes the app with its hostnames, deployments, variables and secrets (artifacts and
+   * key-value data stay). Returns the removed record.
+   */
+  deleteApp(name: string): Promise<AppRecord | undefined>;
   /** The app's variables, sorted by name. */
   listVars(app: string): Promise<[string, string][]>;
   /** Sets a variable; ERR_CONFIG_NAME_TAKEN when a secret has the name. */
@@ -77,10 +131,42 @@ export interface StateStore {
   hasArtifact(digest: string): Promise<boolean>;
   putArtifact(digest: string, bytes: Uint8Array): Promise<void>;
   getArtifact(digest: string): Promise<Uint8Array | undefined>;
-  /** Records a deployment and makes it the app's active one, atomically. */
+  /**
+   * Records a deployment and makes it the app's active one, atomically, dropping the app's
+   * deployments beyond the newest DEPLOYMENTS_RETAINED.
+   */
   addDeployment(record: DeploymentRecord): Promise<void>;
+  getDeployment(app: string, id: string): Promise<DeploymentRecord | undefined>;
   listDeployments(app: string, limit: number): Promise<DeploymentRecord[]>;
   /** Increases whenever anything routing depends on changes. */
   version(): Promise<number>;
+  /**
+   * Calls `listener` after another process changed the state (this process's own changes are
+   * invalidated where they are made). Returns the unsubscribe function.
+   */
+  onExternalChange(listener: () => void): () => void;
+  /** Resolves when the store answers; throws when it cannot be reached. */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export function tenantHasApps(tenant: string): GatewayError {
+  return new GatewayError(
+    "ERR_TENANT_HAS_APPS",
+    `tenant ${tenant} still has apps; delete them first (deploy-cli apps delete <app>)`,
+  );
+}
+
+export function quotaExceeded(tenant: string, maxApps: number): GatewayError {
+  return new GatewayError(
+    "ERR_QUOTA_EXCEEDED",
+    `tenant ${tenant} may have at most ${maxApps} apps; delete one or ask the operator to raise the quota`,
+  );
+}
+
+export function configNameTaken(app: string, name: string, other: string): GatewayError {
+  return new GatewayError(
+    "ERR_CONFIG_NAME_TAKEN",
+    `app ${app} already has ${other} named ${name}; a name is either a variable or a secret (unset the other first)`,
+  );
 }

@@ -179,3 +179,32 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
   return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024 };
 }
+
+/** One admin API call with a bearer token (the operator's unless `token` is given). */
+export async function adminCall(
+  gw: GatewayProcess,
+  method: string,
+  path: string,
+  options: { token?: string | null; json?: unknown; body?: Uint8Array; contentType?: string } = {},
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  const token = options.token === undefined ? gw.token : options.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  let body: BodyInit | undefined;
+  if (options.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(options.json);
+  } else if (options.body) {
+    headers["content-type"] = options.contentType ?? "application/wasm";
+    body = options.body as Uint8Array<ArrayBuffer>;
+  }
+  const res = await fetch(`${gw.adminUrl}${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON (a value read from KV, say): keep the text.
+  }
+  return { status: res.status, body: parsed };
+}

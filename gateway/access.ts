@@ -1,0 +1,48 @@
+// Who may do what on the admin API. The operator may do anything; a tenant's token reaches only
+// its tenant's apps, and only with the scope the route needs. One middleware decides for every
+// /v1 route, so a new route under /v1/apps/:app is covered without remembering to check.
+
+import type { MiddlewareHandler } from "hono";
+import { hasScope, type Principal, type Scope } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
+import type { StateStore } from "./state/store.ts";
+
+const APP_PATH = /^\/v1\/apps\/([^/]+)(?:\/([^/]*))?/;
+const READS = new Set(["GET", "HEAD"]);
+
+/** The scope a call needs, from its method and the part of the path after /v1/apps/:app/. */
+export function scopeFor(method: string, section: string | undefined): Scope {
+  const read = READS.has(method);
+  if (section === "kv") return read ? "kv:read" : "kv:write";
+  if (section === "vars" || section === "secrets") return read ? "config:read" : "config:write";
+  if (section === "logs") return "logs:read";
+  return read ? "apps:read" : "apps:write";
+}
+
+export function accessControl(
+  state: Pick<StateStore, "getApp">,
+): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  return async (c, next) => {
+    const principal = c.get("principal");
+    if (principal.role === "operator") return next();
+    const path = c.req.path;
+    if (path.startsWith("/v1/tenants") || path.startsWith("/v1/tokens")) {
+      throw new GatewayError("ERR_FORBIDDEN", "only the operator manages tenants and tokens");
+    }
+    const match = APP_PATH.exec(path);
+    const scope = match ? scopeFor(c.req.method, match[2]) : scopeFor(c.req.method, undefined);
+    if (!hasScope(principal, scope)) {
+      throw new GatewayError(
+        "ERR_SCOPE_MISSING",
+        `this token lacks the ${scope} scope; ask the operator for a token that has it`,
+      );
+    }
+    if (match) {
+      const app = await state.getApp(decodeURIComponent(match[1]!));
+      if (app && app.tenant !== principal.tenant) {
+        throw new GatewayError("ERR_FORBIDDEN", `the app ${app.name} belongs to another tenant`);
+      }
+    }
+    return next();
+  };
+}

@@ -1,0 +1,604 @@
+// The shared state store: tenants, tokens, apps, hostnames, deployments and artifacts in Redis, so
+// any number of gateway processes behave as one. Every change is one Lua script run: it checks
+// that what the change was computed from is still current (optimistic concurrency), applies it,
+// bumps a version counter and publishes the new version. Other gateways drop their caches on the
+// message, and a version poll catches any message they missed.
+//
+// Keys share the hash tag `{wasmgate}` so the scripts also run on a Redis Cluster (one slot).
+
+import { Redis } from "ioredis";
+import { GatewayError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import {
+  type AppRecord,
+  configNameTaken,
+  DEFAULT_TENANT,
+  DEPLOYMENTS_RETAINED,
+  type DeploymentRecord,
+  quotaExceeded,
+  type StateStore,
+  type TenantRecord,
+  type TokenRecord,
+  tenantHasApps,
+} from "./store.ts";
+
+const P = "{wasmgate}:";
+const K = {
+  version: `${P}version`,
+  channel: `${P}changed`,
+  app: (name: string) => `${P}app:${name}`,
+  apps: `${P}apps`,
+  tenantApps: (tenant: string) => `${P}tenant-apps:${tenant}`,
+  host: (pattern: string) => `${P}host:${pattern}`,
+  dep: (id: string) => `${P}dep:${id}`,
+  deps: (app: string) => `${P}deps:${app}`,
+  vars: (app: string) => `${P}vars:${app}`,
+  secrets: (app: string) => `${P}secrets:${app}`,
+  tenant: (name: string) => `${P}tenant:${name}`,
+  tenants: `${P}tenants`,
+  token: (id: string) => `${P}token:${id}`,
+  tokens: `${P}tokens`,
+  artifact: (digest: string) => `${P}artifact:${digest}`,
+  key: (name: string) => `${P}key:${name}`,
+};
+
+/** How often each gateway compares the version, in case a pub/sub message was lost. */
+const POLL_MS = 250;
+const MAX_ATTEMPTS = 50;
+
+type Check =
+  /** The key holds exactly `v` (null: does not exist). */
+  | { t: "eq"; k: string; v: string | null }
+  /** The key does not exist or holds `v` (a hostname free or already ours). */
+  | { t: "free"; k: string; v: string }
+  /** The set has fewer than `n` members. */
+  | { t: "scardLt"; k: string; n: number }
+  /** The hash has the field, or fewer than `n` fields. */
+  | { t: "room"; k: string; f: string; n: number }
+  /** The hash does not have the field. */
+  | { t: "hnot"; k: string; f: string };
+
+type Op =
+  | { t: "set"; k: string; v: string }
+  | { t: "del"; k: string }
+  | { t: "sadd" | "srem"; k: string; m: string }
+  | { t: "hset"; k: string; f: string; v: string }
+  | { t: "hdel"; k: string; f: string }
+  | { t: "lpush"; k: string; v: string }
+  | { t: "ltrim"; k: string; n: number };
+
+const COMMIT = `
+local plan = cjson.decode(ARGV[1])
+for i, c in ipairs(plan.checks) do
+  if c.t == 'eq' then
+    local v = redis.call('GET', c.k)
+    if c.v == cjson.null then
+      if v then return {'conflict', c.k} end
+    elseif v ~= c.v then return {'conflict', c.k} end
+  elseif c.t == 'free' then
+    local v = redis.call('GET', c.k)
+    if v and v ~= c.v then return {'taken', c.k} end
+  elseif c.t == 'scardLt' then
+    if redis.call('SCARD', c.k) >= c.n then return {'full', c.k} end
+  elseif c.t == 'room' then
+    if redis.call('HEXISTS', c.k, c.f) == 0 and redis.call('HLEN', c.k) >= c.n then return {'full', c.k} end
+  elseif c.t == 'hnot' then
+    if redis.call('HEXISTS', c.k, c.f) == 1 then return {'exists', c.k} end
+  end
+end
+for _, o in ipairs(plan.ops) do
+  if o.t == 'set' then redis.call('SET', o.k, o.v)
+  elseif o.t == 'del' then redis.call('DEL', o.k)
+  elseif o.t == 'sadd' then redis.call('SADD', o.k, o.m)
+  elseif o.t == 'srem' then redis.call('SREM', o.k, o.m)
+  elseif o.t == 'hset' then redis.call('HSET', o.k, o.f, o.v)
+  elseif o.t == 'hdel' then redis.call('HDEL', o.k, o.f)
+  elseif o.t == 'lpush' then redis.call('LPUSH', o.k, o.v)
+  elseif o.t == 'ltrim' then redis.call('LTRIM', o.k, 0, o.n - 1)
+  end
+end
+local version = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', KEYS[2], version)
+return {'ok', tostring(version)}
+`;
+
+type Outcome = { ok: true } | { ok: false; reason: "taken" | "full" | "exists"; key: string };
+
+/** A change computed from what was read, or a result that needs no change. */
+type Plan<T> = { checks: Check[]; ops: Op[]; result: T } | { result: T; checks?: undefined };
+
+export interface RedisStateStore extends StateStore {
+  /**
+   * A key shared by every gateway on this Redis: the first one to start stores `create()`'s
+   * value; all of them get the stored one.
+   */
+  sharedKey(name: string, create: () => Promise<string> | string): Promise<string>;
+}
+
+export interface RedisStateOptions {
+  url: string;
+  logger?: Logger;
+  /** How long to wait for Redis at start before giving up. */
+  connectTimeoutMs?: number;
+}
+
+export async function createRedisStateStore(options: RedisStateOptions): Promise<RedisStateStore> {
+  const { url, logger } = options;
+  const clientOptions = {
+    // Fail at once while disconnected: an admin call or an uncached route lookup answers 503
+    // instead of hanging; routes already cached keep serving.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 5000,
+    connectTimeout: 2000,
+    retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), 1000),
+  };
+  const client = new Redis(url, { ...clientOptions, connectionName: "wasmgate-state" });
+  let healthy = true;
+  client.on("error", (err: Error) => {
+    if (!healthy) return;
+    healthy = false;
+    logger?.warn(
+      { err },
+      "state redis connection failed; uncached lookups and admin calls fail until it reconnects",
+    );
+  });
+  client.on("ready", () => {
+    healthy = true;
+  });
+  await waitReady(client, options.connectTimeoutMs ?? 10_000);
+  client.defineCommand("wasmgateCommit", { numberOfKeys: 2, lua: COMMIT });
+  const commitScript = (plan: string) =>
+    (
+      client as unknown as { wasmgateCommit(a: string, b: string, c: string): Promise<[string, string]> }
+    ).wasmgateCommit(K.version, K.channel, plan);
+
+  let lastSeen = Number((await client.get(K.version)) ?? 0);
+  const listeners = new Set<() => void>();
+  /** Notes a version; tells the listeners when someone else made it (or made one before it). */
+  function noteVersion(version: number, own: boolean) {
+    if (version <= lastSeen) return;
+    const gap = version - lastSeen;
+    lastSeen = version;
+    if (!own || gap > 1) for (const listener of listeners) listener();
+  }
+
+  async function commit(checks: Check[], ops: Op[]): Promise<Outcome | "conflict"> {
+    const [status, detail] = await commitScript(JSON.stringify({ checks, ops }));
+    if (status === "ok") {
+      noteVersion(Number(detail), true);
+      return { ok: true };
+    }
+    if (status === "conflict") return "conflict";
+    return { ok: false, reason: status as "taken" | "full" | "exists", key: detail };
+  }
+
+  /** Reads, plans and commits until nothing it read changed meanwhile. */
+  async function transact<T>(
+    plan: () => Promise<Plan<T>>,
+    refused: (outcome: Extract<Outcome, { ok: false }>) => Error,
+  ): Promise<T> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const next = await plan();
+      if (next.checks === undefined) return next.result;
+      const outcome = await commit(next.checks, next.ops);
+      if (outcome === "conflict") continue;
+      if (!outcome.ok) throw refused(outcome);
+      return next.result;
+    }
+    throw new GatewayError(
+      "ERR_STATE_UNAVAILABLE",
+      "the state changed too often to apply this change; try again",
+    );
+  }
+
+  const noRefusal = (outcome: Extract<Outcome, { ok: false }>) =>
+    new GatewayError("ERR_INTERNAL", `unexpected state refusal ${outcome.reason} on ${outcome.key}`);
+
+  async function readJson<T>(key: string): Promise<{ raw: string | null; value: T | undefined }> {
+    const raw = await client.get(key);
+    return { raw, value: raw === null ? undefined : (JSON.parse(raw) as T) };
+  }
+
+  async function readMany<T>(keys: string[]): Promise<T[]> {
+    if (keys.length === 0) return [];
+    const out: T[] = [];
+    // Bounded batches keep one MGET from blocking Redis with a huge reply.
+    for (let i = 0; i < keys.length; i += 500) {
+      for (const raw of await client.mget(keys.slice(i, i + 500)))
+        if (raw !== null) out.push(JSON.parse(raw) as T);
+    }
+    return out;
+  }
+
+  const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const newestFirst = <T extends { createdAt: string; id: string }>(a: T, b: T) =>
+    a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1;
+
+  /** Updates the app record (must exist) alongside other ops. */
+  async function withApp<T>(
+    name: string,
+    change: (app: AppRecord, raw: string) => Promise<Plan<T>> | Plan<T>,
+    refused: (outcome: Extract<Outcome, { ok: false }>) => Error = noRefusal,
+  ): Promise<T> {
+    return transact(async () => {
+      const { raw, value: app } = await readJson<AppRecord>(K.app(name));
+      if (!app || raw === null) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+      return change(app, raw);
+    }, refused);
+  }
+
+  function touched(app: AppRecord, raw: string, at: string): { checks: Check[]; op: Op } {
+    return {
+      checks: [{ t: "eq", k: K.app(app.name), v: raw }],
+      op: { t: "set", k: K.app(app.name), v: JSON.stringify({ ...app, updatedAt: at }) },
+    };
+  }
+
+  const store: RedisStateStore = {
+    async getTenant(name) {
+      return (await readJson<TenantRecord>(K.tenant(name))).value;
+    },
+    async listTenants() {
+      const names = await client.smembers(K.tenants);
+      return (await readMany<TenantRecord>(names.map(K.tenant))).sort(byName);
+    },
+    async putTenant(name, { hostnames, quotas, jwks }) {
+      return transact(async () => {
+        const { raw, value: current } = await readJson<TenantRecord>(K.tenant(name));
+        const now = new Date().toISOString();
+        const nextJwks = jwks === null ? undefined : (jwks ?? current?.jwks);
+        const tenant: TenantRecord = {
+          name,
+          hostnames: hostnames ?? current?.hostnames ?? [],
+          quotas: quotas ?? current?.quotas ?? {},
+          jwks: nextJwks,
+          createdAt: current?.createdAt ?? now,
+          updatedAt: now,
+        };
+        return {
+          checks: [{ t: "eq", k: K.tenant(name), v: raw }],
+          ops: [
+            { t: "set", k: K.tenant(name), v: JSON.stringify(tenant) },
+            { t: "sadd", k: K.tenants, m: name },
+          ],
+          result: { tenant, created: !current },
+        };
+      }, noRefusal);
+    },
+    async deleteTenant(name) {
+      return transact(
+        async () => {
+          const { raw } = await readJson<TenantRecord>(K.tenant(name));
+          if (raw === null) return { result: false };
+          const at = new Date().toISOString();
+          const checks: Check[] = [
+            { t: "eq", k: K.tenant(name), v: raw },
+            { t: "scardLt", k: K.tenantApps(name), n: 1 },
+          ];
+          const ops: Op[] = [
+            { t: "del", k: K.tenant(name) },
+            { t: "srem", k: K.tenants, m: name },
+          ];
+          for (const id of await client.smembers(K.tokens)) {
+            const token = await readJson<TokenRecord>(K.token(id));
+            if (token.value?.tenant !== name || token.value.revokedAt) continue;
+            checks.push({ t: "eq", k: K.token(id), v: token.raw });
+            ops.push({ t: "set", k: K.token(id), v: JSON.stringify({ ...token.value, revokedAt: at }) });
+          }
+          return { checks, ops, result: true };
+        },
+        () => tenantHasApps(name),
+      );
+    },
+    async addToken(token) {
+      await transact(
+        async () => ({
+          checks: [{ t: "eq", k: K.token(token.id), v: null }],
+          ops: [
+            { t: "set", k: K.token(token.id), v: JSON.stringify(token) },
+            { t: "sadd", k: K.tokens, m: token.id },
+          ],
+          result: undefined,
+        }),
+        noRefusal,
+      );
+    },
+    async getToken(id) {
+      return (await readJson<TokenRecord>(K.token(id))).value;
+    },
+    async listTokens(tenant) {
+      const all = await readMany<TokenRecord>((await client.smembers(K.tokens)).map(K.token));
+      return all.filter((t) => tenant === undefined || t.tenant === tenant).sort(newestFirst);
+    },
+    async revokeToken(id, at) {
+      return transact(async () => {
+        const { raw, value } = await readJson<TokenRecord>(K.token(id));
+        if (!value) return { result: false };
+        if (value.revokedAt) return { result: true };
+        return {
+          checks: [{ t: "eq", k: K.token(id), v: raw }],
+          ops: [{ t: "set", k: K.token(id), v: JSON.stringify({ ...value, revokedAt: at }) }],
+          result: true,
+        };
+      }, noRefusal);
+    },
+
+    async getApp(name) {
+      return (await readJson<AppRecord>(K.app(name))).value;
+    },
+    async listApps(tenant) {
+      const names = await client.smembers(tenant === undefined ? K.apps : K.tenantApps(tenant));
+      return (await readMany<AppRecord>(names.map(K.app))).sort(byName);
+    },
+    async putApp(name, { tenant, maxApps, hostnames, limits, buckets, allowedOutboundHosts }) {
+      return transact(
+        async () => {
+          const { raw, value: current } = await readJson<AppRecord>(K.app(name));
+          const now = new Date().toISOString();
+          const owner = current?.tenant ?? tenant ?? DEFAULT_TENANT;
+          const app: AppRecord = {
+            name,
+            tenant: owner,
+            hostnames: hostnames ? [...hostnames].sort() : (current?.hostnames ?? []),
+            buckets: buckets ?? current?.buckets ?? ["default"],
+            allowedOutboundHosts: allowedOutboundHosts ?? current?.allowedOutboundHosts ?? [],
+            limits: limits ?? current?.limits ?? {},
+            activeDeployment: current?.activeDeployment,
+            createdAt: current?.createdAt ?? now,
+            updatedAt: now,
+          };
+          const checks: Check[] = [{ t: "eq", k: K.app(name), v: raw }];
+          if (!current && maxApps !== undefined)
+            checks.push({ t: "scardLt", k: K.tenantApps(owner), n: maxApps });
+          const ops: Op[] = [
+            { t: "set", k: K.app(name), v: JSON.stringify(app) },
+            { t: "sadd", k: K.apps, m: name },
+            { t: "sadd", k: K.tenantApps(owner), m: name },
+          ];
+          if (hostnames) {
+            for (const pattern of app.hostnames) {
+              checks.push({ t: "free", k: K.host(pattern), v: name });
+              ops.push({ t: "set", k: K.host(pattern), v: name });
+            }
+            for (const pattern of current?.hostnames ?? []) {
+              if (!app.hostnames.includes(pattern)) ops.push({ t: "del", k: K.host(pattern) });
+            }
+          }
+          return { checks, ops, result: { app, created: !current } };
+        },
+        (outcome) =>
+          outcome.reason === "taken"
+            ? new GatewayError(
+                "ERR_HOSTNAME_TAKEN",
+                `hostname ${outcome.key.slice(K.host("").length)} is already bound to another app`,
+              )
+            : quotaExceeded(tenant ?? DEFAULT_TENANT, maxApps ?? 0),
+      );
+    },
+    async deleteApp(name) {
+      return transact(async () => {
+        const { raw, value: app } = await readJson<AppRecord>(K.app(name));
+        if (!app) return { result: undefined };
+        const ops: Op[] = [
+          { t: "del", k: K.app(name) },
+          { t: "srem", k: K.apps, m: name },
+          { t: "srem", k: K.tenantApps(app.tenant), m: name },
+          { t: "del", k: K.vars(name) },
+          { t: "del", k: K.secrets(name) },
+          { t: "del", k: K.deps(name) },
+        ];
+        for (const pattern of app.hostnames) ops.push({ t: "del", k: K.host(pattern) });
+        for (const id of await client.lrange(K.deps(name), 0, -1)) ops.push({ t: "del", k: K.dep(id) });
+        return { checks: [{ t: "eq", k: K.app(name), v: raw }], ops, result: app };
+      }, noRefusal);
+    },
+    async routeFor(pattern) {
+      const name = await client.get(K.host(pattern));
+      if (name === null) return undefined;
+      const app = await store.getApp(name);
+      if (!app) return undefined;
+      const deployment = app.activeDeployment
+        ? (await readJson<DeploymentRecord>(K.dep(app.activeDeployment))).value
+        : undefined;
+      return {
+        app: app.name,
+        tenant: app.tenant,
+        buckets: app.buckets,
+        allowedOutboundHosts: app.allowedOutboundHosts,
+        pattern,
+        limits: app.limits,
+        deployment,
+      };
+    },
+
+    async listVars(app) {
+      const all = await client.hgetall(K.vars(app));
+      return Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    },
+    async setVar(app, name, value, maxCount) {
+      await withApp(
+        app,
+        (record, raw) => {
+          const touch = touched(record, raw, new Date().toISOString());
+          return {
+            checks: [
+              ...touch.checks,
+              { t: "hnot", k: K.secrets(app), f: name },
+              { t: "room", k: K.vars(app), f: name, n: maxCount },
+            ],
+            ops: [touch.op, { t: "hset", k: K.vars(app), f: name, v: value }],
+            result: undefined,
+          };
+        },
+        (outcome) =>
+          outcome.reason === "exists"
+            ? configNameTaken(app, name, "a secret")
+            : new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} variables`),
+      );
+    },
+    async deleteVar(app, name) {
+      return transact(async () => {
+        if (!(await client.hexists(K.vars(app), name))) return { result: false };
+        return { checks: [], ops: [{ t: "hdel", k: K.vars(app), f: name }], result: true };
+      }, noRefusal);
+    },
+    async listSecrets(app) {
+      const all = await client.hgetall(K.secrets(app));
+      return Object.entries(all)
+        .map(([name, json]) => ({ name, ...(JSON.parse(json) as { sealed: string; updatedAt: string }) }))
+        .sort(byName);
+    },
+    async putSecret(app, name, sealed, maxCount) {
+      const updatedAt = new Date().toISOString();
+      await withApp(
+        app,
+        (record, raw) => {
+          const touch = touched(record, raw, updatedAt);
+          return {
+            checks: [
+              ...touch.checks,
+              { t: "hnot", k: K.vars(app), f: name },
+              { t: "room", k: K.secrets(app), f: name, n: maxCount },
+            ],
+            ops: [
+              touch.op,
+              { t: "hset", k: K.secrets(app), f: name, v: JSON.stringify({ sealed, updatedAt }) },
+            ],
+            result: undefined,
+          };
+        },
+        (outcome) =>
+          outcome.reason === "exists"
+            ? configNameTaken(app, name, "a variable")
+            : new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} secrets`),
+      );
+      return { name, updatedAt };
+    },
+    async deleteSecret(app, name) {
+      return transact(async () => {
+        if (!(await client.hexists(K.secrets(app), name))) return { result: false };
+        return { checks: [], ops: [{ t: "hdel", k: K.secrets(app), f: name }], result: true };
+      }, noRefusal);
+    },
+
+    async hasArtifact(digest) {
+      return (await client.exists(K.artifact(digest))) === 1;
+    },
+    async putArtifact(digest, bytes) {
+      // Content-addressed: the same bytes are stored once, whoever pushes them.
+      await client.set(
+        K.artifact(digest),
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        "NX",
+      );
+    },
+    async getArtifact(digest) {
+      const bytes = await client.getBuffer(K.artifact(digest));
+      return bytes === null ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    async addDeployment(d) {
+      await withApp(d.app, async (app, raw) => {
+        const ids = [d.id, ...(await client.lrange(K.deps(d.app), 0, -1))];
+        const ops: Op[] = [
+          { t: "set", k: K.dep(d.id), v: JSON.stringify(d) },
+          { t: "lpush", k: K.deps(d.app), v: d.id },
+          { t: "ltrim", k: K.deps(d.app), n: DEPLOYMENTS_RETAINED },
+          {
+            t: "set",
+            k: K.app(d.app),
+            v: JSON.stringify({ ...app, activeDeployment: d.id, updatedAt: d.createdAt }),
+          },
+        ];
+        for (const old of ids.slice(DEPLOYMENTS_RETAINED)) ops.push({ t: "del", k: K.dep(old) });
+        // Every change to an app's deployment list also rewrites the app, so this check orders them.
+        return { checks: [{ t: "eq", k: K.app(d.app), v: raw }], ops, result: undefined };
+      });
+    },
+    async getDeployment(app, id) {
+      const { value } = await readJson<DeploymentRecord>(K.dep(id));
+      return value?.app === app ? value : undefined;
+    },
+    async listDeployments(app, limit) {
+      const ids = await client.lrange(K.deps(app), 0, Math.max(limit, 1) - 1);
+      return readMany<DeploymentRecord>(ids.map(K.dep));
+    },
+    async version() {
+      return Number((await client.get(K.version)) ?? 0);
+    },
+    onExternalChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async ping() {
+      await client.ping();
+    },
+    async sharedKey(name, create) {
+      const key = K.key(name);
+      const existing = await client.get(key);
+      if (existing !== null) return existing;
+      await client.set(key, await create(), "NX");
+      return (await client.get(key))!;
+    },
+    async close() {
+      clearInterval(poll);
+      subscriber.disconnect();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+
+  // Changes made by other gateways: pub/sub for speed, the poll for certainty.
+  const subscriber = new Redis(url, {
+    ...clientOptions,
+    enableOfflineQueue: true,
+    connectionName: "wasmgate-state-sub",
+  });
+  subscriber.on("error", () => {});
+  subscriber.on("message", (_channel: string, message: string) => noteVersion(Number(message), false));
+  subscriber.subscribe(K.channel).catch(() => {});
+  const poll = setInterval(() => {
+    client.get(K.version).then(
+      (v) => noteVersion(Number(v ?? 0), false),
+      () => {},
+    );
+  }, POLL_MS);
+  poll.unref();
+
+  return unavailableOnFailure(store);
+}
+
+/** Redis failures become 503 ERR_STATE_UNAVAILABLE; our own refusals pass through. */
+function unavailableOnFailure<T extends object>(store: T): T {
+  for (const [name, fn] of Object.entries(store)) {
+    if (typeof fn !== "function" || name === "onExternalChange") continue;
+    (store as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      try {
+        return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (err) {
+        if (err instanceof GatewayError) throw err;
+        throw new GatewayError(
+          "ERR_STATE_UNAVAILABLE",
+          `the state store (Redis) failed: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    };
+  }
+  return store;
+}
+
+async function waitReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.disconnect();
+      reject(new Error(`could not reach Redis within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.once("ready", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

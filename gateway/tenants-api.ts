@@ -1,0 +1,203 @@
+// Admin API routes for the operator: tenants (the hostnames they may bind, their quotas, an
+// optional external identity provider) and the tokens issued to them.
+
+import { randomUUID } from "node:crypto";
+import type { Hono } from "hono";
+import { type Auth, SCOPES, type Scope } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
+import { normalizePattern } from "./hostnames.ts";
+import type { Logger } from "./logger.ts";
+import {
+  CreateTokenBody,
+  type CreateTokenResponse,
+  PutTenantBody,
+  TenantName,
+  type TenantView,
+  TOKEN_TTL_DEFAULT_SECONDS,
+  type TokenView,
+} from "./schemas.ts";
+import { DEFAULT_TENANT, type StateStore, type TenantRecord, type TokenRecord } from "./state/store.ts";
+
+export interface TenantsApiDeps {
+  state: StateStore;
+  auth: Auth;
+  logger: Logger;
+  /** Drops cached routing and configuration after a change. */
+  invalidate(): void;
+  now?: () => Date;
+}
+
+export function mountTenantsApi(app: Hono<any>, deps: TenantsApiDeps) {
+  const { state, auth, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  app.get("/v1/tenants", async (c) => c.json({ tenants: (await state.listTenants()).map(tenantView) }));
+
+  app.get("/v1/tenants/:tenant", async (c) =>
+    c.json({ tenant: tenantView(await mustGetTenant(state, c.req.param("tenant"))) }),
+  );
+
+  app.put("/v1/tenants/:tenant", async (c) => {
+    const name = tenantName(c.req.param("tenant"));
+    if (name === DEFAULT_TENANT) {
+      throw new GatewayError(
+        "ERR_VALIDATION",
+        `"${DEFAULT_TENANT}" is the built-in tenant; choose another name`,
+      );
+    }
+    const body = PutTenantBody.safeParse(await jsonBody(c.req.raw));
+    if (!body.success) throw validation(body.error.issues);
+    const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(hostnamePattern))];
+    const { tenant, created } = await state.putTenant(name, {
+      hostnames,
+      quotas: body.data.quotas,
+      jwks: body.data.jwks,
+    });
+    deps.invalidate();
+    logger.info(
+      { requestId: c.get("requestId"), tenant: name, hostnames: tenant.hostnames },
+      created ? "tenant created" : "tenant updated",
+    );
+    return c.json({ tenant: tenantView(tenant) }, created ? 201 : 200);
+  });
+
+  app.delete("/v1/tenants/:tenant", async (c) => {
+    const name = tenantName(c.req.param("tenant"));
+    if (!(await state.deleteTenant(name))) throw tenantNotFound(name);
+    deps.invalidate();
+    logger.info({ requestId: c.get("requestId"), tenant: name }, "tenant deleted");
+    return c.json({ deleted: name });
+  });
+
+  app.post("/v1/tokens", async (c) => {
+    const body = CreateTokenBody.safeParse(await jsonBody(c.req.raw));
+    if (!body.success) throw validation(body.error.issues);
+    const { tenant, scopes, expiresInSeconds, description } = body.data;
+    const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (unknown.length > 0) {
+      throw new GatewayError(
+        "ERR_VALIDATION",
+        `unknown scope ${unknown.join(", ")}; the scopes are ${SCOPES.join(", ")}`,
+      );
+    }
+    await mustGetTenant(state, tenant);
+    const issued = now();
+    const record: TokenRecord = {
+      id: `tok_${randomUUID().replaceAll("-", "")}`,
+      tenant,
+      scopes: [...new Set(scopes)],
+      description,
+      createdAt: issued.toISOString(),
+      expiresAt: new Date(
+        issued.getTime() + (expiresInSeconds ?? TOKEN_TTL_DEFAULT_SECONDS) * 1000,
+      ).toISOString(),
+      revokedAt: undefined,
+    };
+    // Recorded before it is handed out: a token that is not on record never verifies.
+    await state.addToken(record);
+    const token = await auth.issueTenantToken({
+      id: record.id,
+      tenant,
+      scopes: record.scopes as Scope[],
+      expiresAt: new Date(record.expiresAt),
+    });
+    logger.info(
+      { requestId: c.get("requestId"), tenant, token: record.id, scopes: record.scopes },
+      "token issued",
+    );
+    const response: CreateTokenResponse = { token, info: tokenView(record) };
+    return c.json(response, 201);
+  });
+
+  app.get("/v1/tokens", async (c) => {
+    const tenant = c.req.query("tenant");
+    return c.json({ tokens: (await state.listTokens(tenant && tenantName(tenant))).map(tokenView) });
+  });
+
+  app.delete("/v1/tokens/:id", async (c) => {
+    const id = c.req.param("id");
+    const at = now().toISOString();
+    if (!(await state.revokeToken(id, at))) {
+      throw new GatewayError(
+        "ERR_TOKEN_NOT_FOUND",
+        `there is no token with id ${id}; list them with deploy-cli tokens list`,
+      );
+    }
+    logger.info({ requestId: c.get("requestId"), token: id }, "token revoked");
+    const record = await state.getToken(id);
+    return c.json({ revoked: id, revokedAt: record?.revokedAt ?? at });
+  });
+}
+
+export async function mustGetTenant(
+  state: Pick<StateStore, "getTenant">,
+  raw: string,
+): Promise<TenantRecord> {
+  const name = tenantName(raw);
+  const tenant = await state.getTenant(name);
+  if (!tenant) throw tenantNotFound(name);
+  return tenant;
+}
+
+function tenantNotFound(name: string): GatewayError {
+  return new GatewayError(
+    "ERR_TENANT_NOT_FOUND",
+    `there is no tenant named ${name}; create it with deploy-cli tenants create`,
+  );
+}
+
+function tenantName(raw: string): string {
+  const parsed = TenantName.safeParse(raw);
+  if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
+  return parsed.data;
+}
+
+/** Normalizes a hostname or `*.` pattern, or refuses it with ERR_HOSTNAME_INVALID. */
+export function hostnamePattern(raw: string): string {
+  const pattern = normalizePattern(raw);
+  if (!pattern) {
+    throw new GatewayError(
+      "ERR_HOSTNAME_INVALID",
+      `"${raw}" is not a hostname; use a name like app.example.com or *.example.com, without scheme or port`,
+    );
+  }
+  return pattern;
+}
+
+export async function jsonBody(req: Request): Promise<unknown> {
+  try {
+    return await req.json();
+  } catch {
+    throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
+  }
+}
+
+export function validation(issues: { message: string; path: PropertyKey[] }[]): GatewayError {
+  return new GatewayError(
+    "ERR_VALIDATION",
+    issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; "),
+  );
+}
+
+function tenantView(t: TenantRecord): TenantView {
+  return {
+    name: t.name,
+    hostnames: t.hostnames,
+    quotas: t.quotas,
+    jwks: t.jwks ?? null,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+function tokenView(t: TokenRecord): TokenView {
+  return {
+    id: t.id,
+    tenant: t.tenant,
+    scopes: t.scopes,
+    description: t.description ?? null,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt ?? null,
+  };
+}

@@ -1,0 +1,386 @@
+// Tenants and tokens: every admin call is authenticated and scoped to its tenant, hostnames stay
+// inside what the tenant was granted, routing follows Cloudflare's precedence, deployments roll
+// back and apps delete cleanly. Against a real gateway process.
+
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { base64url, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { buildGuest } from "../scripts/guests.ts";
+import { adminCall, type GatewayProcess, get, startGateway } from "./harness/gateway.ts";
+
+let gw: GatewayProcess;
+let fast: Uint8Array;
+let wat: Uint8Array;
+
+before(async () => {
+  fast = new Uint8Array(readFileSync(await buildGuest("example", "hello-fast")));
+  wat = new Uint8Array(readFileSync(await buildGuest("fixture", "hello-p020")));
+  gw = await startGateway({ args: ["--workers", "1"] });
+});
+after(() => gw?.dispose());
+
+/** The gateway's own signing key, as an attacker who stole nothing would NOT have it. */
+async function gatewayKey() {
+  const jwk = JSON.parse(readFileSync(join(gw.stateDir, "signing-key.jwk"), "utf8")) as JWK;
+  return { jwk, key: await importJWK({ ...jwk, alg: "EdDSA" }, "EdDSA") };
+}
+
+async function expectRefused(token: string | null, code: string, status = 401) {
+  const res = await adminCall(gw, "GET", "/v1/apps", { token });
+  assert.equal(res.status, status, `${code}: ${JSON.stringify(res.body)}`);
+  assert.equal(res.body.error.code, code);
+  assert.ok(res.body.error.requestId);
+}
+
+async function createTenant(name: string, hostnames: string[], quotas?: { apps?: number }) {
+  const res = await adminCall(gw, "PUT", `/v1/tenants/${name}`, { json: { hostnames, quotas } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+}
+
+async function tokenFor(tenant: string, scopes: string[], extra: Record<string, unknown> = {}) {
+  const res = await adminCall(gw, "POST", "/v1/tokens", { json: { tenant, scopes, ...extra } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body as { token: string; info: { id: string } };
+}
+
+async function deploy(app: string, bytes: Uint8Array, token?: string) {
+  const res = await adminCall(gw, "POST", `/v1/apps/${app}/deployments`, { token, body: bytes });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.deployment as { id: string; digest: string };
+}
+
+/** Which app answered a data-plane request, from the gateway's own request log. */
+async function servedBy(host: string): Promise<string | undefined> {
+  const res = await get(gw, host, "/which");
+  if (res.status === 404) return undefined;
+  const id = res.headers.get("x-request-id");
+  for (let i = 0; i < 50; i++) {
+    const line = gw.logs.find((l) => l.msg === "request" && l.requestId === id);
+    if (line) return String(line.app);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no request log line for ${host}`);
+}
+
+describe("tokens", () => {
+  it("refuses each kind of bad token with its own code", async () => {
+    await createTenant("tokens", ["*.tokens.localhost"]);
+    const good = await tokenFor("tokens", ["apps:read"]);
+    assert.equal((await adminCall(gw, "GET", "/v1/apps", { token: good.token })).status, 200);
+    const { jwk, key } = await gatewayKey();
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { role: "tenant", scope: "apps:read", jti: good.info.id };
+    const signed = (payload: Record<string, unknown>) =>
+      new SignJWT({ ...claims, ...payload })
+        .setProtectedHeader({ alg: "EdDSA", kid: jwk.kid })
+        .setIssuer("wasmgate")
+        .setAudience("wasmgate-admin")
+        .setSubject("tokens")
+        .sign(key);
+
+    await expectRefused(null, "ERR_AUTH_MISSING");
+    await expectRefused("not.a.jwt", "ERR_AUTH_INVALID");
+    // Signed by a key of our own making.
+    const forgedKey = (await generateKeyPair("EdDSA")).privateKey;
+    const forged = await new SignJWT({ ...claims, exp: now + 60 })
+      .setProtectedHeader({ alg: "EdDSA" })
+      .setIssuer("wasmgate")
+      .setAudience("wasmgate-admin")
+      .setSubject("tokens")
+      .sign(forgedKey);
+    await expectRefused(forged, "ERR_AUTH_BAD_SIGNATURE");
+    // A valid tenant token whose payload is rewritten to claim the operator role.
+    const [header, , signature] = good.token.split(".");
+    const payload = JSON.parse(Buffer.from(good.token.split(".")[1]!, "base64url").toString());
+    const tampered = `${header}.${base64url.encode(JSON.stringify({ ...payload, role: "operator" }))}.${signature}`;
+    await expectRefused(tampered, "ERR_AUTH_BAD_SIGNATURE");
+    // alg: none, and HS256 keyed with the public key (the classic confusion attack).
+    const none = `${base64url.encode(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url.encode(
+      JSON.stringify({ ...payload, role: "operator" }),
+    )}.`;
+    await expectRefused(none, "ERR_AUTH_ALG_NOT_ALLOWED");
+    const hs = await new SignJWT({ ...payload, role: "operator" })
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(JSON.stringify({ kty: jwk.kty, crv: jwk.crv, x: jwk.x })));
+    await expectRefused(hs, "ERR_AUTH_ALG_NOT_ALLOWED");
+    // Signed with the gateway's real key but with claims that must not pass.
+    await expectRefused(await signed({ exp: now - 10 }), "ERR_AUTH_EXPIRED");
+    await expectRefused(await signed({ exp: now + 600, nbf: now + 300 }), "ERR_AUTH_NOT_YET_VALID");
+    await expectRefused(
+      await new SignJWT({ ...claims, exp: now + 60 })
+        .setProtectedHeader({ alg: "EdDSA" })
+        .setIssuer("someone-else")
+        .setAudience("wasmgate-admin")
+        .setSubject("tokens")
+        .sign(key),
+      "ERR_AUTH_WRONG_ISSUER",
+    );
+    await expectRefused(
+      await new SignJWT({ ...claims, exp: now + 60 })
+        .setProtectedHeader({ alg: "EdDSA" })
+        .setIssuer("wasmgate")
+        .setAudience("another-service")
+        .setSubject("tokens")
+        .sign(key),
+      "ERR_AUTH_WRONG_AUDIENCE",
+    );
+    // Correctly signed, but never issued (not on record): not accepted either.
+    await expectRefused(await signed({ exp: now + 60, jti: "tok_made_up" }), "ERR_AUTH_REVOKED");
+
+    const revoke = await adminCall(gw, "DELETE", `/v1/tokens/${good.info.id}`);
+    assert.equal(revoke.status, 200);
+    await expectRefused(good.token, "ERR_AUTH_REVOKED");
+    const listed = await adminCall(gw, "GET", "/v1/tokens?tenant=tokens");
+    assert.ok(listed.body.tokens.find((t: { id: string }) => t.id === good.info.id).revokedAt);
+    assert.equal(JSON.stringify(listed.body).includes(good.token), false, "token values are never listed");
+  });
+
+  it("keeps each tenant to its own apps, hostnames, scopes and quota", async () => {
+    await createTenant("acme", ["*.acme.localhost", "*.shared.localhost"]);
+    await createTenant("globex", ["*.globex.localhost", "*.shared.localhost"], { apps: 2 });
+    const acme = (await tokenFor("acme", ["apps:write", "kv:write", "config:write", "logs:read"])).token;
+    const acmeReader = (await tokenFor("acme", ["apps:read"])).token;
+    const globex = (await tokenFor("globex", ["apps:write", "kv:write", "config:write", "logs:read"])).token;
+
+    const created = await adminCall(gw, "PUT", "/v1/apps/shop", {
+      token: acme,
+      json: { hostnames: ["shop.acme.localhost", "shop.shared.localhost"] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.app.tenant, "acme");
+    await deploy("shop", fast, acme);
+    assert.equal((await get(gw, "shop.acme.localhost")).status, 200);
+    const put = await adminCall(gw, "PUT", "/v1/apps/shop/kv/default/value?key=k", {
+      token: acme,
+      body: new TextEncoder().encode("acme's"),
+      contentType: "application/octet-stream",
+    });
+    assert.equal(put.status, 204);
+
+    // Hostnames: outside the grant → 403; inside but bound by another app → 409.
+    const outside = await adminCall(gw, "PUT", "/v1/apps/shop", {
+      token: acme,
+      json: { hostnames: ["shop.globex.localhost"] },
+    });
+    assert.equal(outside.status, 403);
+    assert.equal(outside.body.error.code, "ERR_HOSTNAME_NOT_GRANTED");
+    const apex = await adminCall(gw, "PUT", "/v1/apps/shop", {
+      token: acme,
+      json: { hostnames: ["acme.localhost"] },
+    });
+    assert.equal(apex.body.error.code, "ERR_HOSTNAME_NOT_GRANTED", "a wildcard grant covers subdomains only");
+    const taken = await adminCall(gw, "PUT", "/v1/apps/rival", {
+      token: globex,
+      json: { hostnames: ["shop.shared.localhost"] },
+    });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.error.code, "ERR_HOSTNAME_TAKEN");
+    assert.equal(
+      (await adminCall(gw, "GET", "/v1/apps/rival", { token: globex })).status,
+      404,
+      "nothing created",
+    );
+
+    // Tenant B on tenant A's app, by name: read, change, deploy, roll back, logs, KV, config, delete.
+    const foreign: [string, string, Parameters<typeof adminCall>[3]][] = [
+      ["GET", "/v1/apps/shop", {}],
+      ["PUT", "/v1/apps/shop", { json: { hostnames: ["x.globex.localhost"] } }],
+      ["POST", "/v1/apps/shop/deployments", { body: fast }],
+      ["GET", "/v1/apps/shop/deployments", {}],
+      ["POST", "/v1/apps/shop/rollback", { json: {} }],
+      ["GET", "/v1/apps/shop/logs", {}],
+      ["GET", "/v1/apps/shop/kv/default/value?key=k", {}],
+      [
+        "PUT",
+        "/v1/apps/shop/kv/default/value?key=k",
+        { body: fast, contentType: "application/octet-stream" },
+      ],
+      ["GET", "/v1/apps/shop/vars", {}],
+      ["PUT", "/v1/apps/shop/vars/x", { json: { value: "y" } }],
+      ["DELETE", "/v1/apps/shop?purge=true", {}],
+    ];
+    for (const [method, path, options] of foreign) {
+      const res = await adminCall(gw, method, path, { ...options, token: globex });
+      assert.equal(res.status, 403, `${method} ${path}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, "ERR_FORBIDDEN");
+    }
+    const value = await adminCall(gw, "GET", "/v1/apps/shop/kv/default/value?key=k", { token: acme });
+    assert.equal(value.body, "acme's", "still there and unchanged");
+    assert.equal((await get(gw, "shop.acme.localhost")).status, 200, "still serving");
+    const globexList = await adminCall(gw, "GET", "/v1/apps", { token: globex });
+    assert.deepEqual(globexList.body.apps, [], "a tenant lists only its own apps");
+    const acmeList = await adminCall(gw, "GET", "/v1/apps", { token: acme });
+    assert.deepEqual(
+      acmeList.body.apps.map((a: { name: string }) => a.name),
+      ["shop"],
+    );
+
+    // Scopes: a read-only token reads but cannot change; no tenant manages tenants or tokens.
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/shop", { token: acmeReader })).status, 200);
+    const noScope = await adminCall(gw, "PUT", "/v1/apps/shop", { token: acmeReader, json: {} });
+    assert.equal(noScope.status, 403);
+    assert.equal(noScope.body.error.code, "ERR_SCOPE_MISSING");
+    const kvScope = await adminCall(gw, "GET", "/v1/apps/shop/kv/default/keys", { token: acmeReader });
+    assert.equal(kvScope.body.error.code, "ERR_SCOPE_MISSING");
+    for (const [method, path] of [
+      ["GET", "/v1/tenants"],
+      ["POST", "/v1/tokens"],
+      ["DELETE", "/v1/tenants/globex"],
+    ] as const) {
+      const res = await adminCall(gw, method, path, {
+        token: acme,
+        ...(method === "GET" ? {} : { json: {} }),
+      });
+      assert.equal(res.status, 403, `${method} ${path}`);
+    }
+    // A token cannot place an app in another tenant.
+    const smuggled = await adminCall(gw, "PUT", "/v1/apps/smuggled", {
+      token: acme,
+      json: { tenant: "globex", hostnames: [] },
+    });
+    assert.equal(smuggled.status, 403);
+
+    // Quota: globex may have two apps.
+    for (const name of ["g1", "g2"]) {
+      assert.equal((await adminCall(gw, "PUT", `/v1/apps/${name}`, { token: globex, json: {} })).status, 201);
+    }
+    const third = await adminCall(gw, "PUT", "/v1/apps/g3", { token: globex, json: {} });
+    assert.equal(third.status, 403);
+    assert.equal(third.body.error.code, "ERR_QUOTA_EXCEEDED");
+
+    // A tenant with apps cannot be deleted; once they are gone it can, and its tokens stop working.
+    assert.equal((await adminCall(gw, "DELETE", "/v1/tenants/globex")).status, 409);
+    for (const name of ["g1", "g2"])
+      assert.equal((await adminCall(gw, "DELETE", `/v1/apps/${name}`)).status, 200);
+    assert.equal((await adminCall(gw, "DELETE", "/v1/tenants/globex")).status, 200);
+    await expectRefused(globex, "ERR_AUTH_REVOKED");
+  });
+});
+
+describe("routing", () => {
+  it("sends each host to the most specific pattern, exact before wildcard, case and port ignored", async () => {
+    const apps: Record<string, string> = {
+      "exact-ab": "a.b.prec.localhost",
+      "exact-b": "b.prec.localhost",
+      "wild-b": "*.b.prec.localhost",
+      wild: "*.prec.localhost",
+    };
+    for (const [app, host] of Object.entries(apps)) {
+      assert.equal(
+        (await adminCall(gw, "PUT", `/v1/apps/${app}`, { json: { hostnames: [host] } })).status,
+        201,
+      );
+      await deploy(app, fast);
+    }
+    const table: [string, string | undefined][] = [
+      ["a.b.prec.localhost", "exact-ab"],
+      ["A.B.Prec.LOCALHOST", "exact-ab"],
+      ["a.b.prec.localhost:8787", "exact-ab"],
+      ["b.prec.localhost", "exact-b"],
+      ["B.PREC.localhost:1", "exact-b"],
+      ["x.b.prec.localhost", "wild-b"],
+      ["y.x.b.prec.localhost", "wild-b"],
+      ["c.prec.localhost", "wild"],
+      ["x.y.prec.localhost", "wild"],
+      ["prec.localhost", undefined],
+      ["b.prec.localhost.evil.example", undefined],
+    ];
+    for (const [host, app] of table) assert.equal(await servedBy(host), app, host);
+  });
+});
+
+describe("deployments", () => {
+  it("rolls back instantly to any retained deployment, recorded as a deployment itself", async () => {
+    assert.equal(
+      (await adminCall(gw, "PUT", "/v1/apps/versions", { json: { hostnames: ["versions.localhost"] } }))
+        .status,
+      201,
+    );
+    const v1 = await deploy("versions", fast);
+    const v2 = await deploy("versions", wat);
+    assert.equal((await get(gw, "versions.localhost")).text, "hello from wat");
+
+    const back = await adminCall(gw, "POST", "/v1/apps/versions/rollback");
+    assert.equal(back.status, 201, JSON.stringify(back.body));
+    assert.equal(back.body.deployment.rollbackOf, v1.id);
+    assert.equal(back.body.deployment.digest, v1.digest);
+    assert.match((await get(gw, "versions.localhost")).text, /fast world/);
+
+    const forward = await adminCall(gw, "POST", "/v1/apps/versions/rollback", {
+      json: { deployment: v2.id, message: "forward again" },
+    });
+    assert.equal(forward.status, 201);
+    assert.equal((await get(gw, "versions.localhost")).text, "hello from wat");
+    const list = (await adminCall(gw, "GET", "/v1/apps/versions/deployments")).body.deployments;
+    assert.deepEqual(
+      list.map((d: { rollbackOf: string | null; active: boolean; message: string | null }) => [
+        d.rollbackOf,
+        d.active,
+        d.message,
+      ]),
+      [
+        [v2.id, true, "forward again"],
+        [v1.id, false, `rollback to ${v1.id}`],
+        [null, false, null],
+        [null, false, null],
+      ],
+    );
+    const missing = await adminCall(gw, "POST", "/v1/apps/versions/rollback", {
+      json: { deployment: "dep_nope" },
+    });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.code, "ERR_DEPLOYMENT_NOT_FOUND");
+
+    // The same bytes pushed again are stored once.
+    const artifacts = () =>
+      readdirSync(join(gw.stateDir, "artifacts")).filter((f) => f.endsWith(".wasm")).length;
+    const before = artifacts();
+    const again = await adminCall(gw, "POST", "/v1/apps/versions/deployments", { body: fast });
+    assert.equal(again.body.reused, true);
+    assert.equal(artifacts(), before);
+  });
+
+  it("deleting an app stops serving it and frees its hostnames; KV data stays unless purged", async () => {
+    const setUp = async () => {
+      assert.equal(
+        (await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { hostnames: ["doomed.localhost"] } })).status,
+        201,
+      );
+      await deploy("doomed", fast);
+    };
+    const kvValue = () => adminCall(gw, "GET", "/v1/apps/doomed/kv/default/value?key=keep");
+    await setUp();
+    await adminCall(gw, "PUT", "/v1/apps/doomed/kv/default/value?key=keep", {
+      body: new TextEncoder().encode("data"),
+      contentType: "application/octet-stream",
+    });
+    const deleted = await adminCall(gw, "DELETE", "/v1/apps/doomed");
+    assert.equal(deleted.status, 200);
+    assert.equal((await get(gw, "doomed.localhost")).status, 404);
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/doomed")).status, 404);
+    // The hostname is free: another app takes it.
+    const taker = await adminCall(gw, "PUT", "/v1/apps/taker", { json: { hostnames: ["doomed.localhost"] } });
+    assert.equal(taker.status, 201);
+    assert.equal((await adminCall(gw, "DELETE", "/v1/apps/taker")).status, 200);
+
+    await setUp();
+    assert.equal((await kvValue()).body, "data", "kept across the delete");
+    const purged = await adminCall(gw, "DELETE", "/v1/apps/doomed?purge=true");
+    assert.deepEqual(purged.body, { deleted: "doomed", purgedBuckets: [], purgedKeys: 0 }, "bucket shared");
+    await setUp();
+    assert.equal((await kvValue()).body, "data", "the default bucket is shared with the tenant's other apps");
+    // A bucket no other app of the tenant is granted is purged.
+    await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { buckets: ["only-doomed"] } });
+    await adminCall(gw, "PUT", "/v1/apps/doomed/kv/only-doomed/value?key=a", {
+      body: new TextEncoder().encode("1"),
+      contentType: "application/octet-stream",
+    });
+    const purgedOwn = await adminCall(gw, "DELETE", "/v1/apps/doomed?purge=true");
+    assert.deepEqual(purgedOwn.body, { deleted: "doomed", purgedBuckets: ["only-doomed"], purgedKeys: 1 });
+    await setUp();
+    await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { buckets: ["only-doomed"] } });
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/doomed/kv/only-doomed/value?key=a")).status, 404);
+  });
+});
