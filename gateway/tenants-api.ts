@@ -3,7 +3,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { Hono } from "hono";
-import { type Auth, SCOPES, type Scope } from "./auth.ts";
+import { type Auth, SCOPES, type Scope, TOKEN_ISSUER } from "./auth.ts";
 import { GatewayError } from "./errors.ts";
 import { normalizePattern } from "./hostnames.ts";
 import type { Logger } from "./logger.ts";
@@ -48,6 +48,17 @@ export function mountTenantsApi(app: Hono<any>, deps: TenantsApiDeps) {
     const body = PutTenantBody.safeParse(await jsonBody(c.req.raw));
     if (!body.success) throw validation(body.error.issues);
     const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(hostnamePattern))];
+    const issuer = body.data.jwks?.issuer;
+    if (issuer !== undefined) {
+      // An issuer names exactly one tenant: its tokens carry no other way to tell tenants apart.
+      const owner = (await state.listTenants()).find((t) => t.name !== name && t.jwks?.issuer === issuer);
+      if (issuer === TOKEN_ISSUER || owner) {
+        throw new GatewayError(
+          "ERR_VALIDATION",
+          `the issuer ${issuer} is already trusted for ${owner ? `tenant ${owner.name}` : "this gateway's own tokens"}`,
+        );
+      }
+    }
     const { tenant, created } = await state.putTenant(name, {
       hostnames,
       quotas: body.data.quotas,

@@ -4,9 +4,11 @@
 
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { base64url, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { base64url, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { buildGuest } from "../scripts/guests.ts";
 import { adminCall, type GatewayProcess, get, startGateway } from "./harness/gateway.ts";
 
@@ -382,5 +384,55 @@ describe("deployments", () => {
     await setUp();
     await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { buckets: ["only-doomed"] } });
     assert.equal((await adminCall(gw, "GET", "/v1/apps/doomed/kv/only-doomed/value?key=a")).status, 404);
+  });
+});
+
+describe("external identity provider", () => {
+  it("trusts a tenant's JWKS issuer for that tenant only, with its audience and scopes", async () => {
+    const idp = await generateKeyPair("ES256", { extractable: true });
+    const publicJwk = { ...(await exportJWK(idp.publicKey)), kid: "idp-1", alg: "ES256", use: "sig" };
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === "/jwks.json" ? 200 : 404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ keys: [publicJwk] }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+    try {
+      const tenant = await adminCall(gw, "PUT", "/v1/tenants/sso", {
+        json: {
+          hostnames: ["*.sso.localhost"],
+          jwks: { url, issuer: "https://idp.example", audience: "wasmgate" },
+        },
+      });
+      assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
+      const idpToken = (claims: { aud?: string; scope?: string; key?: CryptoKey }) =>
+        new SignJWT({ scope: claims.scope ?? "apps:write" })
+          .setProtectedHeader({ alg: "ES256", kid: "idp-1" })
+          .setIssuer("https://idp.example")
+          .setAudience(claims.aud ?? "wasmgate")
+          .setSubject("alice@sso")
+          .setExpirationTime("5m")
+          .sign(claims.key ?? idp.privateKey);
+
+      const token = await idpToken({});
+      const created = await adminCall(gw, "PUT", "/v1/apps/sso-app", {
+        token,
+        json: { hostnames: ["app.sso.localhost"] },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.app.tenant, "sso");
+      const other = await adminCall(gw, "GET", "/v1/apps/shop", { token });
+      assert.equal(other.status, 403, "another tenant's app");
+      const readOnly = await idpToken({ scope: "apps:read" });
+      assert.equal(
+        (await adminCall(gw, "DELETE", "/v1/apps/sso-app", { token: readOnly })).body.error.code,
+        "ERR_SCOPE_MISSING",
+      );
+      await expectRefused(await idpToken({ aud: "someone-else" }), "ERR_AUTH_WRONG_AUDIENCE");
+      const stranger = await generateKeyPair("ES256");
+      await expectRefused(await idpToken({ key: stranger.privateKey }), "ERR_AUTH_BAD_SIGNATURE");
+    } finally {
+      server.close();
+    }
   });
 });
