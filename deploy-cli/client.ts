@@ -95,6 +95,8 @@ export function createClient(options: ClientOptions) {
     get: <T>(path: string) => call<T>("GET", path),
     putJson: <T>(path: string, body: unknown) =>
       call<T>("PUT", path, JSON.stringify(body), "application/json"),
+    postJson: <T>(path: string, body: unknown) =>
+      call<T>("POST", path, JSON.stringify(body), "application/json"),
     postBytes: <T>(path: string, bytes: Uint8Array) => call<T>("POST", path, bytes, "application/wasm"),
     putBytes: (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) =>
       call<undefined>("PUT", path, bytes, "application/octet-stream", headers),
@@ -107,6 +109,6 @@ export function createClient(options: ClientOptions) {
         {},
         true,
       ),
-    delete: (path: string) => call<undefined>("DELETE", path),
+    delete: <T = undefined>(path: string) => call<T>("DELETE", path),
   };
 }

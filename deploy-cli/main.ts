@@ -9,6 +9,7 @@ import { createClient } from "./client.ts";
 import { configCommand } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { kvCommand } from "./kv.ts";
+import { appsDeleteCommand, rollbackCommand, tenantsCommand, tokensCommand } from "./tenancy.ts";
 
 const DEFAULT_GATEWAY = "http://127.0.0.1:8788";
 const DEFAULT_STATE_DIR = ".wasmgate";
@@ -29,6 +30,20 @@ Commands:
       (default 10000), --outbound-timeout-ms <n> (default 30000), --outbound-max-response-bytes <n>.
   deployments list --app <name>
       The app's most recent deployments, newest first.
+  rollback [<deployment>] --app <name> [--message <text>]
+      Make an earlier deployment live again (default: the one before the active one). Instant;
+      recorded as a new deployment.
+  apps delete <name> [--purge]
+      Stop serving the app and free its hostnames. Its key-value data stays unless --purge (only
+      buckets no other app of its tenant is granted are purged).
+  tenants list | create <name> --host <pattern>... [--max-apps <n>] | update <name> ... | delete <name>
+      (operator) Tenants and the hostname patterns their apps may bind (*.acme.example.com).
+      --jwks-url <url> --jwks-issuer <iss> --jwks-audience <aud> trusts an identity provider's
+      tokens for the tenant.
+  tokens create --tenant <name> --scope <scope>... [--expires-in 30d] [--description <text>]
+  tokens list [--tenant <name>] | revoke <id>
+      (operator) Tokens for a tenant. Scopes: apps:read apps:write kv:read kv:write config:read
+      config:write logs:read (write includes read). A revoked token is refused everywhere within 1 s.
   kv get <key> --app <name> [--bucket <b>]
   kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
   kv delete <key> --app <name> [--bucket <b>]
@@ -63,6 +78,9 @@ Examples:
   deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --allow-outbound "https://*.cdn.example.com"
   deploy-cli vars set region eu-west --app api
   printf %s "$API_TOKEN" | deploy-cli secrets put api_token --app api
+  deploy-cli rollback --app hello
+  deploy-cli tenants create acme --host "*.acme.localhost" --max-apps 10
+  deploy-cli tokens create --tenant acme --scope apps:write --scope kv:write --expires-in 30d
 `;
 
 interface Common {
@@ -226,6 +244,15 @@ export async function main(argv: string[]): Promise<number> {
         ttl: { type: "string" },
         metadata: { type: "string" },
         file: { type: "string" },
+        purge: { type: "boolean", default: false },
+        tenant: { type: "string" },
+        scope: { type: "string", multiple: true },
+        "expires-in": { type: "string" },
+        description: { type: "string" },
+        "max-apps": { type: "string" },
+        "jwks-url": { type: "string" },
+        "jwks-issuer": { type: "string" },
+        "jwks-audience": { type: "string" },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", default: false },
       },
@@ -249,6 +276,11 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "push") await push(rest, values, common);
     else if (command === "deployments" && rest[0] === "list") await listDeployments(values, common);
     else if (command === "kv") await kvCommand(rest[0], rest.slice(1), values, common);
+    else if (command === "rollback") await rollbackCommand(rest, values, common);
+    else if (command === "apps" && rest[0] === "delete")
+      await appsDeleteCommand(rest.slice(1), values, common);
+    else if (command === "tenants") await tenantsCommand(rest[0], rest.slice(1), values, common);
+    else if (command === "tokens") await tokensCommand(rest[0], rest.slice(1), values, common);
     else if (command === "vars" || command === "secrets") {
       await configCommand(command, rest[0], rest.slice(1), values, common);
     } else

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { base64url, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { buildGuest } from "../scripts/guests.ts";
-import { adminCall, type GatewayProcess, get, startGateway } from "./harness/gateway.ts";
+import { adminCall, type GatewayProcess, get, runCli, startGateway } from "./harness/gateway.ts";
 
 let gw: GatewayProcess;
 let fast: Uint8Array;
@@ -434,5 +434,75 @@ describe("external identity provider", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("deploy-cli for tenants", () => {
+  it("creates a tenant and a token, deploys and rolls back with it, and is refused once it is revoked", async () => {
+    const operator = (args: string[]) =>
+      runCli([...args, "--gateway", gw.adminUrl, "--json"], { WASMGATE_TOKEN: gw.token });
+    const created = await operator([
+      "tenants",
+      "create",
+      "cli-co",
+      "--host",
+      "*.cli-co.localhost",
+      "--max-apps",
+      "3",
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual(JSON.parse(created.stdout).tenant.quotas, { apps: 3 });
+    const issued = await operator([
+      "tokens",
+      "create",
+      "--tenant",
+      "cli-co",
+      "--scope",
+      "apps:write",
+      "--expires-in",
+      "1d",
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    const { token, info } = JSON.parse(issued.stdout);
+    assert.ok(Date.parse(info.expiresAt) - Date.now() > 23 * 3600 * 1000);
+
+    const tenant = (args: string[]) => runCli([...args, "--gateway", gw.adminUrl], { WASMGATE_TOKEN: token });
+    const fastFile = await buildGuest("example", "hello-fast");
+    const watFile = await buildGuest("fixture", "hello-p020");
+    for (const file of [fastFile, watFile]) {
+      const pushed = await tenant(["push", file, "--app", "cli-app", "--host", "www.cli-co.localhost"]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+    }
+    assert.equal((await get(gw, "www.cli-co.localhost")).text, "hello from wat");
+    const rolled = await tenant(["rollback", "--app", "cli-app"]);
+    assert.equal(rolled.code, 0, rolled.stderr);
+    assert.match(rolled.stdout, /^Rolled back cli-app to dep_/);
+    assert.match((await get(gw, "www.cli-co.localhost")).text, /fast world/);
+
+    const outside = await tenant(["push", fastFile, "--app", "cli-app", "--host", "www.elsewhere.localhost"]);
+    assert.equal(outside.code, 1);
+    assert.match(outside.stderr, /ERR_HOSTNAME_NOT_GRANTED/);
+    const tenantsAsTenant = await tenant(["tenants", "list"]);
+    assert.equal(tenantsAsTenant.code, 1);
+    assert.match(tenantsAsTenant.stderr, /only the operator/);
+
+    const listed = await operator(["tokens", "list", "--tenant", "cli-co"]);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).tokens.map((t: { id: string }) => t.id),
+      [info.id],
+    );
+    assert.equal((await operator(["tokens", "revoke", info.id])).code, 0);
+    const refused = await tenant(["rollback", "--app", "cli-app"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /ERR_AUTH_REVOKED/);
+
+    const deleted = await operator(["apps", "delete", "cli-app", "--purge"]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(JSON.parse(deleted.stdout).deleted, "cli-app");
+    assert.equal((await get(gw, "www.cli-co.localhost")).status, 404);
+    assert.equal((await operator(["tenants", "delete", "cli-co"])).code, 0);
+    const gone = await operator(["tenants", "delete", "cli-co"]);
+    assert.equal(gone.code, 1);
+    assert.equal(JSON.parse(gone.stdout).error.code, "ERR_TENANT_NOT_FOUND");
   });
 });

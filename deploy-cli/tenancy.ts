@@ -1,0 +1,178 @@
+// deploy-cli rollback, apps delete, and the operator's tenants and tokens commands.
+
+import type {
+  CreateTokenResponse,
+  DeleteAppResponse,
+  DeployResponse,
+  TenantView,
+  TokenView,
+} from "../gateway/schemas.ts";
+import { createClient } from "./client.ts";
+import { usage } from "./errors.ts";
+
+export interface Common {
+  gateway: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+type Values = Record<string, unknown>;
+
+const out = (text: string) => process.stdout.write(text);
+const path = (...parts: string[]) => parts.map(encodeURIComponent).join("/");
+
+/** `rollback [deployment] --app <name> [--message <text>]`: re-activates an earlier deployment. */
+export async function rollbackCommand(args: string[], values: Values, common: Common): Promise<void> {
+  const app = values.app as string | undefined;
+  if (!app) throw usage("rollback needs --app <name> (and optionally the deployment id to return to)");
+  const body: { deployment?: string; message?: string } = {};
+  if (args[0]) body.deployment = args[0];
+  if (values.message) body.message = values.message as string;
+  const result = await createClient(common).postJson<DeployResponse>(`/v1/apps/${path(app)}/rollback`, body);
+  if (common.json) return void out(`${JSON.stringify(result)}\n`);
+  const d = result.deployment;
+  out(`Rolled back ${d.app} to ${d.rollbackOf} (sha256:${d.digest.slice(0, 12)}); now live as ${d.id}\n`);
+}
+
+/** `apps delete <name> [--purge]`. */
+export async function appsDeleteCommand(args: string[], values: Values, common: Common): Promise<void> {
+  const app = args[0] ?? (values.app as string | undefined);
+  if (!app) throw usage("apps delete needs the app's name");
+  const purge = values.purge === true;
+  const result = await createClient(common).delete<DeleteAppResponse>(
+    `/v1/apps/${path(app)}${purge ? "?purge=true" : ""}`,
+  );
+  if (common.json) return void out(`${JSON.stringify(result)}\n`);
+  out(`Deleted ${result.deleted}; its hostnames are free.\n`);
+  if (purge) {
+    out(
+      result.purgedBuckets.length > 0
+        ? `Purged ${result.purgedKeys} keys from ${result.purgedBuckets.join(", ")}.\n`
+        : "No bucket purged: the app's buckets are shared with other apps of its tenant.\n",
+    );
+  } else {
+    out("Its key-value data is kept (--purge removes it).\n");
+  }
+}
+
+export async function tenantsCommand(
+  action: string | undefined,
+  args: string[],
+  values: Values,
+  common: Common,
+): Promise<void> {
+  const client = createClient(common);
+  switch (action) {
+    case "list": {
+      const { tenants } = await client.get<{ tenants: TenantView[] }>("/v1/tenants");
+      if (common.json) return void out(`${JSON.stringify({ tenants })}\n`);
+      for (const t of tenants) {
+        const quota = t.quotas.apps !== undefined ? `  max ${t.quotas.apps} apps` : "";
+        out(
+          `${t.name}  ${t.hostnames.join(", ") || "(no hostnames)"}${quota}${t.jwks ? `  jwks ${t.jwks.issuer}` : ""}\n`,
+        );
+      }
+      return;
+    }
+    case "create":
+    case "update": {
+      const name = args[0];
+      if (!name) throw usage(`tenants ${action} needs the tenant's name`);
+      const body: Record<string, unknown> = {};
+      const hosts = values.host as string[] | undefined;
+      if (hosts?.length) body.hostnames = hosts;
+      const maxApps = values["max-apps"] as string | undefined;
+      if (maxApps !== undefined) {
+        if (!/^\d+$/.test(maxApps)) throw usage(`--max-apps takes a whole number, not "${maxApps}"`);
+        body.quotas = { apps: Number(maxApps) };
+      }
+      const jwksUrl = values["jwks-url"] as string | undefined;
+      if (jwksUrl !== undefined) {
+        const issuer = values["jwks-issuer"] as string | undefined;
+        const audience = values["jwks-audience"] as string | undefined;
+        if (!issuer || !audience) throw usage("--jwks-url needs --jwks-issuer and --jwks-audience too");
+        body.jwks = { url: jwksUrl, issuer, audience };
+      }
+      if (action === "create" && !hosts?.length) {
+        throw usage("tenants create needs at least one --host <pattern>, e.g. --host '*.acme.example.com'");
+      }
+      const { tenant } = await client.putJson<{ tenant: TenantView }>(`/v1/tenants/${path(name)}`, body);
+      if (common.json) return void out(`${JSON.stringify({ tenant })}\n`);
+      out(`Tenant ${tenant.name}: ${tenant.hostnames.join(", ")}\n`);
+      return;
+    }
+    case "delete": {
+      const name = args[0];
+      if (!name) throw usage("tenants delete needs the tenant's name");
+      const result = await client.delete<{ deleted: string }>(`/v1/tenants/${path(name)}`);
+      if (common.json) return void out(`${JSON.stringify(result)}\n`);
+      out(`Deleted tenant ${name}; its tokens no longer work.\n`);
+      return;
+    }
+    default:
+      throw usage(`unknown tenants command "${action ?? ""}"; use list, create, update or delete`);
+  }
+}
+
+/** `30d`, `12h`, `15m`, `90s` or plain seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text);
+  if (!match) throw usage(`--expires-in takes a duration like 30d, 12h, 15m or seconds, not "${text}"`);
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as "" | "s" | "m" | "h" | "d"];
+  return Number(match[1]) * unit;
+}
+
+export async function tokensCommand(
+  action: string | undefined,
+  args: string[],
+  values: Values,
+  common: Common,
+): Promise<void> {
+  const client = createClient(common);
+  switch (action) {
+    case "create": {
+      const tenant = (values.tenant as string | undefined) ?? args[0];
+      const scopes = (values.scope as string[] | undefined) ?? [];
+      if (!tenant || scopes.length === 0) {
+        throw usage("tokens create needs --tenant <name> and at least one --scope (e.g. --scope apps:write)");
+      }
+      const expires = values["expires-in"] as string | undefined;
+      const result = await client.postJson<CreateTokenResponse>("/v1/tokens", {
+        tenant,
+        scopes,
+        ...(expires !== undefined ? { expiresInSeconds: parseDuration(expires) } : {}),
+        ...(values.description ? { description: values.description } : {}),
+      });
+      if (common.json) return void out(`${JSON.stringify(result)}\n`);
+      process.stderr.write(
+        `Token ${result.info.id} for ${tenant} (${result.info.scopes.join(" ")}), expires ${result.info.expiresAt}. It is shown only once:\n`,
+      );
+      out(`${result.token}\n`);
+      return;
+    }
+    case "list": {
+      const tenant = values.tenant as string | undefined;
+      const { tokens } = await client.get<{ tokens: TokenView[] }>(
+        `/v1/tokens${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ""}`,
+      );
+      if (common.json) return void out(`${JSON.stringify({ tokens })}\n`);
+      for (const t of tokens) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : `expires ${t.expiresAt}`;
+        out(
+          `${t.id}  ${t.tenant}  ${t.scopes.join(" ")}  ${state}${t.description ? `  ${t.description}` : ""}\n`,
+        );
+      }
+      return;
+    }
+    case "revoke": {
+      const id = args[0];
+      if (!id) throw usage("tokens revoke needs the token's id (see deploy-cli tokens list)");
+      const result = await client.delete<{ revoked: string; revokedAt: string }>(`/v1/tokens/${path(id)}`);
+      if (common.json) return void out(`${JSON.stringify(result)}\n`);
+      out(`Revoked ${id}; every gateway refuses it within a second.\n`);
+      return;
+    }
+    default:
+      throw usage(`unknown tokens command "${action ?? ""}"; use create, list or revoke`);
+  }
+}
