@@ -172,6 +172,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const { memoryBytes } = effectiveLimits(record.limits, deps.limits).guest;
     const info = reused ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
     await state.putArtifact(digest, bytes);
+    await components.share(digest);
     const deployment: DeploymentRecord = {
       id: deploymentId(),
       app: name,

@@ -14,6 +14,7 @@ import { createAppConfig } from "./app-config.ts";
 import type { Auth } from "./auth.ts";
 import { createComponents } from "./components.ts";
 import { createDataPlane } from "./data-plane.ts";
+import { followExternalChanges } from "./follow.ts";
 import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { createRouter } from "./router.ts";
@@ -47,5 +48,12 @@ export function createGateway(deps: GatewayDeps) {
     router.invalidate();
     config.invalidateAll();
   };
-  return { data, admin, router, invalidate };
+  return {
+    data,
+    admin,
+    router,
+    invalidate,
+    /** Follows changes other gateways make to a shared state store; returns the stop function. */
+    follow: () => followExternalChanges({ ...deps, components, invalidate }),
+  };
 }

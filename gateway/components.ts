@@ -3,24 +3,37 @@
 // artifact once, however many requests arrive meanwhile.
 
 import type { ComponentInfo, Runtime } from "../runtime/index.ts";
-import { RuntimeError } from "../runtime/index.ts";
+import { PREPARED_FORMAT, RuntimeError } from "../runtime/index.ts";
 import { createPromiseCache } from "./promise-cache.ts";
 import type { StateStore } from "./state/store.ts";
 
 export interface Components {
   ensure(digest: string): Promise<ComponentInfo>;
+  /** Offers this gateway's prepared files to the others sharing the state store. */
+  share(digest: string): Promise<void>;
 }
 
 export function createComponents(runtime: Runtime, state: StateStore, memoryBytes: number): Components {
   async function load(digest: string): Promise<ComponentInfo> {
     const info = await runtime.prepared(digest);
     if (info) return info;
+    // Another gateway may have compiled it already: fetching its files is much quicker.
+    const shared = await state.sharedPrepared?.get(digest, PREPARED_FORMAT);
+    if (shared) return runtime.importPrepared(digest, shared);
     const bytes = await state.getArtifact(digest);
     if (!bytes) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", `the artifact ${digest} is missing`);
     // Already accepted once: the memory check that matters ran at deploy; this only recompiles.
-    return runtime.prepare(digest, bytes, memoryBytes);
+    const prepared = await runtime.prepare(digest, bytes, memoryBytes);
+    await share(digest);
+    return prepared;
+  }
+
+  async function share(digest: string): Promise<void> {
+    if (!state.sharedPrepared) return;
+    const files = await runtime.exportPrepared(digest);
+    if (files) await state.sharedPrepared.put(digest, PREPARED_FORMAT, files);
   }
 
   const ready = createPromiseCache(load);
-  return { ensure: (digest) => ready.get(digest) };
+  return { ensure: (digest) => ready.get(digest), share };
 }

@@ -76,7 +76,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
-  const { data, admin, invalidate } = createGateway({
+  const { data, admin, follow } = createGateway({
     state,
     kv,
     runtime,
@@ -86,7 +86,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     box: createSecretBox(secretKey),
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
   });
-  state.onExternalChange(invalidate);
+  follow();
   const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;
   const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
   dataPort = await listen(dataServer, config.port, config.host);

@@ -8,10 +8,11 @@
  * const response = await runtime.invoke({ digest, info }, request, { requestId, app: "hello" });
  */
 
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
@@ -53,6 +54,21 @@ export interface DeployedComponent {
   info: ComponentInfo;
 }
 
+/**
+ * What prepared files depend on besides the component: jco's version and our transpile options.
+ * Gateways share prepared files only under the same format.
+ */
+export const PREPARED_FORMAT = `jco-${
+  (
+    JSON.parse(
+      readFileSync(
+        join(dirname(fileURLToPath(import.meta.resolve("@bytecodealliance/jco"))), "..", "package.json"),
+        "utf8",
+      ),
+    ) as { version: string }
+  ).version
+}+wasmgate-1`;
+
 export interface Runtime {
   /**
    * Validates and transpiles a component; throws RuntimeError `ERR_COMPONENT_*` when unusable,
@@ -61,6 +77,13 @@ export interface Runtime {
   prepare(digest: string, bytes: Uint8Array, memoryBytes: number): Promise<ComponentInfo>;
   /** The info of an already prepared digest, or undefined when it must be prepared again. */
   prepared(digest: string): Promise<ComponentInfo | undefined>;
+  /**
+   * The prepared files of a digest (info included), to hand to another gateway's
+   * `importPrepared`; undefined when it is not prepared here.
+   */
+  exportPrepared(digest: string): Promise<Record<string, Uint8Array> | undefined>;
+  /** Installs files exported by another gateway running the same PREPARED_FORMAT. */
+  importPrepared(digest: string, files: Record<string, Uint8Array>): Promise<ComponentInfo>;
   invoke(
     component: DeployedComponent,
     request: GuestRequest,
@@ -103,6 +126,27 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       const file = join(dirOf(digest), "info.json");
       if (!existsSync(file)) return undefined;
       return JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
+    },
+    async exportPrepared(digest) {
+      const dir = dirOf(digest);
+      if (!existsSync(join(dir, "info.json"))) return undefined;
+      const files: Record<string, Uint8Array> = {};
+      for (const name of await readdir(dir)) files[name] = new Uint8Array(await readFile(join(dir, name)));
+      return files;
+    },
+    async importPrepared(digest, files) {
+      const dir = dirOf(digest);
+      const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      await mkdir(tmp, { recursive: true });
+      for (const [name, data] of Object.entries(files)) {
+        if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
+          throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", `bad prepared file name ${name}`);
+        }
+        await writeFile(join(tmp, name), data);
+      }
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+      return JSON.parse(new TextDecoder().decode(files["info.json"])) as ComponentInfo;
     },
     invoke(component, request, limits, ctx) {
       return pool.invoke(

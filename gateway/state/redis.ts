@@ -39,6 +39,7 @@ const K = {
   token: (id: string) => `${P}token:${id}`,
   tokens: `${P}tokens`,
   artifact: (digest: string) => `${P}artifact:${digest}`,
+  prepared: (format: string, digest: string) => `${P}prepared:${format}:${digest}`,
   key: (name: string) => `${P}key:${name}`,
 };
 
@@ -533,6 +534,25 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     async ping() {
       await client.ping();
     },
+    sharedPrepared: {
+      async get(digest, format) {
+        const all = await client.hgetallBuffer(K.prepared(format, digest));
+        const names = Object.keys(all);
+        if (names.length === 0) return undefined;
+        const files: Record<string, Uint8Array> = {};
+        for (const name of names) files[name] = new Uint8Array(all[name]!);
+        return files;
+      },
+      async put(digest, format, files) {
+        const key = K.prepared(format, digest);
+        if ((await client.exists(key)) === 1) return;
+        // One HSET: a reader sees all the files or none.
+        await client.hset(
+          key,
+          Object.fromEntries(Object.entries(files).map(([n, d]) => [n, Buffer.from(d)])),
+        );
+      },
+    },
     async sharedKey(name, create) {
       const key = K.key(name);
       const existing = await client.get(key);
@@ -570,6 +590,10 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
 /** Redis failures become 503 ERR_STATE_UNAVAILABLE; our own refusals pass through. */
 function unavailableOnFailure<T extends object>(store: T): T {
   for (const [name, fn] of Object.entries(store)) {
+    if (name === "sharedPrepared") {
+      (store as Record<string, unknown>)[name] = unavailableOnFailure({ ...(fn as object) });
+      continue;
+    }
     if (typeof fn !== "function" || name === "onExternalChange") continue;
     (store as Record<string, unknown>)[name] = async (...args: unknown[]) => {
       try {

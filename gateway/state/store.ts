@@ -147,6 +147,14 @@ export interface StateStore {
   onExternalChange(listener: () => void): () => void;
   /** Resolves when the store answers; throws when it cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * Prepared (transpiled) components shared between gateways, so a deploy compiles once for the
+   * fleet. Only stores that several gateways share have it.
+   */
+  readonly sharedPrepared?: {
+    get(digest: string, format: string): Promise<Record<string, Uint8Array> | undefined>;
+    put(digest: string, format: string, files: Record<string, Uint8Array>): Promise<void>;
+  };
   close(): Promise<void>;
 }
 
