@@ -240,6 +240,8 @@ class AppPool {
 
 const pools = new Map<string, AppPool>();
 
+/** Why a request's outgoing calls were cut short when it ended normally. */
+const REQUEST_ENDED = new Error("the request that made this call has ended");
 const stopped = new AbortController();
 stopped.abort();
 /** Between requests an instance may call nothing. */
@@ -572,7 +574,8 @@ async function invoke(
     failure = err;
   }
   const overBudget = meter.leave(id);
-  outboundDone.abort();
+  // A prepared reason: abort() without one builds a DOMException with a stack on every request.
+  outboundDone.abort(REQUEST_ENDED);
   instance.outbound = NO_OUTBOUND;
   instance.config = EMPTY_CONFIG;
   instance.output.reset();
