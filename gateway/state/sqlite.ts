@@ -191,7 +191,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, d.* FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -455,6 +455,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     },
     async addDeployment(d) {
       transaction(() => {
+        if (!q.app.get(d.app)) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${d.app}`);
         q.insertDeployment.run(
           d.id,
           d.app,
