@@ -534,15 +534,29 @@ async function invoke(
   instance.requestId = id;
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
   // Outgoing calls end with the request that made them (answered, failed or cancelled).
-  const outboundDone = new AbortController();
-  void aborted.catch(() => outboundDone.abort());
+  // Made on first use: most requests call out to nothing, and a controller plus its abort event
+  // per request is measurable on the fast path.
+  let outboundDone: AbortController | undefined;
+  let outboundEnded: unknown;
+  const endOutbound = (reason: unknown) => {
+    if (outboundEnded !== undefined) return;
+    outboundEnded = reason;
+    outboundDone?.abort(reason);
+  };
+  void aborted.catch((err: unknown) => endOutbound(err));
   instance.outbound = {
     allowed: outboundPatterns(access.allowedOutboundHosts),
     subrequestsLeft: limits.outboundRequests,
     connectTimeoutMs: limits.outboundConnectTimeoutMs,
     timeoutMs: limits.outboundTimeoutMs,
     maxResponseBytes: limits.outboundMaxResponseBytes,
-    signal: outboundDone.signal,
+    get signal() {
+      if (!outboundDone) {
+        outboundDone = new AbortController();
+        if (outboundEnded !== undefined) outboundDone.abort(outboundEnded);
+      }
+      return outboundDone.signal;
+    },
   };
   instance.config = { entries: new Map(access.config) };
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
@@ -574,8 +588,7 @@ async function invoke(
     failure = err;
   }
   const overBudget = meter.leave(id);
-  // A prepared reason: abort() without one builds a DOMException with a stack on every request.
-  outboundDone.abort(REQUEST_ENDED);
+  endOutbound(REQUEST_ENDED);
   instance.outbound = NO_OUTBOUND;
   instance.config = EMPTY_CONFIG;
   instance.output.reset();
