@@ -16,6 +16,7 @@ import { createComponents } from "./components.ts";
 import { createDataPlane } from "./data-plane.ts";
 import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
+import { createOps } from "./ops.ts";
 import { createRouter } from "./router.ts";
 import { AppLimits } from "./schemas.ts";
 import type { SecretBox } from "./secrets.ts";
@@ -40,7 +41,8 @@ export function createGateway(deps: GatewayDeps) {
   const router = createRouter(deps.state);
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box);
-  const data = createDataPlane({ ...deps, router, components, config });
-  const admin = createAdminApi({ ...deps, router, components, config });
-  return { data, admin, router };
+  const ops = createOps(deps);
+  const data = createDataPlane({ ...deps, router, components, config, observe: ops.observe });
+  const admin = createAdminApi({ ...deps, router, components, config, ops });
+  return { data, admin, router, ops };
 }

@@ -47,7 +47,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
-  const { data, admin } = createGateway({
+  const { data, admin, ops } = createGateway({
     state,
     kv,
     runtime,
@@ -82,9 +82,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing requests in flight");
-    // Stop accepting; requests in flight (and their guests) finish, up to the grace period.
+    ops.drain();
+    // Stop accepting; requests in flight (and their guests) finish, up to the grace period. Log
+    // streams follow until the data plane has nothing left to log, then end.
     const closed = Promise.all([
-      new Promise((r) => dataServer.close(r)),
+      new Promise((r) => dataServer.close(r)).then(() => ops.close()),
       new Promise((r) => adminServer.close(r)),
     ]);
     dataServer.closeIdleConnections();
@@ -97,6 +99,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         { graceMs: config.shutdownGraceMs },
         "grace period over: closing the remaining connections",
       );
+      ops.close();
       dataServer.closeAllConnections();
       adminServer.closeAllConnections();
     }
