@@ -9,6 +9,7 @@ import { createClient } from "./client.ts";
 import { configCommand } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { kvCommand } from "./kv.ts";
+import { logsCommand } from "./logs.ts";
 
 const DEFAULT_GATEWAY = "http://127.0.0.1:8788";
 const DEFAULT_STATE_DIR = ".wasmgate";
@@ -29,6 +30,9 @@ Commands:
       (default 10000), --outbound-timeout-ms <n> (default 30000), --outbound-max-response-bytes <n>.
   deployments list --app <name>
       The app's most recent deployments, newest first.
+  logs --app <name> [--follow]
+      The app's recent requests, each with its guest's stdout/stderr under it; --follow keeps
+      printing new ones as they happen (Ctrl-C to stop). --json: one JSON object per line.
   kv get <key> --app <name> [--bucket <b>]
   kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
   kv delete <key> --app <name> [--bucket <b>]
@@ -60,6 +64,7 @@ Examples:
   deploy-cli push examples/counter/dist/counter.wasm --app counter --host counter.localhost
   deploy-cli kv put greeting "hello" --app counter --ttl 3600
   deploy-cli kv list --app counter --prefix visits:
+  deploy-cli logs --app counter --follow
   deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --allow-outbound "https://*.cdn.example.com"
   deploy-cli vars set region eu-west --app api
   printf %s "$API_TOKEN" | deploy-cli secrets put api_token --app api
@@ -226,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
         ttl: { type: "string" },
         metadata: { type: "string" },
         file: { type: "string" },
+        follow: { type: "boolean", default: false },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", default: false },
       },
@@ -249,6 +255,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "push") await push(rest, values, common);
     else if (command === "deployments" && rest[0] === "list") await listDeployments(values, common);
     else if (command === "kv") await kvCommand(rest[0], rest.slice(1), values, common);
+    else if (command === "logs") await logsCommand(values, common);
     else if (command === "vars" || command === "secrets") {
       await configCommand(command, rest[0], rest.slice(1), values, common);
     } else
