@@ -83,12 +83,20 @@ describe("log bus", () => {
     assert.deepEqual(texts(bus.recent("c", "t")), ["c1"]);
   });
 
-  it("ends every subscription on close, and any made after", async () => {
+  it("ends every subscription on close once its reader has what was queued, and any made after", async () => {
     const bus = new LogBus();
-    const sub = bus.subscribe("a", "t");
-    const waiting = sub.next();
+    const idle = bus.subscribe("a", "t");
+    const waiting = idle.next();
+    const busy = bus.subscribe("a", "t");
+    bus.publish(line("a", "last"));
+    assert.deepEqual(texts([await waiting]), ["last"]);
     bus.close();
-    assert.equal(await waiting, undefined);
+    bus.publish(line("a", "too late"));
+    assert.deepEqual(texts([await idle.next(), await busy.next(), await busy.next()]), [
+      "end",
+      "last",
+      "end",
+    ]);
     assert.equal(await bus.subscribe("a", "t").next(), undefined);
     assert.equal(bus.subscribers, 0);
   });

@@ -71,6 +71,9 @@ class Subscriber implements Subscription {
   readonly #queue: LogRecord[] = [];
   #chars = 0;
   #dropped = 0;
+  /** No more records will come; what is queued is still delivered. */
+  #ended = false;
+  /** The reader is gone. */
   #closed = false;
   #wake: (() => void) | undefined;
   readonly #limits: LogBusLimits;
@@ -86,7 +89,7 @@ class Subscriber implements Subscription {
   }
 
   offer(record: LogRecord): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ended) return;
     const size = sizeOf(record);
     // Once dropping, keep dropping until the reader has caught up, so the notice sits exactly
     // where the gap is.
@@ -106,6 +109,7 @@ class Subscriber implements Subscription {
 
   async next(): Promise<LogRecord | DroppedNotice | undefined> {
     for (;;) {
+      if (this.#closed) return undefined;
       const record = this.#queue.shift();
       if (record) {
         this.#chars -= sizeOf(record);
@@ -116,11 +120,20 @@ class Subscriber implements Subscription {
         this.#dropped = 0;
         return { type: "dropped", count };
       }
-      if (this.#closed) return undefined;
+      if (this.#ended) {
+        this.close();
+        return undefined;
+      }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
     }
+  }
+
+  /** Ends the subscription once the reader has had what is queued. */
+  end(): void {
+    this.#ended = true;
+    this.#wakeUp();
   }
 
   close(): void {
@@ -183,7 +196,7 @@ export class LogBus {
     );
     this.#subscriberCount++;
     if (this.#closed) {
-      subscriber.close();
+      subscriber.end();
       return subscriber;
     }
     if (!set) {
@@ -194,10 +207,13 @@ export class LogBus {
     return subscriber;
   }
 
-  /** Ends every subscription, and any made later (the gateway is shutting down). */
+  /**
+   * Ends every subscription once its reader has had what is queued for it, and any made later (the
+   * gateway is shutting down).
+   */
   close(): void {
     this.#closed = true;
-    for (const set of [...this.#subscribers.values()]) for (const s of [...set]) s.close();
+    for (const set of this.#subscribers.values()) for (const s of set) s.end();
   }
 
   #keep(record: LogRecord): void {

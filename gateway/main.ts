@@ -9,6 +9,7 @@ import { createKvBackend, createRuntime, type KvBackendConfig } from "../runtime
 import { createGateway } from "./app.ts";
 import { createAuth, ensureOperatorToken, loadSigningKey } from "./auth.ts";
 import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
+import { stopAccepting } from "./drain.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createSecretBox, loadSecretKey } from "./secrets.ts";
 import { createSqliteStateStore } from "./state/sqlite.ts";
@@ -86,11 +87,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     // Stop accepting; requests in flight (and their guests) finish, up to the grace period. Log
     // streams follow until the data plane has nothing left to log, then end.
     const closed = Promise.all([
-      new Promise((r) => dataServer.close(r)).then(() => ops.close()),
-      new Promise((r) => adminServer.close(r)),
+      stopAccepting(dataServer).then(() => ops.close()),
+      stopAccepting(adminServer),
     ]);
-    dataServer.closeIdleConnections();
-    adminServer.closeIdleConnections();
     const grace = new Promise<"timeout">((r) =>
       setTimeout(() => r("timeout"), config.shutdownGraceMs).unref(),
     );

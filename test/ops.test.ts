@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { request } from "undici";
 import { buildGuest } from "../scripts/guests.ts";
 import { type GatewayProcess, get, push, ROOT, runCli, startGateway } from "./harness/gateway.ts";
+import { follow, linesOf, metric, requestsOf, type Sample, scrape, waitFor } from "./harness/ops.ts";
 import { type RedisServer, startRedisServer } from "./harness/redis-server.ts";
 
 let gw: GatewayProcess;
@@ -27,166 +27,6 @@ before(async () => {
 after(async () => {
   await gw?.dispose();
 });
-
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const started = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return performance.now() - started;
-}
-
-// --- Prometheus text format, parsed strictly: every line is a comment or `name{labels} value`. ---
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
-const SAMPLE = new RegExp(`^(${NAME})(?:\\{(.*)\\})? (\\S+)$`);
-const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/;
-
-function parseLabels(text: string, line: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  let rest = text;
-  while (rest.length > 0) {
-    const m = LABEL.exec(rest);
-    assert.ok(m, `bad labels in: ${line}`);
-    assert.ok(!(m[1]! in labels), `repeated label in: ${line}`);
-    labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-    rest = rest.slice(m[0].length);
-    if (m[3] === "") assert.equal(rest, "", `junk after labels in: ${line}`);
-  }
-  return labels;
-}
-
-function parseExposition(text: string): Sample[] {
-  assert.ok(text.endsWith("\n"), "the exposition ends with a newline");
-  const types = new Map<string, string>();
-  const samples: Sample[] = [];
-  for (const line of text.slice(0, -1).split("\n")) {
-    if (line.startsWith("#")) {
-      const type = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`).exec(line);
-      if (type) {
-        assert.ok(!types.has(type[1]!), `${type[1]} declared twice`);
-        types.set(type[1]!, type[2]!);
-      } else assert.match(line, new RegExp(`^# (HELP ${NAME} .*|[^TH].*)?$`), `bad comment: ${line}`);
-      continue;
-    }
-    const m = SAMPLE.exec(line);
-    assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
-    const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
-    assert.ok(m[3] === "NaN" || !Number.isNaN(value), `bad value in: ${line}`);
-    const name = m[1]!;
-    const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, "");
-    assert.ok(types.has(family), `${name} has no TYPE line before it`);
-    if (family !== name) assert.equal(types.get(family), "histogram", `${name} of a non-histogram`);
-    samples.push({ name, labels: parseLabels(m[2] ?? "", line), value });
-  }
-  return samples;
-}
-
-async function scrape(target = gw): Promise<Sample[]> {
-  const res = await fetch(`${target.adminUrl}/metrics`);
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-  return parseExposition(await res.text());
-}
-
-/** The value of the one sample with exactly these labels; 0 when the series does not exist yet. */
-function metric(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter(
-    (s) =>
-      s.name === name &&
-      Object.keys(s.labels).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  assert.ok(found.length <= 1, `${name} ${JSON.stringify(labels)} appears ${found.length} times`);
-  return found[0]?.value ?? 0;
-}
-
-// --- Server-Sent Events from the admin API. ---
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-interface Follower {
-  events: SseEvent[];
-  /** Starts reading (a follower opened with `paused` reads nothing until then). */
-  resume(): void;
-  until(predicate: (events: SseEvent[]) => boolean, timeoutMs?: number): Promise<void>;
-  ended: Promise<void>;
-  close(): void;
-}
-
-async function follow(target: GatewayProcess, app: string, options: { paused?: boolean } = {}) {
-  const stop = new AbortController();
-  const res = await request(`${target.adminUrl}/v1/apps/${app}/logs?follow`, {
-    headers: { authorization: `Bearer ${target.token}` },
-    signal: stop.signal,
-  });
-  assert.equal(res.statusCode, 200);
-  assert.equal(res.headers["content-type"], "text/event-stream");
-  const events: SseEvent[] = [];
-  let buffer = "";
-  let started = false;
-  let startReading: () => void = () => {};
-  const go = new Promise<void>((r) => {
-    startReading = r;
-  });
-  const ended = (async () => {
-    if (options.paused) await go;
-    try {
-      for await (const chunk of res.body) {
-        buffer += chunk.toString();
-        for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const lines = block.split("\n").filter((l) => !l.startsWith(":"));
-          if (lines.length === 0) continue;
-          const event = lines.find((l) => l.startsWith("event: "))?.slice(7) ?? "message";
-          const data = lines
-            .filter((l) => l.startsWith("data: "))
-            .map((l) => l.slice(6))
-            .join("\n");
-          events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch (err) {
-      if (!stop.signal.aborted) throw err;
-    }
-  })();
-  ended.catch(() => {});
-  const follower: Follower = {
-    events,
-    resume() {
-      if (!started) startReading();
-      started = true;
-    },
-    async until(predicate, timeoutMs = 10_000) {
-      await waitFor(() => predicate(events), timeoutMs, "log events");
-    },
-    ended,
-    close: () => stop.abort(),
-  };
-  return follower;
-}
-
-const requestsOf = (events: SseEvent[], id?: string) =>
-  events.filter((e) => e.event === "request" && (id === undefined || e.data.requestId === id));
-const linesOf = (events: SseEvent[], id: string) =>
-  events
-    .filter((e) => e.event === "log" && e.data.requestId === id)
-    .map((e) => `${e.data.stream}: ${e.data.line}`);
 
 describe("readiness", () => {
   it("answers /healthz, and /readyz with every check passing", async () => {
@@ -263,14 +103,14 @@ describe("metrics", () => {
     // One request each first, so both apps have an instance and their series exist.
     assert.equal((await get(gw, "chatty.localhost", "/warm")).status, 200);
     assert.equal((await get(gw, "counter.localhost", "/warm")).status, 200);
-    const before = await scrape();
+    const before = await scrape(gw);
     const n = 25;
     for (let i = 0; i < n; i++) {
       assert.equal((await get(gw, "chatty.localhost", `/m${i}`)).status, 200);
       assert.equal((await get(gw, "counter.localhost", `/m${i % 3}`)).status, 200);
     }
     for (let i = 0; i < 3; i++) assert.equal((await get(gw, "nobody.localhost", "/")).status, 404);
-    const after = await scrape();
+    const after = await scrape(gw);
     const delta = (name: string, labels: Record<string, string> = {}) =>
       metric(after, name, labels) - metric(before, name, labels);
 
@@ -316,7 +156,7 @@ describe("metrics", () => {
     const slow = await buildGuest("fixture", "slow");
     await push(gw, slow, "slow-metrics", ["--host", "slow-metrics.localhost"]);
     assert.equal((await get(gw, "slow-metrics.localhost", "/")).status, 200);
-    const before = await scrape();
+    const before = await scrape(gw);
     const results = await Promise.all(
       Array.from({ length: 3 }, () => get(gw, "slow-metrics.localhost", "/")),
     );
@@ -324,7 +164,7 @@ describe("metrics", () => {
       results.map((r) => r.status),
       [200, 200, 200],
     );
-    const after = await scrape();
+    const after = await scrape(gw);
     const created =
       metric(after, "wasmgate_cold_starts_total") - metric(before, "wasmgate_cold_starts_total");
     assert.ok(created >= 1 && created <= 2, `${created} instances created for 3 requests on 1 idle one`);
@@ -333,14 +173,14 @@ describe("metrics", () => {
 
   it("counts CPU-limit kills and worker restarts, keeps killed workers' counts, and is ready again", async () => {
     await push(gw, await buildGuest("fixture", "infinite-loop"), "loop", ["--host", "loop.localhost"]);
-    const before = await scrape();
+    const before = await scrape(gw);
     for (let i = 0; i < 2; i++) {
       const res = await get(gw, "loop.localhost", "/");
       assert.equal(res.status, 503);
       assert.equal(res.json().error.code, "ERR_RUNTIME_CPU_LIMIT");
     }
     await waitFor(async () => (await fetch(`${gw.adminUrl}/readyz`)).status === 200, 5000, "ready");
-    const after = await scrape();
+    const after = await scrape(gw);
     const delta = (name: string, labels: Record<string, string> = {}) =>
       metric(after, name, labels) - metric(before, name, labels);
     assert.equal(delta("wasmgate_cpu_limit_kills_total"), 2);
@@ -358,7 +198,11 @@ describe("log stream", () => {
   it("follows an app over SSE: request summaries and guest output, nothing of other apps", async () => {
     const follower = await follow(gw, "chatty");
     try {
-      await waitFor(async () => metric(await scrape(), "wasmgate_log_subscribers") === 1, 5000, "subscribed");
+      await waitFor(
+        async () => metric(await scrape(gw), "wasmgate_log_subscribers") === 1,
+        5000,
+        "subscribed",
+      );
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
         const res = await get(gw, "chatty.localhost", `/follow/${i}?q=1`);
@@ -389,7 +233,11 @@ describe("log stream", () => {
     } finally {
       follower.close();
     }
-    await waitFor(async () => metric(await scrape(), "wasmgate_log_subscribers") === 0, 5000, "unsubscribed");
+    await waitFor(
+      async () => metric(await scrape(gw), "wasmgate_log_subscribers") === 0,
+      5000,
+      "unsubscribed",
+    );
   });
 
   it("answers recent records as JSON, 404 for an unknown app and 401 without a token", async () => {
@@ -417,10 +265,14 @@ describe("log stream", () => {
   });
 
   it("drops what a reader too slow to keep up cannot hold, says so, and accounts for every record", async () => {
-    const before = await scrape();
+    const before = await scrape(gw);
     const follower = await follow(gw, "chatty", { paused: true });
     try {
-      await waitFor(async () => metric(await scrape(), "wasmgate_log_subscribers") === 1, 5000, "subscribed");
+      await waitFor(
+        async () => metric(await scrape(gw), "wasmgate_log_subscribers") === 1,
+        5000,
+        "subscribed",
+      );
       // 300 requests of 1,000 lines (60 KB) each: far more than socket buffers and the queue hold.
       const floods = 300;
       let next = 0;
@@ -432,7 +284,7 @@ describe("log stream", () => {
           }
         }),
       );
-      const dropped = metric(await scrape(), "wasmgate_log_records_dropped_total");
+      const dropped = metric(await scrape(gw), "wasmgate_log_records_dropped_total");
       assert.ok(dropped - metric(before, "wasmgate_log_records_dropped_total") > 0, "records were dropped");
 
       follower.resume();
@@ -446,7 +298,7 @@ describe("log stream", () => {
       const lost = notices.reduce((a, b) => a + b, 0);
       assert.equal(delivered + lost, floods * 1001 + 3, "every record was delivered or counted as dropped");
       assert.equal(
-        metric(await scrape(), "wasmgate_log_records_dropped_total") -
+        metric(await scrape(gw), "wasmgate_log_records_dropped_total") -
           metric(before, "wasmgate_log_records_dropped_total"),
         lost,
       );
@@ -503,7 +355,7 @@ describe("deploy-cli logs", () => {
     const exited = new Promise<number | null>((r) => child.process.once("exit", (code) => r(code)));
     try {
       await waitFor(
-        async () => metric(await scrape(), "wasmgate_log_subscribers") === 1,
+        async () => metric(await scrape(gw), "wasmgate_log_subscribers") === 1,
         10_000,
         "following",
       );
