@@ -152,6 +152,30 @@ describe("metrics", () => {
     assert.ok(metric(after, "process_resident_memory_bytes") > 10 * 1024 * 1024);
   });
 
+  it("counts store calls refused for the request's budget as ERR_KV_OP_LIMIT errors, not as operations", async () => {
+    await push(gw, await buildGuest("example", "counter"), "counter-limited", [
+      "--host",
+      "counter-limited.localhost",
+      "--kv-ops",
+      "0",
+    ]);
+    const before = await scrape(gw);
+    for (let i = 0; i < 3; i++) {
+      const res = await get(gw, "counter-limited.localhost", "/");
+      assert.equal(res.status, 503);
+      assert.match(res.text, /ERR_KV_OP_LIMIT/);
+    }
+    const after = await scrape(gw);
+    const delta = (name: string, labels: Record<string, string>) =>
+      metric(after, name, labels) - metric(before, name, labels);
+    assert.equal(delta("wasmgate_kv_errors_total", { code: "ERR_KV_OP_LIMIT" }), 3);
+    assert.equal(delta("wasmgate_kv_operations_total", { op: "increment" }), 0);
+    assert.equal(
+      delta("wasmgate_requests_total", { tenant: "default", app: "counter-limited", status: "503" }),
+      3,
+    );
+  });
+
   it("counts instances created for concurrent requests as cold starts", async () => {
     const slow = await buildGuest("fixture", "slow");
     await push(gw, slow, "slow-metrics", ["--host", "slow-metrics.localhost"]);
