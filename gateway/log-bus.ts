@@ -62,9 +62,42 @@ export const DEFAULT_LOG_BUS_LIMITS: LogBusLimits = {
 
 const sizeOf = (r: LogRecord): number => (r.type === "log" ? r.line.length : r.path.length) + 100;
 
+/**
+ * An app's recent records, oldest first. A fixed circular array: pushing and shifting an array of
+ * objects per request cost 10x as much (V8 trims the array's start in old space, about 0.5 us).
+ */
 class Ring {
-  readonly records: LogRecord[] = [];
-  chars = 0;
+  readonly #slots: (LogRecord | undefined)[];
+  #start = 0;
+  #size = 0;
+  #chars = 0;
+
+  constructor(capacity: number) {
+    this.#slots = new Array(capacity).fill(undefined);
+  }
+
+  push(record: LogRecord, maxChars: number): void {
+    const capacity = this.#slots.length;
+    if (this.#size === capacity) this.#dropOldest();
+    this.#slots[(this.#start + this.#size) % capacity] = record;
+    this.#size++;
+    this.#chars += sizeOf(record);
+    while (this.#chars > maxChars && this.#size > 1) this.#dropOldest();
+  }
+
+  records(): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (let i = 0; i < this.#size; i++) out.push(this.#slots[(this.#start + i) % this.#slots.length]!);
+    return out;
+  }
+
+  #dropOldest(): void {
+    const oldest = this.#slots[this.#start]!;
+    this.#slots[this.#start] = undefined;
+    this.#start = (this.#start + 1) % this.#slots.length;
+    this.#size--;
+    this.#chars -= sizeOf(oldest);
+  }
 }
 
 class Subscriber implements Subscription {
@@ -178,7 +211,7 @@ export class LogBus {
 
   /** The app's last records (of its current tenant), oldest first. */
   recent(app: string, tenant: string): LogRecord[] {
-    return (this.#recent.get(app)?.records ?? []).filter((r) => r.tenant === tenant);
+    return (this.#recent.get(app)?.records() ?? []).filter((r) => r.tenant === tenant);
   }
 
   /** Follows the app's records from now on; after `close()` the subscription ends at once. */
@@ -223,21 +256,15 @@ export class LogBus {
       if (this.#recent.size >= limits.recentApps) {
         this.#recent.delete(this.#recent.keys().next().value!);
       }
-      ring = new Ring();
+      ring = new Ring(limits.recentRecords);
       this.#recent.set(record.app, ring);
     }
     const cut = Math.floor(limits.recentChars / 10);
-    const kept: LogRecord =
+    ring.push(
       record.type === "log" && record.line.length > cut
         ? { ...record, line: `${record.line.slice(0, cut)} [cut]` }
-        : record;
-    ring.records.push(kept);
-    ring.chars += sizeOf(kept);
-    while (
-      ring.records.length > limits.recentRecords ||
-      (ring.chars > limits.recentChars && ring.records.length > 1)
-    ) {
-      ring.chars -= sizeOf(ring.records.shift()!);
-    }
+        : record,
+      limits.recentChars,
+    );
   }
 }
