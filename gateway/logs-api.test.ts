@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Hono } from "hono";
+import { GatewayError } from "./errors.ts";
+import { onError } from "./http.ts";
 import { DEFAULT_LOG_BUS_LIMITS, LogBus } from "./log-bus.ts";
-import { mountLogsApi } from "./logs-api.ts";
+import { type AuthorizeApp, mountLogsApi } from "./logs-api.ts";
 import type { AppRecord } from "./state/store.ts";
 
 const APP: AppRecord = {
@@ -17,15 +19,16 @@ const APP: AppRecord = {
   updatedAt: "",
 };
 
-function setup(bus: LogBus, heartbeatMs = 15_000) {
+function setup(bus: LogBus, heartbeatMs = 15_000, authorize?: AuthorizeApp) {
   const app = new Hono();
+  app.onError(onError({ error() {} }));
   const asked: [string, string][] = [];
   mountLogsApi(app, {
     bus,
     heartbeatMs,
-    authorizeApp: async (_c, name, scope) => {
+    authorizeApp: async (c, name, scope) => {
       asked.push([name, scope]);
-      return APP;
+      return authorize ? authorize(c, name, scope) : APP;
     },
   });
   return { app, asked };
@@ -67,6 +70,28 @@ describe("logs API", () => {
     );
     // Cancelling the response (the client went away) ends the subscription.
     while (bus.subscribers > 0) await new Promise((r) => setTimeout(r, 5));
+  });
+
+  it("answers what authorizeApp refuses with its error, and follows nothing", async () => {
+    const bus = new LogBus();
+    bus.publish({
+      type: "log",
+      time: 0,
+      requestId: "r1",
+      app: "a",
+      tenant: "t",
+      stream: "stdout",
+      line: "x",
+    });
+    const { app } = setup(bus, 15_000, async () => {
+      throw new GatewayError("ERR_FORBIDDEN", "another tenant's app");
+    });
+    for (const path of ["/v1/apps/a/logs?follow", "/v1/apps/a/logs"]) {
+      const res = await app.request(path);
+      assert.equal(res.status, 403);
+      assert.equal(((await res.json()) as any).error.code, "ERR_FORBIDDEN");
+    }
+    assert.equal(bus.subscribers, 0);
   });
 
   it("answers the recent records as JSON without follow", async () => {
