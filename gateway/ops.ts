@@ -152,11 +152,19 @@ export function createOps(deps: OpsDeps): Ops {
         .sample("wasmgate_worker_restarts_total", undefined, stats.workerRestarts)
         .family("wasmgate_workers_ready", "gauge", "Guest workers in service that have booted.")
         .sample("wasmgate_workers_ready", undefined, stats.workersReady)
-        .family("wasmgate_kv_operations_total", "counter", "Key-value store calls made by guests.");
+        .family(
+          "wasmgate_kv_operations_total",
+          "counter",
+          "Key-value store calls made by guests, by operation.",
+        );
       for (const [op, n] of Object.entries(stats.kvOperations)) {
         out.sample("wasmgate_kv_operations_total", { op }, n);
       }
-      out.family("wasmgate_kv_errors_total", "counter", "Key-value store calls by guests that failed.");
+      out.family(
+        "wasmgate_kv_errors_total",
+        "counter",
+        "Key-value store calls by guests that failed (ERR_KV_OP_LIMIT: refused for the request's budget, never sent).",
+      );
       for (const [code, n] of Object.entries(stats.kvErrors)) {
         out.sample("wasmgate_kv_errors_total", { code }, n);
       }
