@@ -9,6 +9,7 @@ import { createClient } from "./client.ts";
 import { configCommand } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { kvCommand } from "./kv.ts";
+import { logsCommand } from "./logs.ts";
 import { appsDeleteCommand, rollbackCommand, tenantsCommand, tokensCommand } from "./tenancy.ts";
 
 const DEFAULT_GATEWAY = "http://127.0.0.1:8788";
@@ -44,6 +45,9 @@ Commands:
   tokens list [--tenant <name>] | revoke <id>
       (operator) Tokens for a tenant. Scopes: apps:read apps:write kv:read kv:write config:read
       config:write logs:read (write includes read). A revoked token is refused everywhere within 1 s.
+  logs --app <name> [--follow]
+      The app's recent requests, each with its guest's stdout/stderr under it; --follow keeps
+      printing new ones as they happen (Ctrl-C to stop). --json: one JSON object per line.
   kv get <key> --app <name> [--bucket <b>]
   kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
   kv delete <key> --app <name> [--bucket <b>]
@@ -75,6 +79,7 @@ Examples:
   deploy-cli push examples/counter/dist/counter.wasm --app counter --host counter.localhost
   deploy-cli kv put greeting "hello" --app counter --ttl 3600
   deploy-cli kv list --app counter --prefix visits:
+  deploy-cli logs --app counter --follow
   deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --allow-outbound "https://*.cdn.example.com"
   deploy-cli vars set region eu-west --app api
   printf %s "$API_TOKEN" | deploy-cli secrets put api_token --app api
@@ -253,6 +258,7 @@ export async function main(argv: string[]): Promise<number> {
         "jwks-url": { type: "string" },
         "jwks-issuer": { type: "string" },
         "jwks-audience": { type: "string" },
+        follow: { type: "boolean", default: false },
         ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", default: false },
       },
@@ -281,6 +287,7 @@ export async function main(argv: string[]): Promise<number> {
       await appsDeleteCommand(rest.slice(1), values, common);
     else if (command === "tenants") await tenantsCommand(rest[0], rest.slice(1), values, common);
     else if (command === "tokens") await tokensCommand(rest[0], rest.slice(1), values, common);
+    else if (command === "logs") await logsCommand(values, common);
     else if (command === "vars" || command === "secrets") {
       await configCommand(command, rest[0], rest.slice(1), values, common);
     } else

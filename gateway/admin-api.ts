@@ -16,6 +16,9 @@ import { type Env, onError, readBody, requestId } from "./http.ts";
 import { mountKvApi } from "./kv-api.ts";
 import { effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
+import { mountLogsApi } from "./logs-api.ts";
+import type { Ops } from "./ops.ts";
+import { mountOpsApi } from "./ops-api.ts";
 import type { Router } from "./router.ts";
 import {
   AppName,
@@ -44,6 +47,8 @@ export interface AdminApiDeps {
   config: AppConfig;
   /** The data plane's URL for a hostname, shown after a deploy. */
   publicUrl(hostname: string): string;
+  /** Readiness, metrics and log streams (without it, only /healthz). */
+  ops?: Ops;
 }
 
 type AdminEnv = { Variables: Env["Variables"] & { principal: Principal } };
@@ -61,6 +66,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   });
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  if (deps.ops) mountOpsApi(app, deps.ops);
   app.use("/v1/*", bearerAuth(auth));
   app.use("/v1/*", accessControl(state));
 
@@ -289,6 +295,12 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   mountKvApi(app, { state, kv: deps.kv, maxValueBytes: MAX_VALUE_BYTES });
   mountConfigApi(app, { state, box: deps.box, config: deps.config, logger });
+  if (deps.ops) {
+    mountLogsApi(app, {
+      bus: deps.ops.bus,
+      authorizeApp: async (_c, name) => mustGetApp(state, appName(name)),
+    });
+  }
 
   app.get("/v1/apps/:app/deployments", async (c) => {
     const record = await mustGetApp(state, appName(c.req.param("app")));

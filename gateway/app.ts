@@ -17,6 +17,7 @@ import { createDataPlane } from "./data-plane.ts";
 import { followExternalChanges } from "./follow.ts";
 import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
+import { createOps } from "./ops.ts";
 import { createRouter } from "./router.ts";
 import { AppLimits } from "./schemas.ts";
 import type { SecretBox } from "./secrets.ts";
@@ -41,8 +42,9 @@ export function createGateway(deps: GatewayDeps) {
   const router = createRouter(deps.state);
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box);
-  const data = createDataPlane({ ...deps, router, components, config });
-  const admin = createAdminApi({ ...deps, router, components, config });
+  const ops = createOps(deps);
+  const data = createDataPlane({ ...deps, router, components, config, observe: ops.observe });
+  const admin = createAdminApi({ ...deps, router, components, config, ops });
   /** Drops everything cached from the state store, e.g. after another gateway changed it. */
   const invalidate = () => {
     router.invalidate();
@@ -52,6 +54,7 @@ export function createGateway(deps: GatewayDeps) {
     data,
     admin,
     router,
+    ops,
     invalidate,
     /** Follows changes other gateways make to a shared state store; returns the stop function. */
     follow: () => followExternalChanges({ ...deps, components, invalidate }),

@@ -1,7 +1,7 @@
 // The public listener: the Host header picks the app, the app's active deployment answers.
 
 import type { HttpBindings } from "@hono/node-server";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { type GuestRequest, HOP_BY_HOP, inlineBody, type Runtime } from "../runtime/index.ts";
 import type { AppConfig } from "./app-config.ts";
@@ -12,6 +12,7 @@ import { type Env, onError, readBody, requestId } from "./http.ts";
 import { effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { Router } from "./router.ts";
+import type { Route } from "./state/store.ts";
 
 export interface DataPlaneDeps {
   router: Router;
@@ -20,7 +21,11 @@ export interface DataPlaneDeps {
   logger: Logger;
   limits: LimitDefaults;
   config: AppConfig;
+  /** Runs around every request (metrics, log stream); sees the route once it is known. */
+  observe?: MiddlewareHandler<DataEnv>;
 }
+
+export type DataEnv = { Variables: Env["Variables"] & { route?: Route } };
 
 interface RequestHead {
   method: string;
@@ -78,11 +83,12 @@ function headerValue(headers: [string, string][], name: string): string | undefi
   return undefined;
 }
 
-export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
+export function createDataPlane(deps: DataPlaneDeps): Hono<DataEnv> {
   const { router, runtime, components, logger } = deps;
-  const app = new Hono<Env>();
+  const app = new Hono<DataEnv>();
   // Guest responses already carry the request id (the runtime adds it); errors add it themselves.
   app.use(requestId({ setHeader: false }));
+  if (deps.observe) app.use(deps.observe);
   app.onError(onError(logger));
 
   app.all("*", async (c) => {
@@ -93,6 +99,7 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<Env> {
     const host = hostOf(hostHeader);
     const route = await router.lookup(host);
     if (!route) throw new GatewayError("ERR_HOST_NOT_FOUND", `no app serves the host "${host}"`);
+    c.set("route", route);
     const deployment = route.deployment;
     if (!deployment) {
       throw new GatewayError("ERR_APP_NOT_DEPLOYED", `the app ${route.app} has no deployment yet`);

@@ -17,6 +17,7 @@ import {
   newSigningJwk,
 } from "./auth.ts";
 import { CONFIG_HELP, type Config, ConfigError, parseConfig } from "./config.ts";
+import { stopAccepting } from "./drain.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createSecretBox, loadSecretKey } from "./secrets.ts";
 import { createRedisStateStore } from "./state/redis.ts";
@@ -76,7 +77,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
-  const { data, admin, follow } = createGateway({
+  const { data, admin, follow, ops } = createGateway({
     state,
     kv,
     runtime,
@@ -112,13 +113,13 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing requests in flight");
-    // Stop accepting; requests in flight (and their guests) finish, up to the grace period.
+    ops.drain();
+    // Stop accepting; requests in flight (and their guests) finish, up to the grace period. Log
+    // streams follow until the data plane has nothing left to log, then end.
     const closed = Promise.all([
-      new Promise((r) => dataServer.close(r)),
-      new Promise((r) => adminServer.close(r)),
+      stopAccepting(dataServer).then(() => ops.close()),
+      stopAccepting(adminServer),
     ]);
-    dataServer.closeIdleConnections();
-    adminServer.closeIdleConnections();
     const grace = new Promise<"timeout">((r) =>
       setTimeout(() => r("timeout"), config.shutdownGraceMs).unref(),
     );
@@ -127,6 +128,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
         { graceMs: config.shutdownGraceMs },
         "grace period over: closing the remaining connections",
       );
+      ops.close();
       dataServer.closeAllConnections();
       adminServer.closeAllConnections();
     }

@@ -638,6 +638,8 @@ function conformance(name: string, setup: () => Promise<Subject>): void {
       await closing.close();
       const closed = await rejectsWithCode(closing.get(ns, "k"), "ERR_KV_CLOSED");
       assert.equal(closed.kind, "system");
+      await rejectsWithCode(closing.ping(), "ERR_KV_CLOSED");
+      await store.ping();
       // Closing one store object leaves the others working.
       await store.set(ns, "k", bytes("still here"));
       assert.equal(text(await store.get(ns, "k")), "still here");

@@ -195,6 +195,7 @@ describe("redis backend: faults", () => {
         ["getMany", () => store.getMany(ns, ["kept"])],
         ["setMany", () => store.setMany(ns, [["new", bytes("x")]])],
         ["deleteBucket", () => store.deleteBucket(ns)],
+        ["ping", () => store.ping()],
       ];
       for (const [name, call] of calls) {
         const { error, ms } = await failure(call);
@@ -210,6 +211,7 @@ describe("redis backend: faults", () => {
 
       await server.restart();
       assert.equal(text(await eventually(() => store.get(ns, "kept"))), "before the outage");
+      await store.ping();
       assert.deepEqual(await store.getWithMetadata(ns, "kept"), {
         value: bytes("before the outage"),
         metadata: "m",

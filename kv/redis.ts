@@ -419,6 +419,10 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
       } while (scan !== "0");
     },
 
+    async ping() {
+      await roundTrip(() => client.ping());
+    },
+
     async close() {
       client.off("ready", onReady);
       if (!owned) return;

@@ -142,6 +142,8 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
     updateValue: statement(`UPDATE kv_entries SET value = ? WHERE ${WHERE_KEY}`),
     delete: statement(`DELETE FROM kv_entries WHERE ${WHERE_KEY}`),
     deleteBucket: statement("DELETE FROM kv_entries WHERE tenant = ? AND bucket = ?"),
+    // Reads the table, so a file gone bad fails here, not only on the next guest call.
+    ping: statement("SELECT 1 FROM kv_entries LIMIT 1"),
     purge: statement(
       `DELETE FROM kv_entries WHERE rowid IN
          (SELECT rowid FROM kv_entries WHERE expires_at <= ? LIMIT ${PURGE_BATCH_ROWS})`,
@@ -357,6 +359,11 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
     deleteBucket: (ns) =>
       guard(() => {
         writeTransaction(() => sql.deleteBucket.run(...scope(ns)));
+      }),
+
+    ping: () =>
+      guard(() => {
+        sql.ping.get();
       }),
 
     close: () =>

@@ -116,6 +116,12 @@ export interface KvStore {
   /** Removes every key of the bucket (app purge). Keys written while it runs may survive. */
   deleteBucket(ns: KvNamespace): Promise<void>;
 
+  /**
+   * One cheap round trip to the backend, for readiness checks: resolves when it answers, fails like
+   * any call (`ERR_KV_UNAVAILABLE`, `ERR_KV_TIMEOUT`, `ERR_KV_CLOSED`) when it does not.
+   */
+  ping(): Promise<void>;
+
   /** Releases the backend connection. Later calls fail with `ERR_KV_CLOSED`. Idempotent. */
   close(): Promise<void>;
 }

@@ -257,6 +257,7 @@ export interface KvBackend {
   setMany(ns: KvNamespace, entries: readonly (readonly [string, Uint8Array])[]): Promise<void>;
   deleteMany(ns: KvNamespace, keys: readonly string[]): Promise<void>;
   deleteBucket(ns: KvNamespace): Promise<void>;
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -330,6 +331,10 @@ export function createValidatedStore(backend: KvBackend, limits: KvLimits): KvSt
     async deleteBucket(ns) {
       open(ns);
       await backend.deleteBucket(ns);
+    },
+    async ping() {
+      if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
+      await backend.ping();
     },
     async close() {
       if (closed) return;

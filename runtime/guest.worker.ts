@@ -18,6 +18,7 @@ import { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
 import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
+import { countingKvStore, WorkerStats } from "./stats.ts";
 import {
   ByteQueue,
   createWasiImports,
@@ -42,16 +43,19 @@ const port = parentPort!;
 const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
 const config = workerData as {
   cpu: SharedArrayBuffer;
+  /** Counters the main thread reads for metrics (see stats.ts). */
+  stats: SharedArrayBuffer;
   kv: KvBackendConfig | undefined;
   /** This worker's share of the gateway's memory budget for loaded deployments. */
   memoryBudgetBytes: number;
 };
 const meter = new CpuMeter(openCpuSlot(config.cpu));
 installCpuMeter(meter);
+const stats = new WorkerStats(config.stats);
 // One store client per worker, opened on first use.
 let kvStore: KvStore | undefined;
 const getKvStore = (): KvStore => {
-  kvStore ??= createKvBackend(config.kv);
+  kvStore ??= countingKvStore(createKvBackend(config.kv), stats);
   return kvStore;
 };
 
@@ -96,6 +100,8 @@ class AppPool {
   readonly #idle: Instance[] = [];
   #live = 0;
   #creating = 0;
+  /** Out of `pools`: its instances no longer count as live (busy ones finish regardless). */
+  #dropped = false;
   /** Size of the component's core wasm code and generated JS, known once they are loaded. */
   codeBytes = 0;
   jsBytes = 0;
@@ -132,12 +138,14 @@ class AppPool {
       if (this.#creating === 0 && this.#live < limit) break;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
-    this.#live++;
+    this.#addLive(1);
     this.#creating++;
     try {
-      return await this.#create(id);
+      const instance = await this.#create(id);
+      stats.instanceCreated();
+      return instance;
     } catch (err) {
-      this.#live--;
+      this.#addLive(-1);
       throw err;
     } finally {
       this.#creating--;
@@ -152,7 +160,7 @@ class AppPool {
       instance.idleSince = Date.now();
       this.#idle.push(instance);
     } else {
-      this.#live--;
+      this.#addLive(-1);
     }
     this.#waiters.shift()?.();
   }
@@ -176,10 +184,22 @@ class AppPool {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       if (this.#idle[i]!.idleSince < cutoff) {
         this.#idle.splice(i, 1);
-        this.#live--;
+        this.#addLive(-1);
       }
     }
     return this.#live === 0 && this.lastUsed < cutoff;
+  }
+
+  /** Called when the pool is taken out of `pools`. */
+  drop(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    stats.instances(-this.#live);
+  }
+
+  #addLive(delta: number): void {
+    this.#live += delta;
+    if (!this.#dropped) stats.instances(delta);
   }
 
   async #create(id: number): Promise<Instance> {
@@ -223,7 +243,11 @@ class AppPool {
     };
     const imports = {
       ...createWasiImports(instance.output),
-      ...createKeyValueImports(getKvStore, () => instance.grant),
+      ...createKeyValueImports(
+        getKvStore,
+        () => instance.grant,
+        () => stats.kvError("ERR_KV_OP_LIMIT"),
+      ),
       ...createOutboundHttpImports(() => instance.outbound),
       ...createConfigImports(() => instance.config),
     };
@@ -726,14 +750,24 @@ port.on("message", (msg: ToWorker) => {
       break;
     case "evict":
       deployments.delete(msg.key);
-      for (const key of pools.keys()) if (key.startsWith(`${msg.key}:`)) pools.delete(key);
+      for (const [key, pool] of pools) {
+        if (key.startsWith(`${msg.key}:`)) {
+          pool.drop();
+          pools.delete(key);
+        }
+      }
       break;
   }
 });
 
 setInterval(() => {
   const cutoff = Date.now() - IDLE_MS;
-  for (const [key, pool] of pools) if (pool.sweep(cutoff)) pools.delete(key);
+  for (const [key, pool] of pools) {
+    if (pool.sweep(cutoff)) {
+      pool.drop();
+      pools.delete(key);
+    }
+  }
 }, IDLE_MS / 4).unref();
 
 /**
@@ -751,6 +785,7 @@ function enforceBudget(): void {
   for (const [key, pool] of idle) {
     if (total <= config.memoryBudgetBytes) break;
     total -= pool.estimateBytes();
+    pool.drop();
     pools.delete(key);
     post({ type: "unloaded", key });
   }

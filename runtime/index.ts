@@ -18,8 +18,9 @@ import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
 import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import { createGuestPool, type GuestRequest, type InvokeContext } from "./pool.ts";
+import { createGuestPool, type GuestOutputListener, type GuestRequest, type InvokeContext } from "./pool.ts";
 import { createPreparer } from "./preparer.ts";
+import type { RuntimeStats } from "./stats.ts";
 
 export { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
 export type { ComponentInfo } from "./component-info.ts";
@@ -27,7 +28,14 @@ export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts
 export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
-export { type GuestRequest, type InvokeContext, inlineBody, REQUEST_ID_HEADER } from "./pool.ts";
+export {
+  type GuestOutputListener,
+  type GuestRequest,
+  type InvokeContext,
+  inlineBody,
+  REQUEST_ID_HEADER,
+} from "./pool.ts";
+export { KV_OPS, type KvOp, type RuntimeStats } from "./stats.ts";
 export { HOP_BY_HOP } from "./wasi/index.ts";
 
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
@@ -95,6 +103,10 @@ export interface Runtime {
   readonly maxComponentBytes: number;
   /** Guest workers replaced since start (CPU-limit kills and crashes). */
   readonly workerRestarts: number;
+  /** Counters and worker state, for metrics and readiness; cheap enough to call per scrape. */
+  stats(): RuntimeStats;
+  /** Calls `listener` with each line guests write to stdout/stderr; returns the unsubscribe. */
+  onGuestOutput(listener: GuestOutputListener): () => void;
   close(): Promise<void>;
 }
 
@@ -119,6 +131,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     get workerRestarts() {
       return pool.restarts;
     },
+    stats: () => pool.stats(),
+    onGuestOutput: (listener) => pool.onGuestOutput(listener),
     prepare(digest, bytes, memoryBytes) {
       return preparer.prepare(bytes, dirOf(digest), { maxBytes: maxComponentBytes, memoryBytes });
     },

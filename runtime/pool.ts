@@ -9,6 +9,7 @@ import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
+import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
 import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireRequest } from "./wire.ts";
 
 export interface InvokeContext {
@@ -65,7 +66,12 @@ interface Slot {
   retired: boolean;
   /** The worker has booted (a booting one would make its first requests wait). */
   ready: boolean;
+  /** The counters the worker keeps (see stats.ts). */
+  stats: SharedArrayBuffer;
 }
+
+/** Told each line a guest writes to stdout or stderr, with the request that wrote it. */
+export type GuestOutputListener = (ctx: InvokeContext, stream: "stdout" | "stderr", line: string) => void;
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 /** Every response carries the request id the gateway's log uses. */
@@ -92,6 +98,10 @@ export interface GuestPool {
   warm(deployment: WireDeployment, limits: GuestLimits): void;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   readonly restarts: number;
+  /** Counters and worker state for metrics and readiness. */
+  stats(): RuntimeStats;
+  /** Calls `listener` with every line of guest output; returns the function that stops it. */
+  onGuestOutput(listener: GuestOutputListener): () => void;
   close(): Promise<void>;
 }
 
@@ -100,11 +110,17 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   let nextId = 1;
   let closed = false;
   let restarts = 0;
+  let cpuLimitKills = 0;
+  const totals = new StatsTotals();
+  /** Slots whose worker has not exited yet: their counters are read where they are. */
+  const counting = new Set<Slot>();
+  const outputListeners = new Set<GuestOutputListener>();
   const slots: Slot[] = [];
   let spare: Slot | undefined;
 
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
+    const stats = createStatsBuffer();
     const worker = new Worker(WORKER_URL, {
       // Streamed body chunks are ArrayBuffers whose memory is freed only when their small wrapper
       // objects are collected; a small young generation collects them sooner (100 MiB through an
@@ -112,6 +128,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData: {
         cpu: buffer,
+        stats,
         kv: options.kv,
         memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
       },
@@ -123,10 +140,14 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       registered: new Set(),
       retired: false,
       ready: false,
+      stats,
     };
+    counting.add(slot);
     worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
     worker.on("exit", (code) => {
+      counting.delete(slot);
+      totals.fold(stats);
       if (!slot.retired && !closed) {
         logger.warn({ code }, "guest worker exited unexpectedly; replacing it");
         replace(slot, undefined);
@@ -140,6 +161,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     if (slot.retired) return;
     slot.retired = true;
     restarts++;
+    if (culprit !== undefined) cpuLimitKills++;
     const index = slots.indexOf(slot);
     if (index !== -1 && !closed) {
       slots[index] = spare ?? spawn();
@@ -258,6 +280,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         p.stream?.close();
         break;
       case "abort":
+        if (msg.code === "ERR_RUNTIME_CPU_LIMIT") cpuLimitKills++;
         settle(slot, msg.id, p);
         logger.warn(
           { requestId: p.ctx.requestId, app: p.ctx.app, code: msg.code, reason: msg.message },
@@ -266,6 +289,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         p.stream?.error(new RuntimeError(msg.code, msg.message));
         break;
       case "error":
+        if (msg.code === "ERR_RUNTIME_CPU_LIMIT") cpuLimitKills++;
         settle(slot, msg.id, p);
         fail(p, new RuntimeError(msg.code, msg.message));
         break;
@@ -282,6 +306,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           { requestId: p.ctx.requestId, app: p.ctx.app, stream: msg.stream, line: msg.line },
           "guest output",
         );
+        for (const listener of outputListeners) listener(p.ctx, msg.stream, msg.line);
         break;
     }
   }
@@ -369,6 +394,20 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   return {
     get restarts() {
       return restarts;
+    },
+    stats() {
+      return {
+        workers: slots.length,
+        workersReady: slots.filter((s) => s.ready && !s.retired).length,
+        closed,
+        cpuLimitKills,
+        workerRestarts: restarts,
+        ...totals.sum([...counting].map((s) => ({ buffer: s.stats, retired: s.retired }))),
+      };
+    },
+    onGuestOutput(listener) {
+      outputListeners.add(listener);
+      return () => outputListeners.delete(listener);
     },
     invoke(deployment, request, limits, ctx) {
       if (closed)

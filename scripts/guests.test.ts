@@ -13,6 +13,16 @@ const CORE_HEADER = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
 
 /** What `jco wit` must show for each fixture; null for the one that is not a component. */
 const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[] } | null>> = {
+  chatty: {
+    exports: ["wasi:http/incoming-handler@0.2.10"],
+    imports: [
+      "wasi:io/error@0.2.10",
+      "wasi:io/streams@0.2.10",
+      "wasi:cli/stdout@0.2.10",
+      "wasi:cli/stderr@0.2.10",
+      "wasi:http/types@0.2.10",
+    ],
+  },
   "core-module": null,
   echo: {
     exports: ["wasi:http/incoming-handler@0.2.10"],

@@ -208,6 +208,14 @@ describe("tokens", () => {
       assert.equal(res.status, 403, `${method} ${path}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.error.code, "ERR_FORBIDDEN");
     }
+    const ownLogs = await adminCall(gw, "GET", "/v1/apps/shop/logs", { token: acme });
+    assert.equal(ownLogs.status, 200, "a tenant reads its own app's logs");
+    assert.ok(
+      ownLogs.body.records.some((r: { type?: string; status?: number }) => r.status === 200),
+      JSON.stringify(ownLogs.body),
+    );
+    const readerLogs = await adminCall(gw, "GET", "/v1/apps/shop/logs", { token: acmeReader });
+    assert.equal(readerLogs.body.error.code, "ERR_SCOPE_MISSING", "apps:read does not include logs:read");
     const value = await adminCall(gw, "GET", "/v1/apps/shop/kv/default/value?key=k", { token: acme });
     assert.equal(value.body, "acme's", "still there and unchanged");
     assert.equal((await get(gw, "shop.acme.localhost")).status, 200, "still serving");

@@ -45,11 +45,17 @@ function reject(payload: unknown): never {
   throw { payload };
 }
 
-export function createKeyValueImports(store: () => KvStore, grant: () => KvGrant) {
+export function createKeyValueImports(
+  store: () => KvStore,
+  grant: () => KvGrant,
+  /** Told when a call is refused for the request's operation budget (it never reaches the store). */
+  onOpLimit: () => void = () => {},
+) {
   /** Runs one store operation for the guest: budget, suspension and error mapping. */
   async function op<T>(fn: () => Promise<T>, ops = 1): Promise<T> {
     const g = grant();
     if (g.opsLeft < ops) {
+      onOpLimit();
       reject({ tag: "other", val: "ERR_KV_OP_LIMIT: this request used up its key-value operations" });
     }
     g.opsLeft -= ops;

@@ -1,0 +1,209 @@
+// Operations: what the data plane counts per request, the live log bus it and the guests feed,
+// readiness (state store, key-value store, guest workers) and the /metrics exposition.
+
+import type { HttpBindings } from "@hono/node-server";
+import type { Context, MiddlewareHandler } from "hono";
+import type { KvStore } from "../kv/index.ts";
+import type { Runtime } from "../runtime/index.ts";
+import type { DataEnv } from "./data-plane.ts";
+import { LogBus } from "./log-bus.ts";
+import { Exposition, RequestMetrics } from "./metrics.ts";
+import type { StateStore } from "./state/store.ts";
+
+export interface OpsDeps {
+  state: StateStore;
+  kv: KvStore;
+  runtime: Runtime;
+}
+
+export interface Check {
+  ok: boolean;
+  error?: string;
+  [detail: string]: unknown;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, Check>;
+}
+
+export interface Ops {
+  /** Data plane middleware: counts each request and publishes its summary to the log bus. */
+  observe: MiddlewareHandler<DataEnv>;
+  bus: LogBus;
+  readiness(): Promise<Readiness>;
+  /** The Prometheus exposition text. */
+  metrics(): string;
+  /** Reports not ready from now on (SIGTERM: the gateway is draining). */
+  drain(): void;
+  /** Ends the log streams and stops listening to the runtime. */
+  close(): void;
+}
+
+/** A readiness check that takes longer than this has failed. */
+const CHECK_TIMEOUT_MS = 1500;
+const STARTED_SECONDS = Date.now() / 1000 - process.uptime();
+
+export function createOps(deps: OpsDeps): Ops {
+  const { state, kv, runtime } = deps;
+  const requests = new RequestMetrics();
+  const bus = new LogBus();
+  let draining = false;
+  const stopOutput = runtime.onGuestOutput((ctx, stream, line) =>
+    bus.publish({
+      type: "log",
+      time: Date.now(),
+      requestId: ctx.requestId,
+      app: ctx.app,
+      tenant: ctx.tenant,
+      stream,
+      line,
+    }),
+  );
+
+  const observe: MiddlewareHandler<DataEnv> = async (c, next) => {
+    const started = performance.now();
+    requests.inFlight++;
+    try {
+      await next();
+    } finally {
+      requests.inFlight--;
+    }
+    const ms = performance.now() - started;
+    const route = c.get("route");
+    const status = c.res.status;
+    if (!route) {
+      requests.record("", "", status, ms / 1000);
+      return;
+    }
+    requests.record(route.tenant, route.app, status, ms / 1000);
+    const { method, path } = methodAndPath(c);
+    bus.publish({
+      type: "request",
+      time: Date.now(),
+      requestId: c.get("requestId"),
+      app: route.app,
+      tenant: route.tenant,
+      method,
+      path,
+      status,
+      ms: Math.round(ms * 10) / 10,
+    });
+  };
+
+  async function check(fn: () => Promise<unknown>): Promise<Check> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+        CHECK_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([fn(), timeout]);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: (err as Error)?.message ?? String(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    observe,
+    bus,
+    async readiness() {
+      const [stateCheck, kvCheck] = await Promise.all([check(() => state.version()), check(() => kv.ping())]);
+      const stats = runtime.stats();
+      const workersUp = !stats.closed && stats.workers > 0 && stats.workersReady === stats.workers;
+      const checks: Record<string, Check> = {
+        state: stateCheck,
+        kv: kvCheck,
+        workers: {
+          ok: workersUp,
+          ready: stats.workersReady,
+          total: stats.workers,
+          ...(workersUp ? {} : { error: `${stats.workersReady} of ${stats.workers} guest workers are up` }),
+        },
+      };
+      if (draining) checks.shutdown = { ok: false, error: "the gateway is shutting down" };
+      return { ready: Object.values(checks).every((c) => c.ok), checks };
+    },
+    metrics() {
+      const out = new Exposition();
+      requests.write(out);
+      const stats = runtime.stats();
+      out
+        .family("wasmgate_instances_live", "gauge", "Component instances alive in the guest workers.")
+        .sample("wasmgate_instances_live", undefined, stats.instancesLive)
+        .family("wasmgate_cold_starts_total", "counter", "Component instances created.")
+        .sample("wasmgate_cold_starts_total", undefined, stats.instancesCreated)
+        .family(
+          "wasmgate_cpu_limit_kills_total",
+          "counter",
+          "Requests stopped for going over their CPU budget.",
+        )
+        .sample("wasmgate_cpu_limit_kills_total", undefined, stats.cpuLimitKills)
+        .family(
+          "wasmgate_worker_restarts_total",
+          "counter",
+          "Guest workers replaced (CPU-limit kills and crashes).",
+        )
+        .sample("wasmgate_worker_restarts_total", undefined, stats.workerRestarts)
+        .family("wasmgate_workers_ready", "gauge", "Guest workers in service that have booted.")
+        .sample("wasmgate_workers_ready", undefined, stats.workersReady)
+        .family(
+          "wasmgate_kv_operations_total",
+          "counter",
+          "Key-value store calls made by guests, by operation.",
+        );
+      for (const [op, n] of Object.entries(stats.kvOperations)) {
+        out.sample("wasmgate_kv_operations_total", { op }, n);
+      }
+      out.family(
+        "wasmgate_kv_errors_total",
+        "counter",
+        "Key-value store calls by guests that failed (ERR_KV_OP_LIMIT: refused for the request's budget, never sent).",
+      );
+      for (const [code, n] of Object.entries(stats.kvErrors)) {
+        out.sample("wasmgate_kv_errors_total", { code }, n);
+      }
+      const cpu = process.cpuUsage();
+      out
+        .family("wasmgate_log_subscribers", "gauge", "Clients following an app's log stream.")
+        .sample("wasmgate_log_subscribers", undefined, bus.subscribers)
+        .family(
+          "wasmgate_log_records_dropped_total",
+          "counter",
+          "Log records not delivered to a subscriber that read too slowly.",
+        )
+        .sample("wasmgate_log_records_dropped_total", undefined, bus.dropped)
+        .family("process_resident_memory_bytes", "gauge", "Resident memory of the gateway process.")
+        .sample("process_resident_memory_bytes", undefined, process.memoryUsage.rss())
+        .family("process_cpu_seconds_total", "counter", "CPU time of the gateway process (all threads).")
+        .sample("process_cpu_seconds_total", undefined, (cpu.user + cpu.system) / 1e6)
+        .family("process_start_time_seconds", "gauge", "When the gateway process started (Unix time).")
+        .sample("process_start_time_seconds", undefined, Math.round(STARTED_SECONDS));
+      return out.text();
+    },
+    drain() {
+      draining = true;
+    },
+    close() {
+      draining = true;
+      stopOutput();
+      bus.close();
+    },
+  };
+}
+
+/** Method and path (without query), from Node's request when there is one, like the data plane. */
+function methodAndPath(c: Context): { method: string; path: string } {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  const target = incoming?.url;
+  if (incoming && target?.startsWith("/")) {
+    const q = target.indexOf("?");
+    return { method: incoming.method ?? "GET", path: q === -1 ? target : target.slice(0, q) };
+  }
+  return { method: c.req.method, path: c.req.path };
+}
