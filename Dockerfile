@@ -13,5 +13,5 @@ ENV WASMGATE_HOST=0.0.0.0 \
 VOLUME ["/var/lib/wasmgate"]
 EXPOSE 8787 8788
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8788/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8788/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "bin/wasmgate.js", "serve"]

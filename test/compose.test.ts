@@ -65,11 +65,11 @@ describe("docker-compose.yml", () => {
     assert.ok("gateway-state" in compose.volumes);
   });
 
-  it("health-checks the admin listener's /healthz on the configured port", () => {
+  it("health-checks the admin listener's /readyz (store reachable, workers up) on the configured port", () => {
     const config = parseConfig([], env);
     const test: string[] = gateway.healthcheck.test;
     assert.equal(test[0], "CMD");
-    assert.ok(test.join(" ").includes(`http://127.0.0.1:${config.adminPort}/healthz`));
+    assert.ok(test.join(" ").includes(`http://127.0.0.1:${config.adminPort}/readyz`));
   });
 });
 
@@ -79,6 +79,6 @@ describe("Dockerfile", () => {
     assert.match(dockerfile, /npm ci --omit=dev/);
     assert.match(dockerfile, /CMD \["node", "bin\/wasmgate\.js", "serve"\]/);
     assert.match(dockerfile, /EXPOSE 8787 8788/);
-    assert.match(dockerfile, /HEALTHCHECK[\s\S]*127\.0\.0\.1:8788\/healthz/);
+    assert.match(dockerfile, /HEALTHCHECK[\s\S]*127\.0\.0\.1:8788\/readyz/);
   });
 });
