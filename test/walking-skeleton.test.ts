@@ -172,7 +172,7 @@ describe("walking skeleton", () => {
       Array.from({ length: 200 }, (_, i) => get(gw, "hello.localhost", `/concurrent/${i}`)),
     );
     for (const [i, res] of results.entries()) {
-      assert.equal(res.status, 200);
+      assert.equal(res.status, 200, res.text);
       assert.equal(res.text, `Hello from wasmgate! You asked for /concurrent/${i}\n`);
     }
   });
