@@ -2,9 +2,9 @@
 // at a time, for as long as the parent stays connected.
 //
 // jco's command module is not part of its public API, so when it cannot be loaded this falls
-// back to the `jco componentize` binary (same result, only no warm start). Splicing the world's
-// bindings into the StarlingMonkey engine depends only on the engine, the WIT and the world, not
-// on the source: it is kept between builds while those stay the same.
+// back to the `jco componentize` binary (same result, only no warm start and always complete).
+// Splicing the world's bindings into the StarlingMonkey engine depends only on the engine, the WIT
+// and the world, not on the source: it is kept between builds while those stay the same.
 
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -39,7 +39,10 @@ function treeSignature(dir: string): string {
   }
 }
 
-async function memoizeSplicing(): Promise<void> {
+/** The request being built, for the splicer hooks below. */
+let current: ComponentizeRequest | undefined;
+
+async function hookSplicer(): Promise<void> {
   const jco = packageInfo("@bytecodealliance/jco");
   let dir = jco.dir;
   // componentize-js is jco's dependency: nested under it or hoisted next to it.
@@ -54,23 +57,26 @@ async function memoizeSplicing(): Promise<void> {
     } catch {}
   }
   const module = await import(pathToFileURL(path.join(dir, "lib", "spidermonkey-embedding-splicer.js")).href);
-  const splicer = module.splicer as { spliceBindings?: (...args: unknown[]) => unknown } | undefined;
-  const original = splicer?.spliceBindings;
-  if (!splicer || typeof original !== "function") return;
+  const splicer = module.splicer as Record<string, (...args: unknown[]) => unknown> | undefined;
+  const splice = splicer?.spliceBindings;
+  const stub = splicer?.stubWasi;
+  if (!splicer || typeof splice !== "function" || typeof stub !== "function") return;
   let last: { key: string; result: unknown } | undefined;
   splicer.spliceBindings = (engine: unknown, ...rest: unknown[]) => {
     const witPath = typeof rest[2] === "string" ? rest[2] : "";
     const key = JSON.stringify([(engine as Uint8Array)?.byteLength, rest, treeSignature(witPath)]);
-    if (last?.key !== key) last = { key, result: original(engine, ...rest) };
+    if (last?.key !== key) last = { key, result: splice(engine, ...rest) };
     return last.result;
   };
+  splicer.stubWasi = (bin: unknown, ...rest: unknown[]) =>
+    current?.keepUnusedImports ? bin : stub(bin, ...rest);
 }
 
 async function inProcess(): Promise<Run> {
   const jco = packageInfo("@bytecodealliance/jco");
   const command = await import(pathToFileURL(path.join(jco.dir, "dist", "cmd", "componentize.js")).href);
   if (typeof command.componentize !== "function") throw new Error("jco has no componentize command module");
-  await memoizeSplicing().catch(() => {});
+  await hookSplicer().catch(() => {});
   return async (request) => {
     await command.componentize(request.entry, {
       wit: request.wit,
@@ -137,6 +143,7 @@ async function handle({ id, request }: ChildRequest): Promise<ChildReply> {
     return { id, ok: false, kind: "tool", message: (err as Error).message };
   }
   output = [];
+  current = request;
   try {
     await run(request);
     const warnings = output.filter((l) => !/^\S*OK\S* Successfully written/.test(l) && l.trim() !== "");
@@ -144,6 +151,8 @@ async function handle({ id, request }: ChildRequest): Promise<ChildReply> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { id, ok: false, kind: "build", message: clean(message, request) };
+  } finally {
+    current = undefined;
   }
 }
 

@@ -43,6 +43,8 @@ export interface BuildOptions {
   displayRoot?: string;
   /** A warm build process to use (dev); otherwise one is started for this build. */
   componentizer?: Componentizer;
+  /** A development build (see ComponentizeRequest.keepUnusedImports). */
+  dev?: boolean;
 }
 
 export interface BuildResult {
@@ -57,24 +59,31 @@ export interface BuildResult {
 
 export type EntryKind = "wasm" | "source";
 
+/** A path as the user would write it: relative to the working directory when it is inside it. */
+export function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === "" ? "." : relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}
+
 /** Checks that `file` is something push and dev can use, and says which kind. */
 export async function entryKind(file: string): Promise<EntryKind> {
+  const shown = shownPath(file);
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(file);
   } catch {
-    throw new CliError("ERR_FILE_NOT_FOUND", `no such file: ${file}`, {
+    throw new CliError("ERR_FILE_NOT_FOUND", `no such file: ${shown}`, {
       hint: "pass a .wasm component or a .ts/.js entry module, or create a project with `deploy-cli init`",
     });
   }
   if (info.isDirectory()) {
-    throw new CliError("ERR_NOT_A_FILE", `${file} is a directory, not a component or an entry module`, {
-      hint: `pass the file itself (e.g. ${path.join(file, "src", "index.ts")}), or run the command inside the project`,
+    throw new CliError("ERR_NOT_A_FILE", `${shown} is a directory, not a component or an entry module`, {
+      hint: `pass the file itself (e.g. ${path.join(shown, "src", "index.ts")}), or run the command inside the project`,
     });
   }
   if (file.toLowerCase().endsWith(".wasm")) return "wasm";
   if (SOURCE_EXTENSIONS.test(file)) return "source";
-  throw new CliError("ERR_ENTRY_UNSUPPORTED", `${file} is neither a .wasm component nor a .ts/.js module`, {
+  throw new CliError("ERR_ENTRY_UNSUPPORTED", `${shown} is neither a .wasm component nor a .ts/.js module`, {
     hint: "pass a built .wasm, or the guest's entry module (src/index.ts)",
   });
 }
@@ -131,6 +140,7 @@ export async function buildEntry(options: BuildOptions): Promise<BuildResult> {
       out: tmpOut,
       bundleConfig,
       displayRoot: options.displayRoot ?? path.dirname(options.entry),
+      ...(options.dev ? { keepUnusedImports: true } : {}),
     };
     const { warnings } = options.componentizer
       ? await options.componentizer.build(request)
