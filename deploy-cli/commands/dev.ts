@@ -124,6 +124,9 @@ object on its own line.`,
       kvPath,
       onLog: (entry) => output.log(entry),
       onRequest: (request) => output.request(request),
+    }).catch(async (err) => {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+      throw err;
     });
     const shownHost = ip === "0.0.0.0" || ip === "127.0.0.1" || ip === "::" ? "localhost" : ip;
     const url = `http://${app}.${shownHost}:${gw.port}/`;
