@@ -121,6 +121,7 @@ export interface CliResult {
 
 /** An empty config directory, so no test reads the profiles of whoever runs the tests. */
 const NO_PROFILES = tempDir("wasmgate-config-");
+process.on("exit", () => rmSync(NO_PROFILES, { recursive: true, force: true }));
 
 /**
  * Runs deploy-cli; `input`, when given, is piped to its stdin. `cwd` is where it runs (default:
