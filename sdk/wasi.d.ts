@@ -14,6 +14,7 @@ declare module "wasi:io/streams@0.2.10" {
   export class OutputStream {
     checkWrite(): bigint;
     write(contents: Uint8Array): void;
+    blockingWriteAndFlush(contents: Uint8Array): void;
     blockingFlush(): void;
     subscribe(): Pollable;
     [Symbol.dispose](): void;
