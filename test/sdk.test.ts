@@ -126,6 +126,19 @@ describe("guest SDK (examples/notes)", () => {
     assert.equal(res.text, "written after the response");
   });
 
+  it("checks the app's bucket grants on every request, though env.KV lives as long as the instance", async () => {
+    assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
+    await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "other"]);
+    const denied = await get(gw, HOST, "/notes/a2");
+    assert.equal(denied.status, 500);
+    assert.ok(
+      gw.logs.some((l) => l.msg === "guest output" && /KV open failed: access-denied/.test(String(l.line))),
+      "the KVError reached the log",
+    );
+    await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "default"]);
+    assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
+  });
+
   it("answers a throwing handler with 500 and logs the error; the next request is fine", async () => {
     const boom = await get(gw, HOST, "/boom");
     assert.equal(boom.status, 500);
