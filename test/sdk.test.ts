@@ -15,6 +15,16 @@ import { type GatewayProcess, get, push, runCli, startGateway } from "./harness/
 const HOST = "notes.localhost";
 let gw: GatewayProcess;
 
+/** The gateway's log line `test` accepts; guest output reaches the log just after the response. */
+async function logLine(test: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const found = gw.logs.find(test);
+    if (found) return found;
+    await sleep(20);
+  }
+  assert.fail("no such line in the gateway's log");
+}
+
 function cli(args: string[], input?: string) {
   return runCli([...args, "--gateway", gw.adminUrl], { WASMGATE_TOKEN: gw.token }, input);
 }
@@ -109,8 +119,7 @@ describe("guest SDK (examples/notes)", () => {
     assert.equal(echo.statusCode, 200);
     assert.equal(echo.headers["x-method"], "POST");
     assert.ok(Buffer.from(await echo.body.arrayBuffer()).equals(body), "the echo is byte-identical");
-    const logged = gw.logs.find((l) => l.msg === "guest output" && l.line === `echo: ${body.length} bytes`);
-    assert.ok(logged, "console.log reached the gateway's log");
+    await logLine((l) => l.msg === "guest output" && l.line === `echo: ${body.length} bytes`);
 
     const stream = await get(gw, HOST, "/stream?n=4");
     assert.equal(stream.text, "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
@@ -131,10 +140,7 @@ describe("guest SDK (examples/notes)", () => {
     await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "other"]);
     const denied = await get(gw, HOST, "/notes/a2");
     assert.equal(denied.status, 500);
-    assert.ok(
-      gw.logs.some((l) => l.msg === "guest output" && /KV open failed: access-denied/.test(String(l.line))),
-      "the KVError reached the log",
-    );
+    await logLine((l) => l.msg === "guest output" && /KV open failed: access-denied/.test(String(l.line)));
     await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "default"]);
     assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
   });
@@ -142,9 +148,9 @@ describe("guest SDK (examples/notes)", () => {
   it("answers a throwing handler with 500 and logs the error; the next request is fine", async () => {
     const boom = await get(gw, HOST, "/boom");
     assert.equal(boom.status, 500);
-    const line = gw.logs.find((l) => l.msg === "guest output" && /boom/.test(String(l.line)));
-    assert.equal(line?.stream, "stderr");
-    assert.equal(line?.app, "notes");
+    const line = await logLine((l) => l.msg === "guest output" && /boom/.test(String(l.line)));
+    assert.equal(line.stream, "stderr");
+    assert.equal(line.app, "notes");
     assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
   });
 });
