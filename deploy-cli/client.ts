@@ -1,5 +1,6 @@
 // A small admin API client on undici. Every failure becomes a CliError with a hint.
 
+import { Readable } from "node:stream";
 import { request } from "undici";
 import type { ErrorBody } from "../gateway/schemas.ts";
 import { CliError } from "./errors.ts";
@@ -10,7 +11,8 @@ export interface ClientOptions {
 }
 
 const HINTS: Record<string, string> = {
-  ERR_AUTH_MISSING: "pass --token, set WASMGATE_TOKEN, or run next to the gateway's state directory",
+  ERR_AUTH_MISSING:
+    "run `deploy-cli login`, pass --token or set WASMGATE_TOKEN, or run next to the gateway's state directory",
   ERR_AUTH_INVALID: "the token is malformed; copy it again from the gateway's operator-token file",
   ERR_AUTH_BAD_SIGNATURE: "the token was not issued by this gateway; use this gateway's operator-token",
   ERR_AUTH_EXPIRED: "the token has expired; restart the gateway or ask the operator for a new one",
@@ -29,13 +31,24 @@ const HINTS: Record<string, string> = {
     "write allowed hosts as scheme://host[:port], e.g. https://api.example.com or http://127.0.0.1:*",
 };
 
+const UPLOAD_CHUNK = 256 * 1024;
+
+async function* chunked(bytes: Uint8Array, onProgress: (sent: number, total: number) => void) {
+  for (let sent = 0; sent < bytes.byteLength; ) {
+    const chunk = bytes.subarray(sent, sent + UPLOAD_CHUNK);
+    yield chunk;
+    sent += chunk.byteLength;
+    onProgress(sent, bytes.byteLength);
+  }
+}
+
 export function createClient(options: ClientOptions) {
   const base = options.gateway.replace(/\/+$/, "");
 
   async function call<T>(
     method: "GET" | "PUT" | "POST" | "DELETE",
     path: string,
-    body?: Uint8Array | string,
+    body?: Uint8Array | string | Readable,
     type?: string,
     extra: Record<string, string> = {},
     raw = false,
@@ -58,7 +71,7 @@ export function createClient(options: ClientOptions) {
         `cannot reach the gateway at ${base}: ${(err as Error).message}`,
         {
           exitCode: 2,
-          hint: "start it with `npm start` (or `wasmgate serve`), or point --gateway / WASMGATE_URL at it",
+          hint: "start it (`wasmgate serve`; `deploy-cli dev` for local work), or point --gateway, WASMGATE_URL or `deploy-cli login` at it",
           cause: err,
         },
       );
@@ -97,7 +110,13 @@ export function createClient(options: ClientOptions) {
       call<T>("PUT", path, JSON.stringify(body), "application/json"),
     postJson: <T>(path: string, body: unknown) =>
       call<T>("POST", path, JSON.stringify(body), "application/json"),
-    postBytes: <T>(path: string, bytes: Uint8Array) => call<T>("POST", path, bytes, "application/wasm"),
+    /** Uploads `bytes`; `onProgress` hears how many have been sent as the upload goes. */
+    postBytes: <T>(path: string, bytes: Uint8Array, onProgress?: (sent: number, total: number) => void) =>
+      onProgress
+        ? call<T>("POST", path, Readable.from(chunked(bytes, onProgress)), "application/wasm", {
+            "content-length": String(bytes.byteLength),
+          })
+        : call<T>("POST", path, bytes, "application/wasm"),
     putBytes: (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) =>
       call<undefined>("PUT", path, bytes, "application/octet-stream", headers),
     getBytes: (path: string) =>

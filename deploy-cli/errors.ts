@@ -6,15 +6,18 @@ export class CliError extends Error {
   readonly exitCode: 1 | 2;
   readonly code: string;
   readonly hint: string | undefined;
+  /** Longer output behind the one-line message (a compiler's error), printed before it. */
+  readonly detail: string | undefined;
   constructor(
     code: string,
     message: string,
-    options: { exitCode?: 1 | 2; hint?: string; cause?: unknown } = {},
+    options: { exitCode?: 1 | 2; hint?: string | undefined; detail?: string; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.exitCode = options.exitCode ?? 1;
     this.hint = options.hint;
+    this.detail = options.detail;
   }
 }
 

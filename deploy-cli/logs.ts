@@ -5,6 +5,7 @@
 import { request } from "undici";
 import type { LogRecordView } from "../gateway/logs-api.ts";
 import { createClient } from "./client.ts";
+import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
 
 export interface LogsCommon {
@@ -208,3 +209,14 @@ class TextPrinter implements Printer {
     }
   }
 }
+
+export const logs: Command = {
+  name: "logs",
+  summary: "an app's recent requests with its guests' output; --follow streams new ones",
+  usage: "logs --app <name> [--follow]",
+  details: "Ctrl-C stops --follow. With --json, one JSON object per record.",
+  examples: ["deploy-cli logs --app shop", "deploy-cli logs --app shop --follow --json"],
+  remote: true,
+  options: { app: { type: "string" }, follow: { type: "boolean", default: false } },
+  run: (ctx) => logsCommand(ctx.values, remoteCommon(ctx)),
+};

@@ -8,6 +8,7 @@ import type {
   TokenView,
 } from "../gateway/schemas.ts";
 import { createClient } from "./client.ts";
+import { type Command, remoteCommon } from "./command.ts";
 import { usage } from "./errors.ts";
 
 export interface Common {
@@ -176,3 +177,72 @@ export async function tokensCommand(
       throw usage(`unknown tokens command "${action ?? ""}"; use create, list or revoke`);
   }
 }
+
+export const rollback: Command = {
+  name: "rollback",
+  summary: "make an earlier deployment live again, at once",
+  usage: "rollback [<deployment>] --app <name> [--message <text>]",
+  details:
+    "Without a deployment id it returns to the one before the active one. The rollback is recorded as a\nnew deployment (its rollbackOf names the one it re-activated).",
+  examples: [
+    "deploy-cli rollback --app shop",
+    "deploy-cli rollback dep_0mgx1k2a3b4c5d6e7f --app shop --message 'bad release'",
+  ],
+  remote: true,
+  options: { app: { type: "string" }, message: { type: "string" } },
+  run: (ctx) => rollbackCommand(ctx.args, ctx.values, remoteCommon(ctx)),
+};
+
+export const appsDelete: Command = {
+  name: "apps delete",
+  summary: "stop serving an app and free its hostnames (KV data kept unless --purge)",
+  usage: "apps delete <name> [--purge]",
+  details: "--purge also removes the keys of the app's buckets that no other app of its tenant is granted.",
+  examples: ["deploy-cli apps delete old-shop", "deploy-cli apps delete scratch --purge --json"],
+  remote: true,
+  options: { purge: { type: "boolean", default: false } },
+  run: (ctx) => appsDeleteCommand(ctx.args, ctx.values, remoteCommon(ctx)),
+};
+
+export const tenants: Command = {
+  name: "tenants",
+  summary: "(operator) tenants and the hostname patterns their apps may bind",
+  usage:
+    "tenants list | create <name> --host <pattern>... [--max-apps <n>] | update <name> … | delete <name>",
+  details:
+    "--jwks-url <url> --jwks-issuer <iss> --jwks-audience <aud> trusts an identity provider's tokens for\nthe tenant (scopes from their `scope` claim). A tenant with apps cannot be deleted; deleting one\nrevokes its tokens.",
+  examples: [
+    'deploy-cli tenants create acme --host "*.acme.example.com" --host shop.example.com --max-apps 20',
+    "deploy-cli tenants list --json",
+  ],
+  remote: true,
+  options: {
+    host: { type: "string", multiple: true },
+    "max-apps": { type: "string" },
+    "jwks-url": { type: "string" },
+    "jwks-issuer": { type: "string" },
+    "jwks-audience": { type: "string" },
+  },
+  run: (ctx) => tenantsCommand(ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
+};
+
+export const tokens: Command = {
+  name: "tokens",
+  summary: "(operator) issue, list and revoke tenants' tokens",
+  usage:
+    "tokens create --tenant <name> --scope <scope>... [--expires-in 30d] | list [--tenant <name>] | revoke <id>",
+  details:
+    "Scopes: apps:read apps:write kv:read kv:write config:read config:write logs:read (a write scope\nincludes its read). A token's value is printed once; a revoked token is refused by every gateway\nwithin a second.",
+  examples: [
+    "deploy-cli tokens create --tenant acme --scope apps:write --scope kv:write --expires-in 30d",
+    "deploy-cli tokens revoke tok_3f2a…",
+  ],
+  remote: true,
+  options: {
+    tenant: { type: "string" },
+    scope: { type: "string", multiple: true },
+    "expires-in": { type: "string" },
+    description: { type: "string" },
+  },
+  run: (ctx) => tokensCommand(ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
+};

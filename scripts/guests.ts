@@ -3,10 +3,12 @@
  * use real components without paying for a build on every run.
  *
  * Two kinds of guest:
- * - `example`: `examples/<name>/src/index.ts` (or `.js`), built with `jco componentize`
- *   (StarlingMonkey unless `examples/<name>/guest.json` says `"backend": "quickjs"`) against
- *   `wit/`, world `http-guest` unless `guest.json` names another. The result is also copied to
- *   `examples/<name>/dist/<name>.wasm`.
+ * - `example`: `examples/<name>/src/index.ts` (or `.js`), built as `deploy-cli push` builds an
+ *   entry (deploy-cli/build: `jco componentize`, bundled; StarlingMonkey unless
+ *   `examples/<name>/guest.json` says `"backend": "quickjs"`) against `wit/`, world `http-guest`
+ *   unless `guest.json` names another. An example that default-exports a fetch handler is an SDK
+ *   guest (world `sdk-guest`, and the SDK's files are part of its hash). The result is also copied
+ *   to `examples/<name>/dist/<name>.wasm`.
  * - `fixture`: `test/fixtures/<name>.wat`, turned into a component by wasm-tools' parse, embed and
  *   new (through jco's API). Directives in the file's leading comments choose what it is built
  *   against: `;; @wit <dir>` (relative to the repository, default `wit`), `;; @world <name>`
@@ -22,9 +24,7 @@
  *   const wasm = await buildGuest("fixture", "trap"); // absolute path of the component
  *   const { path, cached } = await ensureGuest("example", "hello");
  */
-import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import {
   copyFile,
   mkdir,
@@ -39,6 +39,10 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { buildEntry, isSdkSource, SDK_ENTRY, SDK_WORLD, wasmLayer } from "../deploy-cli/build/index.ts";
+import { MissingPackageError, packageInfo } from "../deploy-cli/build/packages.ts";
+
+export { wasmLayer };
 
 export type GuestKind = "example" | "fixture";
 
@@ -81,7 +85,7 @@ export class GuestBuildError extends Error {
 }
 
 /** Bump when the build steps change in a way the hashed inputs do not show. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 const HASH_LENGTH = 16;
 /** The build machines have 2 cores; a StarlingMonkey build keeps one busy for ~10 s. */
 const MAX_PARALLEL_BUILDS = 2;
@@ -213,6 +217,7 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
   let recipe: Recipe;
   let source: string;
   let files: string[];
+  let sdkFiles: string[] = [];
   let distPath: string | undefined;
   if (kind === "fixture") {
     source = path.join(root, FIXTURES_DIR, `${name}.wat`);
@@ -229,16 +234,19 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     }
     source = entry;
     const manifest = await readExampleManifest(dir);
+    const sdk = isSdkSource(await readFile(source, "utf8"));
     recipe = {
       tool: "componentize",
       backend: manifest.backend ?? "starlingmonkey",
       source: path.relative(root, source),
       wit: DEFAULT_WIT_DIR,
-      world: manifest.world ?? DEFAULT_WORLD,
+      world: sdk ? SDK_WORLD : (manifest.world ?? DEFAULT_WORLD),
     };
     files = (await listFiles(dir)).filter(
       (f) => !EXAMPLE_IGNORED_DIRS.has(path.relative(dir, f).split(path.sep)[0]!),
     );
+    // The SDK is part of an SDK guest; it is hashed by content, under a name of its own.
+    if (sdk) sdkFiles = await listFiles(path.dirname(SDK_ENTRY));
     distPath = path.join(dir, "dist", `${name}.wasm`);
   }
   if ("wit" in recipe) {
@@ -252,10 +260,12 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     });
     files.push(...witFiles);
   }
+  const sdkDir = path.dirname(SDK_ENTRY);
   const hash = await hashInputs(
     root,
     { format: CACHE_FORMAT, kind, name, recipe, tools: toolVersions(recipe) },
     files,
+    sdkFiles.map((f) => [path.join("<sdk>", path.relative(sdkDir, f)), f] as const),
   );
   const out = path.join(root, CACHE_DIR, `${kind}s`, `${name}-${hash}.wasm`);
   return { kind, name, root, recipe, source, hash, out, ...(distPath === undefined ? {} : { distPath }) };
@@ -332,17 +342,35 @@ async function readExampleManifest(dir: string): Promise<ExampleManifest> {
   return result.data;
 }
 
-async function hashInputs(root: string, recipe: unknown, files: readonly string[]): Promise<string> {
+async function hashInputs(
+  root: string,
+  recipe: unknown,
+  files: readonly string[],
+  named: readonly (readonly [name: string, file: string])[] = [],
+): Promise<string> {
   const hash = createHash("sha256");
   hash.update(JSON.stringify(recipe));
-  const relative = files.map((f) => path.relative(root, f).split(path.sep).join("/")).sort();
-  for (const file of relative) {
-    const content = await readFile(path.join(root, file));
+  const inputs = [...files.map((f) => [path.relative(root, f), f] as const), ...named].map(
+    ([name, file]) => [name.split(path.sep).join("/"), file] as const,
+  );
+  inputs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, file] of inputs) {
+    const content = await readFile(file);
     // Name and length delimit each file, so moving bytes between files changes the hash.
-    hash.update(`\0${file}\0${content.length}\0`);
+    hash.update(`\0${name}\0${content.length}\0`);
     hash.update(content);
   }
   return hash.digest("hex").slice(0, HASH_LENGTH);
+}
+
+function toolVersion(name: string): string {
+  try {
+    return packageInfo(name).version;
+  } catch (cause) {
+    if (cause instanceof MissingPackageError)
+      throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", cause.message);
+    throw cause;
+  }
 }
 
 function toolVersions(recipe: Recipe): Record<string, string> {
@@ -350,38 +378,7 @@ function toolVersions(recipe: Recipe): Record<string, string> {
   if (recipe.tool === "wasm-tools") packages.push("@bytecodealliance/jco-transpile");
   else if (recipe.backend === "quickjs") packages.push("componentize-qjs");
   else packages.push("@bytecodealliance/componentize-js", "@bytecodealliance/componentize-js-0-19-3");
-  return Object.fromEntries(packages.map((p) => [p, packageInfo(p).version]));
-}
-
-interface PackageInfo {
-  readonly dir: string;
-  readonly version: string;
-  readonly bin: Readonly<Record<string, string>>;
-}
-
-const packageCache = new Map<string, PackageInfo>();
-
-/**
- * Finds a package the way Node's resolver would from jco (which is what loads these), reading
- * package.json directly: jco's `exports` do not expose it.
- */
-function packageInfo(name: string): PackageInfo {
-  const known = packageCache.get(name);
-  if (known !== undefined) return known;
-  const from = name === "@bytecodealliance/jco" ? REPO_ROOT : packageInfo("@bytecodealliance/jco").dir;
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "node_modules", name);
-    const manifest = readJsonSync(path.join(candidate, "package.json"));
-    if (manifest !== undefined) {
-      const bin = typeof manifest.bin === "object" && manifest.bin !== null ? manifest.bin : {};
-      const info = { dir: candidate, version: String(manifest.version), bin };
-      packageCache.set(name, info);
-      return info;
-    }
-    if (path.dirname(dir) === dir) {
-      throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", `Package ${name} is not installed; run npm ci.`);
-    }
-  }
+  return Object.fromEntries(packages.map((p) => [p, toolVersion(p)]));
 }
 
 async function buildLocked(plan: Plan, progress: (line: string) => void): Promise<boolean> {
@@ -454,53 +451,23 @@ async function componentize(
   out: string,
   progress: (line: string) => void,
 ): Promise<void> {
-  const jco = packageInfo("@bytecodealliance/jco");
-  const bin = jco.bin.jco;
-  if (bin === undefined)
-    throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", "jco's package.json names no jco bin.");
-  // Absolute paths throughout: the QuickJS backend resolves a relative source path twice.
-  const args = [
-    path.join(jco.dir, bin),
-    "componentize",
-    plan.source,
-    "--wit",
-    path.resolve(plan.root, recipe.wit),
-    "--world-name",
-    recipe.world,
-    "--backend",
-    recipe.backend,
-    "-o",
-    out,
-  ];
-  const { code, output } = await run(process.execPath, args, plan.root);
-  const warnings = output.stderr.trim();
-  if (code !== 0 || !(await exists(out))) {
-    const detail = `${output.stdout}\n${output.stderr}`.trim();
+  try {
+    const built = await buildEntry({
+      entry: plan.source,
+      out,
+      fast: recipe.backend === "quickjs",
+      world: recipe.world,
+      displayRoot: plan.root,
+    });
+    for (const warning of built.warnings) progress(warning);
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
     throw new GuestBuildError(
       "ERR_GUEST_BUILD_FAILED",
-      `jco componentize failed for example "${plan.name}" (exit ${code}):\n${detail}`,
+      `jco componentize failed for example "${plan.name}":\n${detail}`,
+      { cause },
     );
   }
-  if (warnings !== "") progress(warnings);
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-): Promise<{ code: number | null; output: { stdout: string; stderr: string } }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const output = { stdout: "", stderr: "" };
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      output.stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      output.stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, output }));
-  });
 }
 
 let runningBuilds = 0;
@@ -598,8 +565,8 @@ async function pruneSiblings(plan: Plan): Promise<void> {
 async function syncCopy(from: string, to: string): Promise<void> {
   const source = await stat(from);
   const target = await stat(to).catch(() => undefined);
-  // utimes keeps whole milliseconds only, so compare at that precision.
-  const sameTime = target !== undefined && Math.trunc(target.mtimeMs) === Math.trunc(source.mtimeMs);
+  // utimes keeps whole milliseconds only, and may round rather than truncate: within 1 ms is equal.
+  const sameTime = target !== undefined && Math.abs(target.mtimeMs - source.mtimeMs) < 1;
   if (target !== undefined && target.size === source.size && sameTime) return;
   await mkdir(path.dirname(to), { recursive: true });
   const tmp = `${to}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
@@ -609,22 +576,6 @@ async function syncCopy(from: string, to: string): Promise<void> {
     await rename(tmp, to);
   } finally {
     await rm(tmp, { force: true });
-  }
-}
-
-/** `component` for `\0asm` + layer `0d 00 01 00`, `core` for version `01 00 00 00`. */
-export async function wasmLayer(file: string): Promise<"component" | "core" | "not wasm"> {
-  const handle = await open(file, "r");
-  try {
-    const header = Buffer.alloc(8);
-    const { bytesRead } = await handle.read(header, 0, 8, 0);
-    if (bytesRead < 8 || header.readUInt32BE(0) !== 0x0061736d) return "not wasm";
-    const version = header.readUInt32BE(4);
-    if (version === 0x0d000100) return "component";
-    if (version === 0x01000000) return "core";
-    return "not wasm";
-  } finally {
-    await handle.close();
   }
 }
 
@@ -639,14 +590,6 @@ async function readdirIfExists(dir: string) {
   } catch (cause) {
     if (isErrnoException(cause) && cause.code === "ENOENT") return [];
     throw cause;
-  }
-}
-
-function readJsonSync(file: string): Record<string, any> | undefined {
-  try {
-    return JSON.parse(readFileSync(file, "utf8"));
-  } catch {
-    return undefined;
   }
 }
 

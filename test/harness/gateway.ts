@@ -119,11 +119,31 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs deploy-cli; `input`, when given, is piped to its stdin. */
-export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+/** An empty config directory, so no test reads the profiles of whoever runs the tests. */
+const NO_PROFILES = tempDir("wasmgate-config-");
+process.on("exit", () => rmSync(NO_PROFILES, { recursive: true, force: true }));
+
+/**
+ * Runs deploy-cli; `input`, when given, is piped to its stdin. `cwd` is where it runs (default:
+ * this process's directory).
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+  cwd?: string,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DEPLOY_CLI, ...args], {
-      env: { ...process.env, WASMGATE_TOKEN: "", WASMGATE_URL: "", ...env },
+      env: {
+        ...process.env,
+        WASMGATE_TOKEN: "",
+        WASMGATE_URL: "",
+        WASMGATE_PROFILE: "",
+        XDG_CONFIG_HOME: NO_PROFILES,
+        ...env,
+      },
+      cwd,
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     if (input !== undefined) child.stdin!.end(input);

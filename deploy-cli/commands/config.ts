@@ -2,9 +2,10 @@
 // wasi:config/store. A secret's value is sent once and never printed; listings show names only.
 
 import { readFileSync } from "node:fs";
-import type { SecretView } from "../gateway/schemas.ts";
-import { createClient } from "./client.ts";
-import { usage } from "./errors.ts";
+import type { SecretView } from "../../gateway/schemas.ts";
+import { createClient } from "../client.ts";
+import { type Command, remoteCommon } from "../command.ts";
+import { usage } from "../errors.ts";
 
 export interface ConfigCommon {
   gateway: string;
@@ -95,3 +96,38 @@ export async function configCommand(
       throw usage(`unknown secrets command "${action ?? ""}"; use put, delete or list`);
   }
 }
+
+const configOptions = { app: { type: "string" }, file: { type: "string" } } as const;
+
+export const vars: Command = {
+  name: "vars",
+  summary: "set, unset and list an app's variables",
+  usage: "vars set|unset|list … --app <name>",
+  details: `  vars set <name> <value> | --file <path> --app <name>
+  vars unset <name> --app <name>
+  vars list --app <name>
+The app's variables, read by its guests through wasi:config/store (env.<name> with the SDK); a
+change applies to the next request.`,
+  examples: ["deploy-cli vars set region eu-west --app api", "deploy-cli vars list --app api --json"],
+  remote: true,
+  options: configOptions,
+  run: (ctx) => configCommand("vars", ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
+};
+
+export const secrets: Command = {
+  name: "secrets",
+  summary: "store, delete and list an app's secrets",
+  usage: "secrets put|delete|list … --app <name>",
+  details: `  secrets put <name> [<value> | --file <path>] --app <name>    (no value: read from stdin)
+  secrets delete <name> --app <name>
+  secrets list --app <name>
+The app's secrets: stored encrypted, read by its guests like variables, never shown again
+(listings give names only).`,
+  examples: [
+    'printf %s "$API_TOKEN" | deploy-cli secrets put api_token --app api',
+    "deploy-cli secrets list --app api",
+  ],
+  remote: true,
+  options: configOptions,
+  run: (ctx) => configCommand("secrets", ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
+};

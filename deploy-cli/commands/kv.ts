@@ -1,8 +1,9 @@
 // deploy-cli kv get|put|delete|list: the same data an app's guests see.
 
 import { readFileSync } from "node:fs";
-import { createClient } from "./client.ts";
-import { usage } from "./errors.ts";
+import { createClient } from "../client.ts";
+import { type Command, remoteCommon } from "../command.ts";
+import { usage } from "../errors.ts";
 
 export interface KvCommon {
   gateway: string;
@@ -92,3 +93,30 @@ export async function kvCommand(
       throw usage(`unknown kv command "${action ?? ""}"; use get, put, delete or list`);
   }
 }
+
+export const kv: Command = {
+  name: "kv",
+  summary: "read and write an app's key-value data",
+  usage: "kv get|put|delete|list … --app <name> [--bucket <b>]",
+  details: `  kv get <key> --app <name> [--bucket <b>]
+  kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
+  kv delete <key> --app <name> [--bucket <b>]
+  kv list --app <name> [--bucket <b>] [--prefix <p>]
+The same data the app's guests see (bucket "default" unless --bucket names another the app is
+granted). kv get prints the value as it is; with --json it is base64 with its metadata.`,
+  examples: [
+    "deploy-cli kv put greeting hello --app counter --ttl 3600",
+    "deploy-cli kv get greeting --app counter",
+    "deploy-cli kv list --app counter --prefix visits:",
+  ],
+  remote: true,
+  options: {
+    app: { type: "string" },
+    bucket: { type: "string", multiple: true },
+    prefix: { type: "string" },
+    ttl: { type: "string" },
+    metadata: { type: "string" },
+    file: { type: "string" },
+  },
+  run: (ctx) => kvCommand(ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
+};

@@ -1,0 +1,31 @@
+// deploy-cli deployments list: an app's most recent deployments, newest first.
+
+import type { DeploymentView } from "../../gateway/schemas.ts";
+import { createClient } from "../client.ts";
+import type { Command } from "../command.ts";
+import { usage } from "../errors.ts";
+
+export const deploymentsList: Command = {
+  name: "deployments list",
+  summary: "an app's recent deployments, newest first (* marks the live one)",
+  usage: "deployments list --app <name>",
+  examples: ["deploy-cli deployments list --app hello", "deploy-cli deployments list --app hello --json"],
+  remote: true,
+  options: { app: { type: "string" } },
+  async run(ctx) {
+    const app = ctx.values.app as string | undefined;
+    if (!app) throw usage("deployments list needs --app <name>");
+    const { deployments } = await createClient(ctx.target()).get<{ deployments: DeploymentView[] }>(
+      `/v1/apps/${encodeURIComponent(app)}/deployments`,
+    );
+    ctx.result(
+      { deployments },
+      deployments
+        .map(
+          (d) =>
+            `${d.active ? "*" : " "} ${d.id}  ${d.createdAt}  sha256:${d.digest.slice(0, 12)}  ${d.message ?? ""}\n`,
+        )
+        .join(""),
+    );
+  },
+};

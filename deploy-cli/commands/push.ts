@@ -1,0 +1,258 @@
+// deploy-cli push: build the entry if it is source, upload the component as a new deployment of
+// the app and make it live. Settings come from flags, then wasmgate.json.
+
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { AppLimits, AppView, DeployResponse } from "../../gateway/schemas.ts";
+import {
+  BuildError,
+  BuildToolError,
+  buildEntry,
+  type Componentizer,
+  entryKind,
+  shownPath,
+  summarizeBuildError,
+} from "../build/index.ts";
+import { bucketsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
+import { createClient } from "../client.ts";
+import type { Command, CommandContext } from "../command.ts";
+import { CliError, usage } from "../errors.ts";
+import { formatBytes, formatSeconds } from "../format.ts";
+
+export const LIMIT_FLAGS = {
+  "cpu-ms": "cpuMs",
+  "deadline-ms": "deadlineMs",
+  "memory-mb": "memoryMb",
+  "max-body-bytes": "maxBodyBytes",
+  "max-response-bytes": "maxResponseBytes",
+  "kv-ops": "kvOps",
+  "outbound-requests": "outboundRequests",
+  "outbound-connect-timeout-ms": "outboundConnectTimeoutMs",
+  "outbound-timeout-ms": "outboundTimeoutMs",
+  "outbound-max-response-bytes": "outboundMaxResponseBytes",
+} as const satisfies Record<string, keyof AppLimits>;
+
+export function limitFlags(values: Record<string, unknown>): AppLimits | undefined {
+  const out: AppLimits = {};
+  for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
+    const raw = values[flag] as string | undefined;
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new CliError("ERR_USAGE", `--${flag} takes a whole number, not "${raw}"`);
+    }
+    out[key] = n;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+export interface BuiltComponent {
+  bytes: Uint8Array;
+  /** Set when the entry was source and this run built it. */
+  build?: { durationMs: number; sdk: boolean; backend: string; world: string };
+}
+
+/**
+ * The component bytes for `entry`: read as they are, or built from source. A failed build is a
+ * CliError whose message is one line and whose detail is the compiler's output.
+ */
+export async function componentFor(options: {
+  entry: string;
+  manifest: LoadedManifest | undefined;
+  fast: boolean;
+  progress: (line: string) => void;
+  componentizer?: Componentizer;
+}): Promise<BuiltComponent> {
+  const { entry, manifest } = options;
+  if ((await entryKind(entry)) === "wasm") return { bytes: new Uint8Array(await readFile(entry)) };
+  const shown = shownPath(entry);
+  const backend = options.fast ? "QuickJS, fast world" : "StarlingMonkey";
+  options.progress(`Building ${shown} (${backend})…`);
+  const work = await mkdtemp(path.join(tmpdir(), "wasmgate-push-"));
+  try {
+    const built = await buildEntry({
+      entry,
+      out: path.join(work, "component.wasm"),
+      fast: options.fast,
+      world: manifest?.manifest.world,
+      bindings: manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
+      displayRoot: manifest?.dir ?? process.cwd(),
+      ...(options.componentizer ? { componentizer: options.componentizer } : {}),
+    });
+    for (const warning of built.warnings) options.progress(warning);
+    options.progress(
+      `Built ${built.sdk ? "SDK guest " : ""}in ${formatSeconds(built.durationMs)} (${formatBytes(built.size)}).`,
+    );
+    return {
+      bytes: new Uint8Array(await readFile(built.path)),
+      build: { durationMs: built.durationMs, sdk: built.sdk, backend: built.backend, world: built.world },
+    };
+  } catch (err) {
+    if (err instanceof BuildError) {
+      throw new CliError("ERR_BUILD_FAILED", `${shown} does not build: ${summarizeBuildError(err.message)}`, {
+        hint: "fix the error shown above and push again (`deploy-cli dev` rebuilds on every save)",
+        detail: err.message,
+      });
+    }
+    if (err instanceof BuildToolError) {
+      throw new CliError("ERR_BUILD_TOOL", `the build tools failed: ${err.message}`, {
+        exitCode: 2,
+        hint: "reinstall wasmgate's dependencies (npm ci) and try again",
+      });
+    }
+    throw err;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The entry to use: the argument, else `main` from wasmgate.json. */
+export function resolveEntry(
+  arg: string | undefined,
+  manifest: LoadedManifest | undefined,
+  command: string,
+): string {
+  if (arg !== undefined) return path.resolve(arg);
+  if (manifest?.manifest.main) return path.resolve(manifest.dir, manifest.manifest.main);
+  throw new CliError("ERR_USAGE", `${command} needs a component or an entry module`, {
+    hint: `deploy-cli ${command} app.wasm --app <name>, or add "main" to wasmgate.json (deploy-cli init writes one)`,
+  });
+}
+
+function progressBar(total: number) {
+  const tty = process.stderr.isTTY === true;
+  let last = -1;
+  return (sent: number) => {
+    if (!tty) return;
+    const percent = Math.floor((sent / total) * 100);
+    if (percent === last) return;
+    last = percent;
+    process.stderr.write(`\r  ${formatBytes(sent)} / ${formatBytes(total)} (${percent}%)`);
+    if (sent === total) process.stderr.write("\n");
+  };
+}
+
+async function push(ctx: CommandContext): Promise<void> {
+  const { values } = ctx;
+  if (ctx.args.length > 1) throw usage(`push takes one component or entry module, not ${ctx.args.length}`);
+  const manifest = await loadManifest({ file: values.manifest as string | undefined, dir: process.cwd() });
+  const m = manifest?.manifest;
+  const entry = resolveEntry(ctx.args[0], manifest, "push");
+  const app = (values.app as string | undefined) ?? m?.name;
+  if (!app) {
+    throw new CliError("ERR_USAGE", "push needs --app <name>", {
+      hint: "deploy-cli push app.wasm --app <name>, or run it in a project with a wasmgate.json",
+    });
+  }
+  await entryKind(entry);
+  const limits = limitFlags(values);
+  const target = ctx.target();
+  const client = createClient(target);
+
+  // Reachability and the token are checked before a build that may take seconds.
+  let existing: AppView | undefined;
+  try {
+    existing = (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === "ERR_APP_NOT_FOUND")) throw err;
+  }
+  const flagHosts = values.host as string[] | undefined;
+  const hosts = flagHosts ?? m?.hostnames ?? [];
+  if (!existing && hosts.length === 0) {
+    throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
+      hint: `create it by pushing with --host, e.g. --host ${app}.localhost (or "hostnames" in wasmgate.json)`,
+    });
+  }
+  const { bytes, build } = await componentFor({
+    entry,
+    manifest,
+    fast: values.fast === true || m?.fast === true,
+    progress: ctx.progress,
+  });
+
+  const buckets = (values.bucket as string[] | undefined) ?? bucketsOf(m).buckets;
+  const outbound = (values["allow-outbound"] as string[] | undefined) ?? m?.allowedOutboundHosts ?? [];
+  const wantedLimits = m?.limits || limits ? { ...existing?.limits, ...m?.limits, ...limits } : undefined;
+  if (!existing || hosts.length > 0 || wantedLimits || buckets.length > 0 || outbound.length > 0) {
+    await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, {
+      ...(hosts.length > 0 ? { hostnames: hosts } : {}),
+      ...(buckets.length > 0 ? { buckets } : {}),
+      ...(outbound.length > 0 ? { allowedOutboundHosts: outbound } : {}),
+      ...(wantedLimits ? { limits: wantedLimits } : {}),
+    });
+  }
+  for (const [name, value] of Object.entries(m?.vars ?? {})) {
+    await client.putJson(`/v1/apps/${encodeURIComponent(app)}/vars/${encodeURIComponent(name)}`, { value });
+  }
+
+  ctx.progress(`Uploading ${formatBytes(bytes.byteLength)} to ${target.gateway} for app ${app}...`);
+  const message = values.message as string | undefined;
+  const query = message ? `?message=${encodeURIComponent(message)}` : "";
+  const started = performance.now();
+  let activating = false;
+  const bar = progressBar(bytes.byteLength);
+  const result = await client.postBytes<DeployResponse>(
+    `/v1/apps/${encodeURIComponent(app)}/deployments${query}`,
+    bytes,
+    (sent, total) => {
+      bar(sent);
+      if (sent === total && !activating) {
+        activating = true;
+        ctx.progress("Activating (validating and compiling the component)...");
+      }
+    },
+  );
+  ctx.progress(`Live in ${Math.round(performance.now() - started)} ms.`);
+  const d = result.deployment;
+  const lines = [
+    `Deployed ${d.app}: ${d.id}`,
+    `  digest  sha256:${d.digest}`,
+    `  size    ${formatBytes(d.size)}`,
+  ];
+  for (const url of result.urls) lines.push(`  url     ${url}`);
+  ctx.result(build ? { ...result, build } : result, `${lines.join("\n")}\n`);
+}
+
+export const pushCommand: Command = {
+  name: "push",
+  summary: "build (for .ts/.js) and deploy an app, then print its URL",
+  usage: "push [entry] [--app <name>] [--host <hostname>]... [--fast] [--message <text>] [limits]",
+  details: `Uploads a component as a new deployment of the app and makes it live. The entry is a .wasm
+component, or a .ts/.js module that is built first with \`jco componentize\` (StarlingMonkey; --fast
+builds for the QuickJS fast world). A module that default-exports a fetch handler is an SDK guest.
+Without an entry, and for every setting not given as a flag, wasmgate.json in the current
+directory is read (--manifest <file> names another).
+
+  --app <name>             the app (wasmgate.json "name")
+  --host <hostname>        the app's hostnames, replacing its current ones (repeatable; "hostnames")
+  --bucket <name>          key-value buckets the app may open (repeatable; "buckets"; default: default)
+  --allow-outbound <scheme://host[:port]>
+                           hosts the app may call over HTTP (repeatable; "allowedOutboundHosts")
+  --fast                   build with QuickJS for the fast world ("fast": true)
+  --message <text>         a note kept with the deployment
+Limits (kept for later pushes; "limits" in wasmgate.json): --cpu-ms <n> (guest CPU per request,
+default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
+--max-body-bytes <n>, --max-response-bytes <n>, --kv-ops <n> (per request), --outbound-requests <n>
+(default 50), --outbound-connect-timeout-ms <n>, --outbound-timeout-ms <n>,
+--outbound-max-response-bytes <n>.`,
+  examples: [
+    "deploy-cli push                     # in a project made by deploy-cli init",
+    "deploy-cli push src/index.ts --app shop --host shop.example.com",
+    "deploy-cli push examples/hello/dist/hello.wasm --app hello --host hello.localhost",
+    "deploy-cli push examples/hello-fast/src/index.js --fast --app fast --host fast.localhost",
+    'deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --message "v2"',
+  ],
+  remote: true,
+  options: {
+    app: { type: "string" },
+    host: { type: "string", multiple: true },
+    message: { type: "string" },
+    bucket: { type: "string", multiple: true },
+    "allow-outbound": { type: "string", multiple: true },
+    fast: { type: "boolean" },
+    manifest: { type: "string" },
+    ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
+  },
+  run: push,
+};
