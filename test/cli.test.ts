@@ -16,7 +16,12 @@ const COMMANDS = [
   "login",
   "logout",
   "apps list",
+  "apps delete",
   "deployments list",
+  "rollback",
+  "logs",
+  "tenants",
+  "tokens",
   "kv",
   "vars",
   "secrets",
@@ -292,7 +297,17 @@ describe("deploy-cli", () => {
       [["nonsense", "--json"]],
       [["push", "--no-such-flag", "--json"]],
       [["kv", "get", "missing-key", "--app", "shop", "--json"]],
+      [["rollback", "--app", "shop", "--json"]],
+      [["tenants", "list", "--json"]],
+      [["tokens", "list", "--json"]],
+      [["tenants", "delete", "nobody", "--json"]],
+      [["apps", "delete", "no-such-app", "--json"]],
     ];
+    // logs --json prints one JSON object per record (NDJSON).
+    const logs = await cli(["logs", "--app", "shop", "--json"], work, { XDG_CONFIG_HOME: config });
+    assert.equal(logs.code, 0, logs.stderr);
+    for (const line of logs.stdout.split("\n").filter(Boolean))
+      assert.doesNotThrow(() => JSON.parse(line), line);
     for (const [args, input] of runs) {
       const result = await cli(args, work, { XDG_CONFIG_HOME: config }, input);
       let parsed: unknown;
