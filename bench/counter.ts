@@ -7,7 +7,8 @@ import { createRedisKvStore } from "../kv/index.ts";
 import { buildGuest } from "../scripts/guests.ts";
 import { push, startGateway } from "../test/harness/gateway.ts";
 import { startRedisServer } from "../test/harness/redis-server.ts";
-import { best, type WrkResult, wrk } from "./wrk.ts";
+import { measure } from "./common.ts";
+import type { WrkResult } from "./wrk.ts";
 
 const { values } = parseArgs({
   options: {
@@ -37,11 +38,7 @@ try {
   await push(gw, hello, "hello", ["--host", "hello.localhost"]);
   await push(gw, counter, "counter", ["--host", "counter.localhost"]);
   process.stderr.write(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs} runs\n`);
-  const run = (host: string) =>
-    best(runs, () => wrk(gw.dataUrl, { connections, seconds, headers: { Host: host } }));
-  for (const host of ["hello.localhost", "counter.localhost"]) {
-    await wrk(gw.dataUrl, { connections, seconds: 3, headers: { Host: host } });
-  }
+  const run = (host: string) => measure(gw.dataUrl, { connections, seconds, runs }, { Host: host });
   const helloResult = await run("hello.localhost");
   show("wasmgate hello (StarlingMonkey)", helloResult);
   const counterResult = await run("counter.localhost");

@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import { buildEntry } from "../deploy-cli/build/index.ts";
 import { buildGuest } from "../scripts/guests.ts";
 import { push, startGateway } from "../test/harness/gateway.ts";
-import { best, type WrkResult, wrk } from "./wrk.ts";
+import { measure } from "./common.ts";
+import type { WrkResult } from "./wrk.ts";
 
 const { values } = parseArgs({
   options: {
@@ -46,11 +47,7 @@ try {
   await push(gw, await buildGuest("example", "hello"), "hello", ["--host", "hello.localhost"]);
   await push(gw, sdk.path, "sdk", ["--host", "sdk.localhost"]);
   process.stderr.write(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs} runs\n`);
-  const run = (host: string) =>
-    best(runs, () => wrk(gw.dataUrl, { connections, seconds, headers: { Host: host } }));
-  for (const host of ["hello.localhost", "sdk.localhost"]) {
-    await wrk(gw.dataUrl, { connections, seconds: 3, headers: { Host: host } });
-  }
+  const run = (host: string) => measure(gw.dataUrl, { connections, seconds, runs }, { Host: host });
   const raw = await run("hello.localhost");
   show("wasmgate hello (raw wasi:http)", raw);
   const withSdk = await run("sdk.localhost");
