@@ -7,29 +7,11 @@ import { createRedisKvStore } from "../kv/index.ts";
 import { buildGuest } from "../scripts/guests.ts";
 import { push, startGateway } from "../test/harness/gateway.ts";
 import { startRedisServer } from "../test/harness/redis-server.ts";
-import { measure } from "./common.ts";
-import type { WrkResult } from "./wrk.ts";
+import { measure, percentile, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "10" },
-    runs: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" },
-  },
-});
-const seconds = Number(values.seconds);
-const runs = Number(values.runs);
-const connections = Number(values.connections);
-
-function show(name: string, r: WrkResult): void {
-  process.stdout.write(
-    `${name.padEnd(34)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors}\n`,
-  );
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+const { values } = parseArgs({ options: WRK_FLAGS });
+const settings = wrkSettings(values);
+const { seconds, runs, connections } = settings;
 
 const [hello, counter] = [await buildGuest("example", "hello"), await buildGuest("example", "counter")];
 const redis = await startRedisServer();
@@ -38,11 +20,11 @@ try {
   await push(gw, hello, "hello", ["--host", "hello.localhost"]);
   await push(gw, counter, "counter", ["--host", "counter.localhost"]);
   process.stderr.write(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs} runs\n`);
-  const run = (host: string) => measure(gw.dataUrl, { connections, seconds, runs }, { Host: host });
+  const run = (host: string) => measure(gw.dataUrl, settings, { Host: host });
   const helloResult = await run("hello.localhost");
-  show("wasmgate hello (StarlingMonkey)", helloResult);
+  showWrk("wasmgate hello (StarlingMonkey)", helloResult);
   const counterResult = await run("counter.localhost");
-  show("wasmgate KV counter (Redis)", counterResult);
+  showWrk("wasmgate KV counter (Redis)", counterResult);
   process.stdout.write(`ratio counter / hello: ${(counterResult.rps / helloResult.rps).toFixed(3)}x\n`);
 
   // Single operations from this process, one at a time: the store's own latency.
@@ -59,7 +41,6 @@ try {
       await op();
       times.push(performance.now() - t);
     }
-    times.sort((a, b) => a - b);
     process.stdout.write(
       `KV ${name.padEnd(10)} p50 ${percentile(times, 50).toFixed(3)} ms   p99 ${percentile(times, 99).toFixed(3)} ms\n`,
     );
