@@ -19,7 +19,6 @@ import type { Logger } from "./logger.ts";
 import { mountLogsApi } from "./logs-api.ts";
 import type { Ops } from "./ops.ts";
 import { mountOpsApi } from "./ops-api.ts";
-import type { Router } from "./router.ts";
 import {
   AppName,
   type AppView,
@@ -39,7 +38,8 @@ export interface AdminApiDeps {
   kv: KvStore;
   runtime: Runtime;
   components: Components;
-  router: Router;
+  /** Drops what this process cached from the state store, after a change. */
+  invalidate(): void;
   auth: Auth;
   logger: Logger;
   limits: LimitDefaults;
@@ -57,7 +57,7 @@ const DEPLOYMENTS_DEFAULT = 20;
 const DEPLOYMENTS_MAX = 100;
 
 export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
-  const { state, runtime, components, router, auth, logger } = deps;
+  const { state, runtime, components, auth, logger, invalidate } = deps;
   const app = new Hono<AdminEnv>();
   app.use(requestId());
   app.onError(onError(logger));
@@ -70,11 +70,6 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.use("/v1/*", bearerAuth(auth));
   app.use("/v1/*", accessControl(state));
 
-  /** After any change: the next request anywhere in this process reads the new state. */
-  const invalidate = () => {
-    router.invalidate();
-    deps.config.invalidateAll();
-  };
   mountTenantsApi(app, { state, auth, logger, invalidate });
 
   app.get("/v1/apps", async (c) => {
@@ -203,7 +198,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     await state.addDeployment(deployment);
     invalidate();
     runtime.warm(
-      { digest: deployment.digest, info: deployment.info as never },
+      { digest: deployment.digest, info: deployment.info },
       effectiveLimits(record.limits, deps.limits).guest,
     );
     logger.info(
@@ -226,14 +221,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
   app.post("/v1/apps/:app/rollback", async (c) => {
     const record = await mustGetApp(state, appName(c.req.param("app")));
     // The body is optional: no body rolls back to the previous deployment.
-    const raw = await c.req.text();
-    let json: unknown = {};
-    try {
-      if (raw.trim() !== "") json = JSON.parse(raw);
-    } catch {
-      throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
-    }
-    const body = RollbackBody.safeParse(json);
+    const body = RollbackBody.safeParse(await jsonBody(c.req.raw, { empty: {} }));
     if (!body.success) throw validation(body.error.issues);
     let target: DeploymentRecord | undefined;
     if (body.data.deployment) {

@@ -44,12 +44,12 @@ export function createGateway(deps: GatewayDeps) {
   const config = createAppConfig(deps.state, deps.box);
   const ops = createOps(deps);
   const data = createDataPlane({ ...deps, router, components, config, observe: ops.observe });
-  const admin = createAdminApi({ ...deps, router, components, config, ops });
-  /** Drops everything cached from the state store, e.g. after another gateway changed it. */
+  /** Drops everything cached from the state store: after a change here or on another gateway. */
   const invalidate = () => {
     router.invalidate();
     config.invalidateAll();
   };
+  const admin = createAdminApi({ ...deps, components, config, ops, invalidate });
   return {
     data,
     admin,

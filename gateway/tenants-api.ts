@@ -175,9 +175,12 @@ export function hostnamePattern(raw: string): string {
   return pattern;
 }
 
-export async function jsonBody(req: Request): Promise<unknown> {
+/** The request's JSON body; `options.empty` stands for a body that is absent or blank. */
+export async function jsonBody(req: Request, options: { empty?: unknown } = {}): Promise<unknown> {
+  const text = await req.text();
+  if (options.empty !== undefined && text.trim() === "") return options.empty;
   try {
-    return await req.json();
+    return JSON.parse(text);
   } catch {
     throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
   }

@@ -65,7 +65,13 @@ function deployment(app: string, digest = "d".repeat(64)): DeploymentRecord {
     createdBy: "operator",
     message: undefined,
     rollbackOf: undefined,
-    info: { world: "edge" },
+    info: {
+      world: "edge",
+      handlerExport: "wasmgate:edge/handler@0.1.0",
+      singleUse: false,
+      imports: [],
+      files: [],
+    },
   };
 }
 

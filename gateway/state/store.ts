@@ -1,6 +1,7 @@
 // What the gateway keeps: apps with their hostnames, immutable deployments, and component
 // artifacts addressed by SHA-256. The embedded backend is SQLite in the state directory.
 
+import type { ComponentInfo } from "../../runtime/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { AppLimits } from "../schemas.ts";
 
@@ -58,7 +59,7 @@ export interface DeploymentRecord {
   /** Set when this deployment re-activated an earlier one's component. */
   rollbackOf: string | undefined;
   /** The runtime's ComponentInfo, as prepared at deploy time. */
-  info: unknown;
+  info: ComponentInfo;
 }
 
 export interface Route {
