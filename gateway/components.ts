@@ -29,7 +29,8 @@ export function createComponents(runtime: Runtime, state: StateStore, memoryByte
   }
 
   async function share(digest: string): Promise<void> {
-    if (!state.sharedPrepared) return;
+    // Asked first: re-deploying shared bytes should not read megabytes of files for nothing.
+    if (!state.sharedPrepared || (await state.sharedPrepared.has(digest, PREPARED_FORMAT))) return;
     const files = await runtime.exportPrepared(digest);
     if (files) await state.sharedPrepared.put(digest, PREPARED_FORMAT, files);
   }

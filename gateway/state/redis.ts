@@ -543,12 +543,13 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
         for (const name of names) files[name] = new Uint8Array(all[name]!);
         return files;
       },
+      async has(digest, format) {
+        return (await client.exists(K.prepared(format, digest))) === 1;
+      },
       async put(digest, format, files) {
-        const key = K.prepared(format, digest);
-        if ((await client.exists(key)) === 1) return;
         // One HSET: a reader sees all the files or none.
         await client.hset(
-          key,
+          K.prepared(format, digest),
           Object.fromEntries(Object.entries(files).map(([n, d]) => [n, Buffer.from(d)])),
         );
       },

@@ -154,6 +154,7 @@ export interface StateStore {
    */
   readonly sharedPrepared?: {
     get(digest: string, format: string): Promise<Record<string, Uint8Array> | undefined>;
+    has(digest: string, format: string): Promise<boolean>;
     put(digest: string, format: string, files: Record<string, Uint8Array>): Promise<void>;
   };
   close(): Promise<void>;
