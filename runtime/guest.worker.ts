@@ -98,6 +98,8 @@ class AppPool {
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
   readonly #idle: Instance[] = [];
+  /** Instances serving a request now. */
+  readonly #lent = new Set<Instance>();
   #live = 0;
   #creating = 0;
   /** Out of `pools`: its instances no longer count as live (busy ones finish regardless). */
@@ -125,17 +127,20 @@ class AppPool {
   }
 
   /**
-   * An idle instance, or a new one when every live instance is busy. While one is being created,
-   * others wait for it rather than create more: a guest that never suspends needs one instance per
-   * worker, and extra ones only cost memory and cache (measured: warm StarlingMonkey calls went
-   * from 4-8 ms to over 50 ms of CPU with 16 instances interleaving in one worker).
+   * An idle instance, or a new one when every busy instance is suspended on host I/O. A worker runs
+   * one guest at a time, so an instance whose guest is running or about to run (it only yielded,
+   * as every JSPI import call does) frees up sooner than a new one starts, and each extra instance
+   * costs memory and cache: StarlingMonkey hello went from ~0.5 ms to 1.1-1.4 ms of CPU per call
+   * with instances piling up to the limit, and from 817 to 1,208 req/s when capped at one. Guests
+   * that wait on KV, a body, a timer or an outgoing call still get instances up to `limit`. While
+   * one is being created, others wait for it rather than create more.
    */
   async acquire(id: number, limit: number): Promise<Instance> {
     this.lastUsed = Date.now();
     for (;;) {
       const idle = this.#idle.pop();
-      if (idle) return idle;
-      if (this.#creating === 0 && this.#live < limit) break;
+      if (idle) return this.#lend(idle, id);
+      if (this.#creating === 0 && this.#live < limit && this.#allBusyOnIo()) break;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
     this.#addLive(1);
@@ -143,7 +148,7 @@ class AppPool {
     try {
       const instance = await this.#create(id);
       stats.instanceCreated();
-      return instance;
+      return this.#lend(instance, id);
     } catch (err) {
       this.#addLive(-1);
       throw err;
@@ -155,7 +160,24 @@ class AppPool {
     }
   }
 
+  /** A guest of this pool is now waiting on host I/O: a waiting request may start an instance. */
+  ioWaitStarted(): void {
+    this.#waiters.shift()?.();
+  }
+
+  #lend(instance: Instance, id: number): Instance {
+    instance.requestId = id;
+    this.#lent.add(instance);
+    return instance;
+  }
+
+  #allBusyOnIo(): boolean {
+    for (const instance of this.#lent) if (!meter.waitingOnIo(instance.requestId)) return false;
+    return true;
+  }
+
   release(instance: Instance, reusable: boolean, maxUses: number): void {
+    this.#lent.delete(instance);
     if (reusable && instance.uses < maxUses) {
       instance.idleSince = Date.now();
       this.#idle.push(instance);
@@ -452,11 +474,13 @@ function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
 }
 
 interface Running {
+  pool: AppPool;
   sink: Sink;
   body: ByteQueue | undefined;
   cancel(reason: string): void;
 }
 const running = new Map<number, Running>();
+meter.onIoWait = (id) => running.get(id)?.pool.ioWaitStarted();
 
 function fail(id: number, code: RuntimeErrorCode, message: string): void {
   post({ type: "error", id, code, message });
@@ -533,6 +557,7 @@ async function invoke(
   });
   aborted.catch(() => {});
   running.set(id, {
+    pool,
     sink,
     body,
     cancel(reason) {
@@ -555,7 +580,6 @@ async function invoke(
     pool.release(instance, true, limits.maxUses);
     return;
   }
-  instance.requestId = id;
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
   // Outgoing calls end with the request that made them (answered, failed or cancelled).
   // Made on first use: most requests call out to nothing, and a controller plus its abort event

@@ -196,6 +196,26 @@ describe("metrics", () => {
     assert.ok(metric(after, "wasmgate_instances_live") >= metric(before, "wasmgate_instances_live") + 1);
   });
 
+  it("serves concurrent requests of a guest that never waits on I/O with one instance per worker", async () => {
+    // Every host call of a StarlingMonkey guest yields through JSPI, but nothing makes it wait:
+    // a second instance would only interleave with the first on the same thread.
+    await push(gw, await buildGuest("example", "hello"), "hello-burst", ["--host", "hello-burst.localhost"]);
+    assert.equal((await get(gw, "hello-burst.localhost", "/")).status, 200);
+    const before = await scrape(gw);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => get(gw, "hello-burst.localhost", `/${i}`)),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(40).fill(200),
+    );
+    const after = await scrape(gw);
+    const created =
+      metric(after, "wasmgate_cold_starts_total") - metric(before, "wasmgate_cold_starts_total");
+    // The first request warmed one worker; the other may start one instance of its own.
+    assert.ok(created <= 1, `${created} instances created for 40 concurrent requests`);
+  });
+
   it("counts CPU-limit kills and worker restarts, keeps killed workers' counts, and is ready again", async () => {
     await push(gw, await buildGuest("fixture", "infinite-loop"), "loop", ["--host", "loop.localhost"]);
     const before = await scrape(gw);
