@@ -84,11 +84,15 @@ describe("runtime limits", () => {
   it("answers a memory bomb with 500 ERR_RUNTIME_OUT_OF_MEMORY within 1 s, with bounded RSS growth", async () => {
     const bombGw = await startGateway();
     try {
+      // Filling 64 MiB a page at a time takes tens of milliseconds of CPU, near the default budget
+      // on a busy machine: a larger budget keeps this about memory (the CPU limit answers 503).
       await push(bombGw, await buildGuest("fixture", "memory-bomb"), "bomb", [
         "--host",
         "bomb.localhost",
         "--memory-mb",
         "64",
+        "--cpu-ms",
+        "1000",
       ]);
       const before = memoryOf(bombGw.process.pid!);
       const [res, ms] = await timed(() => get(bombGw, "bomb.localhost", "/"));
