@@ -9,7 +9,7 @@ import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
 import { hostOf } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
-import { effectiveLimits, type LimitDefaults } from "./limits.ts";
+import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import type { Router } from "./router.ts";
 import type { Route } from "./state/store.ts";
@@ -85,6 +85,16 @@ function headerValue(headers: [string, string][], name: string): string | undefi
 
 export function createDataPlane(deps: DataPlaneDeps): Hono<DataEnv> {
   const { router, runtime, components, logger } = deps;
+  // A route stays the same object until its app changes: work its limits out once.
+  const limitsCache = new WeakMap<Route, EffectiveLimits>();
+  const limitsOf = (route: Route): EffectiveLimits => {
+    let limits = limitsCache.get(route);
+    if (!limits) {
+      limits = effectiveLimits(route.limits, deps.limits);
+      limitsCache.set(route, limits);
+    }
+    return limits;
+  };
   const app = new Hono<DataEnv>();
   // Guest responses already carry the request id (the runtime adds it); errors add it themselves.
   app.use(requestId({ setHeader: false }));
@@ -105,7 +115,7 @@ export function createDataPlane(deps: DataPlaneDeps): Hono<DataEnv> {
       throw new GatewayError("ERR_APP_NOT_DEPLOYED", `the app ${route.app} has no deployment yet`);
     }
     const info = await components.ensure(deployment.digest);
-    const limits = effectiveLimits(route.limits, deps.limits);
+    const limits = limitsOf(route);
     const tooLarge = (limit: number) =>
       new GatewayError("ERR_BODY_TOO_LARGE", `the request body is larger than the limit of ${limit} bytes`);
     const length = headerValue(headers, "content-length");

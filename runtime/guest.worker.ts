@@ -364,6 +364,20 @@ class Sink implements ResponseSink {
     this.#schedule();
   }
 
+  /** A whole response at once (the fast world): `complete()` sends it, nothing streams. */
+  answer(status: number, headers: [string, Uint8Array][], body: Uint8Array): void {
+    this.#hasHead = true;
+    this.#status = status;
+    this.#headers = toWireHeaders(headers);
+    this.#written = body.byteLength;
+    if (this.#written > this.#limit) {
+      this.#tooLarge = true;
+      return;
+    }
+    if (body.byteLength > 0) this.#chunks.push(body);
+    this.#ended = true;
+  }
+
   write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined;
     this.#written += chunk.byteLength;
@@ -480,6 +494,7 @@ interface Running {
   cancel(reason: string): void;
 }
 const running = new Map<number, Running>();
+const NO_BYTES = new Uint8Array(0);
 meter.onIoWait = (id) => running.get(id)?.pool.ioWaitStarted();
 
 function fail(id: number, code: RuntimeErrorCode, message: string): void {
@@ -606,15 +621,15 @@ async function invoke(
       return outboundDone.signal;
     },
   };
-  instance.config = { entries: new Map(access.config) };
+  instance.config = access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) };
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
-  const queue = body ?? ByteQueue.of(request.body === "stream" ? undefined : request.body);
+  const inline = request.body === "stream" ? undefined : request.body;
   // The fast world takes the whole body; reading it is waiting, not guest CPU. A body that failed
   // (too large, client gone) was already answered by the main thread: the guest is not called.
   let whole: Uint8Array | undefined;
   if (pool.world === "edge") {
-    whole = await readAll(queue);
+    whole = body ? await readAll(body) : (inline ?? NO_BYTES);
     if (whole === undefined || cancelled) {
       running.delete(id);
       pool.release(instance, true, limits.maxUses);
@@ -629,7 +644,7 @@ async function invoke(
   try {
     answered =
       whole === undefined
-        ? await callHttp(instance, { ...request, body: queue }, sink)
+        ? await callHttp(instance, { ...request, body: body ?? ByteQueue.of(inline) }, sink)
         : await callEdge(instance, { ...request, body: whole }, sink);
   } catch (err) {
     threw = true;
@@ -715,19 +730,17 @@ async function callEdge(
     sink.error({ tag: "invalid-status", val: res.status });
     return true;
   }
+  const bytes = res.body instanceof Uint8Array ? res.body : Uint8Array.from(res.body ?? []);
   try {
-    sink.head(
+    sink.answer(
       res.status,
       res.headers.map(([name, value]) => [name, Buffer.from(value, "latin1")]),
+      bytes,
     );
   } catch (err) {
     if (!(err instanceof InvalidHeaders)) throw err;
     sink.error({ tag: "invalid-headers", val: err.message });
-    return true;
   }
-  const bytes = res.body instanceof Uint8Array ? res.body : Uint8Array.from(res.body ?? []);
-  if (bytes.byteLength > 0) sink.write(bytes);
-  sink.end();
   return true;
 }
 

@@ -363,11 +363,13 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   function pick(key: string): Slot {
     // A worker still booting (just replaced, no spare was left) gets requests only if all are.
-    const ready = slots.filter((s) => s.ready);
-    const candidates = ready.length > 0 ? ready : slots;
-    let least = candidates[0]!;
-    for (const s of candidates) if (s.pending.size < least.pending.size) least = s;
-    const preferred = slots[hash(key) % slots.length]!;
+    let least: Slot | undefined;
+    for (const s of slots) if (s.ready && (!least || s.pending.size < least.pending.size)) least = s;
+    if (!least) {
+      least = slots[0]!;
+      for (const s of slots) if (s.pending.size < least.pending.size) least = s;
+    }
+    const preferred = slots[hashOf(key) % slots.length]!;
     return preferred.ready && preferred.pending.size <= least.pending.size + AFFINITY_SLACK
       ? preferred
       : least;
@@ -492,6 +494,18 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 /** Whether a body of `length` bytes (from Content-Length) is small enough to send in one message. */
 export function inlineBody(length: number | undefined): boolean {
   return length !== undefined && length <= INLINE_BODY_MAX;
+}
+
+// Deployment keys are few and long (a digest): hash each once.
+const hashes = new Map<string, number>();
+function hashOf(key: string): number {
+  let h = hashes.get(key);
+  if (h === undefined) {
+    if (hashes.size >= 10_000) hashes.clear();
+    h = hash(key);
+    hashes.set(key, h);
+  }
+  return h;
 }
 
 function hash(text: string): number {
