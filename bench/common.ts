@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type GatewayProcess, push, startGateway } from "../test/harness/gateway.ts";
-import { best, type WrkResult, wrk } from "./wrk.ts";
+import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
 
 /** The custom section name the benchmarks use to give copies of one component distinct digests. */
 export const BENCH_SECTION = "wasmgate-bench";
@@ -49,7 +49,53 @@ export async function measure(
 ): Promise<WrkResult> {
   const { connections, seconds, runs } = settings;
   await wrk(url, { connections, seconds: Math.min(3, seconds), headers });
-  return best(runs, () => wrk(url, { connections, seconds, headers }));
+  const results: WrkResult[] = [];
+  for (let i = 0; i < runs; i++) results.push(await wrk(url, { connections, seconds, headers }));
+  return medianResult(results);
+}
+
+/** A server to load: its URL and the headers each request carries (the Host of an app). */
+export interface Target {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export interface PairResult {
+  a: WrkResult;
+  b: WrkResult;
+  /** The median over rounds of b's req/s divided by a's in the same round. */
+  ratio: number;
+}
+
+/**
+ * Measures two servers in turn: after a warm-up of each, `runs` rounds of one wrk run against
+ * each, in alternating order (a b, b a, ...). Both are up the whole time and only one is loaded at
+ * a time. The machine's speed drifts over minutes on shared hosts; comparing runs made seconds
+ * apart, and taking the median of those ratios, keeps the drift out of the ratio.
+ */
+export async function measurePair(a: Target, b: Target, settings: WrkSettings): Promise<PairResult> {
+  const { connections, seconds, runs } = settings;
+  const once = (t: Target, s: number) => wrk(t.url, { connections, seconds: s, headers: t.headers });
+  await once(a, Math.min(3, seconds));
+  await once(b, Math.min(3, seconds));
+  const as: WrkResult[] = [];
+  const bs: WrkResult[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let ra: WrkResult;
+    let rb: WrkResult;
+    if (i % 2 === 0) {
+      ra = await once(a, seconds);
+      rb = await once(b, seconds);
+    } else {
+      rb = await once(b, seconds);
+      ra = await once(a, seconds);
+    }
+    as.push(ra);
+    bs.push(rb);
+    ratios.push(rb.rps / ra.rps);
+  }
+  return { a: medianResult(as), b: medianResult(bs), ratio: median(ratios) };
 }
 
 /** Runs `fn` against a bare Hono hello on a free loopback port, then stops it. */

@@ -1,5 +1,5 @@
 // Hello through the whole gateway (StarlingMonkey wasi:http guest, examples/hello) against
-// `jco serve` running the same component, in the same run. The two never run at the same time.
+// `jco serve` running the same component, in the same run. Both are up; one is loaded at a time.
 // Usage: npm run bench:jco-serve [-- --seconds 10 --runs 3 --connections 32]
 
 import { spawn } from "node:child_process";
@@ -11,16 +11,14 @@ import { ROOT, tempDir } from "../test/harness/gateway.ts";
 import {
   freePort,
   gatewayWith,
-  measure,
+  measurePair,
   showRatio,
   showWrk,
   stopChild,
   WRK_FLAGS,
-  type WrkSettings,
   waitForHttp,
   wrkSettings,
 } from "./common.ts";
-import type { WrkResult } from "./wrk.ts";
 
 const HOST = "hello.localhost";
 /** jco transpiles the 14 MB component before it listens. */
@@ -30,7 +28,7 @@ const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
 
 /** `jco serve` on a free loopback port, transpiling into a directory of ours so nothing is left. */
-async function jcoServe(wasm: string, wrkSettings: WrkSettings): Promise<WrkResult> {
+async function jcoServe<T>(wasm: string, fn: (url: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const outDir = tempDir("wasmgate-bench-jco-");
   // jco serve runs the server in a child process of its own: start it as a process group leader
@@ -48,7 +46,7 @@ async function jcoServe(wasm: string, wrkSettings: WrkSettings): Promise<WrkResu
         child.once("exit", (code) => reject(new Error(`jco serve exited with ${code} before answering`))),
       ),
     ]);
-    return await measure(url, wrkSettings);
+    return await fn(url);
   } finally {
     await stopChild(child, true);
     rmSync(outDir, { recursive: true, force: true });
@@ -57,17 +55,21 @@ async function jcoServe(wasm: string, wrkSettings: WrkSettings): Promise<WrkResu
 
 const hello = await buildGuest("example", "hello");
 process.stderr.write(
-  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, median of ${settings.runs} runs\n`,
+  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
 );
 
-const baseline = await jcoServe(hello, settings);
-showWrk("jco serve hello (StarlingMonkey)", baseline);
-
-const gw = await gatewayWith(hello, "hello", HOST);
-try {
-  const gateway = await measure(gw.dataUrl, settings, { host: HOST });
-  showWrk("wasmgate hello (StarlingMonkey)", gateway);
-  showRatio("wasmgate / jco serve", gateway.rps / baseline.rps, 3, 5);
-} finally {
-  await gw.dispose();
-}
+await jcoServe(hello, async (jcoUrl) => {
+  const gw = await gatewayWith(hello, "hello", HOST);
+  try {
+    const {
+      a: baseline,
+      b: gateway,
+      ratio,
+    } = await measurePair({ url: jcoUrl }, { url: gw.dataUrl, headers: { host: HOST } }, settings);
+    showWrk("jco serve hello (StarlingMonkey)", baseline);
+    showWrk("wasmgate hello (StarlingMonkey)", gateway);
+    showRatio("wasmgate / jco serve", ratio, 3, 5);
+  } finally {
+    await gw.dispose();
+  }
+});

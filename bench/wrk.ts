@@ -63,9 +63,8 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-export async function best(runs: number, fn: () => Promise<WrkResult>): Promise<WrkResult> {
-  const results: WrkResult[] = [];
-  for (let i = 0; i < runs; i++) results.push(await fn());
+/** Median req/s and latencies of several runs, and all their errors. */
+export function medianResult(results: WrkResult[]): WrkResult {
   return {
     rps: median(results.map((r) => r.rps)),
     p50Ms: median(results.map((r) => r.p50Ms)),
