@@ -21,6 +21,7 @@ import type { Logger } from "./logger.ts";
 import { createGuestPool, type GuestOutputListener, type GuestRequest, type InvokeContext } from "./pool.ts";
 import { createPreparer } from "./preparer.ts";
 import type { RuntimeStats } from "./stats.ts";
+import type { WireDeployment } from "./wire.ts";
 
 export { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
 export type { ComponentInfo } from "./component-info.ts";
@@ -126,6 +127,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return join(options.compiledDir, digest);
   };
 
+  // What the pool needs to know of a component, made once per digest rather than per request.
+  const wired = new Map<string, WireDeployment>();
+  const wire = (component: DeployedComponent): WireDeployment => {
+    let deployment = wired.get(component.digest);
+    if (deployment?.info !== component.info) {
+      if (wired.size >= 10_000) wired.clear();
+      deployment = { key: component.digest, dir: dirOf(component.digest), info: component.info };
+      wired.set(component.digest, deployment);
+    }
+    return deployment;
+  };
+
   return {
     maxComponentBytes,
     get workerRestarts() {
@@ -163,15 +176,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       return JSON.parse(new TextDecoder().decode(files["info.json"])) as ComponentInfo;
     },
     invoke(component, request, limits, ctx) {
-      return pool.invoke(
-        { key: component.digest, dir: dirOf(component.digest), info: component.info },
-        request,
-        limits,
-        ctx,
-      );
+      return pool.invoke(wire(component), request, limits, ctx);
     },
     warm(component, limits) {
-      pool.warm({ key: component.digest, dir: dirOf(component.digest), info: component.info }, limits);
+      pool.warm(wire(component), limits);
     },
     async close() {
       await Promise.all([pool.close(), preparer.close()]);
