@@ -63,7 +63,10 @@ export class Pollable {
     return this.#ready();
   }
   /** Suspends the guest (JSPI) until ready; the worker's event loop keeps running. */
-  async block(): Promise<void> {
+  block(): void | Promise<void> {
+    if (!this.ready()) return this.#blockUntilReady();
+  }
+  async #blockUntilReady(): Promise<void> {
     while (!this.ready()) await suspend(this.promise);
   }
   get promise(): Promise<unknown> {
@@ -71,14 +74,13 @@ export class Pollable {
   }
 }
 
-export async function poll(pollables: Pollable[]): Promise<Uint32Array> {
+export function poll(pollables: Pollable[]): Uint32Array | Promise<Uint32Array> {
   if (pollables.length === 0) throw new Error("poll: empty list");
-  let ready = readyIndices(pollables);
-  if (ready.length === 0) {
-    await suspend(Promise.race(pollables.map((p) => p.promise)));
-    ready = readyIndices(pollables);
-  }
-  return Uint32Array.from(ready);
+  const ready = readyIndices(pollables);
+  if (ready.length > 0) return Uint32Array.from(ready);
+  return suspend(Promise.race(pollables.map((p) => p.promise))).then(() =>
+    Uint32Array.from(readyIndices(pollables)),
+  );
 }
 
 function readyIndices(pollables: Pollable[]): number[] {
@@ -188,15 +190,16 @@ export class InputStream {
   read(len: bigint): Uint8Array {
     return this.#queue.read(clampLen(len));
   }
-  async blockingRead(len: bigint): Promise<Uint8Array> {
-    if (this.#queue.buffered === 0) await suspend(this.#queue.whenReadable());
-    return this.#queue.read(clampLen(len));
+  blockingRead(len: bigint): Uint8Array | Promise<Uint8Array> {
+    if (this.#queue.buffered > 0 || this.#queue.ended) return this.read(len);
+    return suspend(this.#queue.whenReadable()).then(() => this.read(len));
   }
   skip(len: bigint): bigint {
     return BigInt(this.read(len).byteLength);
   }
-  async blockingSkip(len: bigint): Promise<bigint> {
-    return BigInt((await this.blockingRead(len)).byteLength);
+  blockingSkip(len: bigint): bigint | Promise<bigint> {
+    const bytes = this.blockingRead(len);
+    return bytes instanceof Uint8Array ? BigInt(bytes.byteLength) : bytes.then((b) => BigInt(b.byteLength));
   }
   subscribe(): Pollable {
     const queue = this.#queue;
@@ -232,19 +235,29 @@ export class OutputStream {
     const p = this.#sink.write(contents);
     if (p) this.#pending = p.finally(() => (this.#pending = undefined));
   }
-  async blockingWriteAndFlush(contents: Uint8Array): Promise<void> {
+  blockingWriteAndFlush(contents: Uint8Array): void | Promise<void> {
+    if (!this.#pending && contents.byteLength <= WRITE_BUDGET) {
+      this.write(contents);
+      return this.#pending ? this.#waitPending() : undefined;
+    }
+    return this.#writeInSteps(contents);
+  }
+  async #writeInSteps(contents: Uint8Array): Promise<void> {
     for (let off = 0; off < contents.byteLength; off += WRITE_BUDGET) {
       if (this.#pending) await suspend(this.#pending);
       this.write(contents.subarray(off, off + WRITE_BUDGET));
     }
     if (this.#pending) await suspend(this.#pending);
   }
+  async #waitPending(): Promise<void> {
+    if (this.#pending) await suspend(this.#pending);
+  }
   flush(): void {
     if (this.#sink.closed) fail({ tag: "closed" });
   }
-  async blockingFlush(): Promise<void> {
-    if (this.#pending) await suspend(this.#pending);
-    this.flush();
+  blockingFlush(): void | Promise<void> {
+    if (!this.#pending) return this.flush();
+    return this.#waitPending().then(() => this.flush());
   }
   subscribe(): Pollable {
     return Pollable.live(
@@ -255,8 +268,8 @@ export class OutputStream {
   writeZeroes(len: bigint): void {
     this.write(new Uint8Array(clampLen(len)));
   }
-  async blockingWriteZeroesAndFlush(len: bigint): Promise<void> {
-    await this.blockingWriteAndFlush(new Uint8Array(clampLen(len)));
+  blockingWriteZeroesAndFlush(len: bigint): void | Promise<void> {
+    return this.blockingWriteAndFlush(new Uint8Array(clampLen(len)));
   }
   splice(src: InputStream, len: bigint): bigint {
     const chunk = src.read(len);
