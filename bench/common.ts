@@ -99,15 +99,23 @@ export async function measurePair(a: Target, b: Target, settings: WrkSettings): 
 }
 
 /** Runs `fn` against a bare Hono hello on a free loopback port, then stops it. */
-export async function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./bare-hono.ts", import.meta.url))], {
+export function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  return benchServer("bare-hono.ts", fn);
+}
+
+/**
+ * Runs `fn` against a server script of this folder (it prints `{"port": n}` once it listens),
+ * then stops it.
+ */
+export async function benchServer<T>(script: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
     const [line] = (await within(
       15_000,
       once(createInterface({ input: child.stdout }), "line"),
-      "bare Hono start",
+      `${script} start`,
     )) as [string];
     return await fn(`http://127.0.0.1:${JSON.parse(line).port}/`);
   } finally {

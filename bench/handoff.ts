@@ -1,0 +1,22 @@
+// What one thread hand-off per request costs, without any guest: a Hono app that passes each
+// request to a worker thread and answers with the worker's reply, against a bare Hono hello, in the
+// same run. The fast world's ratio cannot beat this one on the same machine.
+// Usage: node bench/handoff.ts [--seconds 5 --runs 5 --connections 32]
+
+import { parseArgs } from "node:util";
+import { bareHono, benchServer, measurePair, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
+
+const { values } = parseArgs({ options: WRK_FLAGS });
+const settings = wrkSettings(values);
+process.stderr.write(
+  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
+);
+
+await bareHono((honoUrl) =>
+  benchServer("handoff-server.ts", async (handoffUrl) => {
+    const { a, b, ratio } = await measurePair({ url: honoUrl }, { url: handoffUrl }, settings);
+    showWrk("bare Hono hello", a);
+    showWrk("Hono + one worker round trip", b);
+    process.stdout.write(`ratio hand-off / bare Hono: ${ratio.toFixed(3)}x\n`);
+  }),
+);
