@@ -98,6 +98,56 @@ export async function measurePair(a: Target, b: Target, settings: WrkSettings): 
   return { a: medianResult(as), b: medianResult(bs), ratio: median(ratios) };
 }
 
+/** examples/hello (StarlingMonkey, wasi:http) as the hello benchmarks push and name it. */
+export const STARLINGMONKEY_HELLO = {
+  app: "hello",
+  host: "hello.localhost",
+  name: "wasmgate hello (StarlingMonkey)",
+} as const;
+
+export interface GatewayComparison {
+  /** The other server, already listening, and the name its result line gets. */
+  baseline: { name: string; url: string };
+  /** The component pushed to a fresh gateway as `app` on `host`, and its result line's name. */
+  guest: string;
+  app: string;
+  host: string;
+  name: string;
+  /** The ratio line: gateway / baseline, judged against a floor and a goal. */
+  ratio: { label: string; floor: number; goal: number };
+  /** Called once the app is pushed, before any load: throw if it does not answer as it should. */
+  check?: (gw: GatewayProcess) => Promise<void>;
+}
+
+/**
+ * Pushes a guest to a fresh gateway, measures the baseline and the gateway in turn
+ * (`measurePair`), prints both result lines and the ratio, and stops the gateway.
+ */
+export async function compareWithGateway(c: GatewayComparison, settings: WrkSettings): Promise<PairResult> {
+  const gw = await gatewayWith(c.guest, c.app, c.host);
+  try {
+    await c.check?.(gw);
+    const result = await measurePair(
+      { url: c.baseline.url },
+      { url: gw.dataUrl, headers: { host: c.host } },
+      settings,
+    );
+    showWrk(c.baseline.name, result.a);
+    showWrk(c.name, result.b);
+    showRatio(c.ratio.label, result.ratio, c.ratio.floor, c.ratio.goal);
+    return result;
+  } finally {
+    await gw.dispose();
+  }
+}
+
+/** The line saying how a comparison is measured. */
+export function describePairs(settings: WrkSettings): void {
+  process.stderr.write(
+    `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
+  );
+}
+
 /** Runs `fn` against a bare Hono hello on a free loopback port, then stops it. */
 export function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
   return benchServer("bare-hono.ts", fn);

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { buildGuest } from "../scripts/guests.ts";
 import { get } from "../test/harness/gateway.ts";
-import { bareHono, gatewayWith, measurePair, showRatio, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
+import { bareHono, compareWithGateway, describePairs, WRK_FLAGS, wrkSettings } from "./common.ts";
 
 const HOST = "hello-fast.localhost";
 /** DESIGN.md: p99 under this at 32 connections is part of the goal. */
@@ -15,29 +15,27 @@ const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
 
 const guest = await buildGuest("example", "hello-fast");
-process.stderr.write(
-  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
-);
+describePairs(settings);
 
 await bareHono(async (honoUrl) => {
-  const gw = await gatewayWith(guest, "hello-fast", HOST);
-  try {
-    const check = await get(gw, HOST, "/");
-    if (check.status !== 200 || !check.text.startsWith("Hello from wasmgate (fast world)!")) {
-      throw new Error(`the fast-world guest answered ${check.status}: ${check.text}`);
-    }
-    const {
-      a: baseline,
-      b: gateway,
-      ratio,
-    } = await measurePair({ url: honoUrl }, { url: gw.dataUrl, headers: { host: HOST } }, settings);
-    showWrk("bare Hono hello", baseline);
-    showWrk("wasmgate hello (fast world)", gateway);
-    showRatio("wasmgate / bare Hono", ratio, 0.3, 0.4);
-    process.stdout.write(
-      `wasmgate p99 ${gateway.p99Ms.toFixed(2)} ms (goal < ${P99_GOAL_MS} ms at ${settings.connections} connections)\n`,
-    );
-  } finally {
-    await gw.dispose();
-  }
+  const { b: gateway } = await compareWithGateway(
+    {
+      baseline: { name: "bare Hono hello", url: honoUrl },
+      guest,
+      app: "hello-fast",
+      host: HOST,
+      name: "wasmgate hello (fast world)",
+      ratio: { label: "wasmgate / bare Hono", floor: 0.3, goal: 0.4 },
+      async check(gw) {
+        const res = await get(gw, HOST, "/");
+        if (res.status !== 200 || !res.text.startsWith("Hello from wasmgate (fast world)!")) {
+          throw new Error(`the fast-world guest answered ${res.status}: ${res.text}`);
+        }
+      },
+    },
+    settings,
+  );
+  process.stdout.write(
+    `wasmgate p99 ${gateway.p99Ms.toFixed(2)} ms (goal < ${P99_GOAL_MS} ms at ${settings.connections} connections)\n`,
+  );
 });

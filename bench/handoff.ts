@@ -4,13 +4,19 @@
 // Usage: node bench/handoff.ts [--seconds 5 --runs 5 --connections 32]
 
 import { parseArgs } from "node:util";
-import { bareHono, benchServer, measurePair, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
+import {
+  bareHono,
+  benchServer,
+  describePairs,
+  measurePair,
+  showWrk,
+  WRK_FLAGS,
+  wrkSettings,
+} from "./common.ts";
 
 const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
-process.stderr.write(
-  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
-);
+describePairs(settings);
 
 await bareHono((honoUrl) =>
   benchServer("handoff-server.ts", async (handoffUrl) => {

@@ -3,30 +3,29 @@
 
 import { parseArgs } from "node:util";
 import { buildGuest } from "../scripts/guests.ts";
-import { bareHono, gatewayWith, measurePair, showRatio, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
-
-const HOST = "hello.localhost";
+import {
+  bareHono,
+  compareWithGateway,
+  describePairs,
+  STARLINGMONKEY_HELLO,
+  WRK_FLAGS,
+  wrkSettings,
+} from "./common.ts";
 
 const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
 
 const hello = await buildGuest("example", "hello");
-process.stderr.write(
-  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
-);
+describePairs(settings);
 
-await bareHono(async (honoUrl) => {
-  const gw = await gatewayWith(hello, "hello", HOST);
-  try {
-    const {
-      a: baseline,
-      b: gateway,
-      ratio,
-    } = await measurePair({ url: honoUrl }, { url: gw.dataUrl, headers: { host: HOST } }, settings);
-    showWrk("bare Hono hello", baseline);
-    showWrk("wasmgate hello (StarlingMonkey)", gateway);
-    showRatio("wasmgate / bare Hono", ratio, 0.3, 0.4);
-  } finally {
-    await gw.dispose();
-  }
-});
+await bareHono((honoUrl) =>
+  compareWithGateway(
+    {
+      ...STARLINGMONKEY_HELLO,
+      baseline: { name: "bare Hono hello", url: honoUrl },
+      guest: hello,
+      ratio: { label: "wasmgate / bare Hono", floor: 0.3, goal: 0.4 },
+    },
+    settings,
+  ),
+);

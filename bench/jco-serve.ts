@@ -9,18 +9,16 @@ import { parseArgs } from "node:util";
 import { buildGuest } from "../scripts/guests.ts";
 import { ROOT, tempDir } from "../test/harness/gateway.ts";
 import {
+  compareWithGateway,
+  describePairs,
   freePort,
-  gatewayWith,
-  measurePair,
-  showRatio,
-  showWrk,
+  STARLINGMONKEY_HELLO,
   stopChild,
   WRK_FLAGS,
   waitForHttp,
   wrkSettings,
 } from "./common.ts";
 
-const HOST = "hello.localhost";
 /** jco transpiles the 14 MB component before it listens. */
 const JCO_START_TIMEOUT_MS = 120_000;
 
@@ -54,22 +52,16 @@ async function jcoServe<T>(wasm: string, fn: (url: string) => Promise<T>): Promi
 }
 
 const hello = await buildGuest("example", "hello");
-process.stderr.write(
-  `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
-);
+describePairs(settings);
 
-await jcoServe(hello, async (jcoUrl) => {
-  const gw = await gatewayWith(hello, "hello", HOST);
-  try {
-    const {
-      a: baseline,
-      b: gateway,
-      ratio,
-    } = await measurePair({ url: jcoUrl }, { url: gw.dataUrl, headers: { host: HOST } }, settings);
-    showWrk("jco serve hello (StarlingMonkey)", baseline);
-    showWrk("wasmgate hello (StarlingMonkey)", gateway);
-    showRatio("wasmgate / jco serve", ratio, 3, 5);
-  } finally {
-    await gw.dispose();
-  }
-});
+await jcoServe(hello, (jcoUrl) =>
+  compareWithGateway(
+    {
+      ...STARLINGMONKEY_HELLO,
+      baseline: { name: "jco serve hello (StarlingMonkey)", url: jcoUrl },
+      guest: hello,
+      ratio: { label: "wasmgate / jco serve", floor: 3, goal: 5 },
+    },
+    settings,
+  ),
+);
