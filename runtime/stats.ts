@@ -3,7 +3,9 @@
 // Nothing is sent per request, the counts are exact at any moment, and a terminated worker's block
 // stays readable, so what it counted before a CPU-limit kill is not lost.
 
-import { isKvError, KV_ERROR_CODES, type KvErrorCode, type KvStore } from "../kv/index.ts";
+// The errors module alone: a worker must not load the Redis client before it needs it.
+import { isKvError, KV_ERROR_CODES, type KvErrorCode } from "../kv/errors.ts";
+import type { KvStore } from "../kv/store.ts";
 
 /** The store calls guests make, as the metrics label them. */
 export const KV_OPS = [

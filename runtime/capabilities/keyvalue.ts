@@ -5,7 +5,8 @@
 // wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
 // budget, and reports failures as the WIT error variant, never as a trap.
 
-import { isKvError, type KvNamespace, type KvStore } from "../../kv/index.ts";
+import { isKvError } from "../../kv/errors.ts";
+import type { KvNamespace, KvStore } from "../../kv/store.ts";
 import { GuestStopped, suspend } from "../cpu-meter.ts";
 
 /** What the running request may do; set by the worker before each call. */
