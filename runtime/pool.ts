@@ -4,6 +4,7 @@
 // pre-spawned spare; only the requests in flight on that worker fail.
 
 import { Worker } from "node:worker_threads";
+import { bodyBytesPassed } from "./body-memory.ts";
 import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
 import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
@@ -235,6 +236,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     if (!p) return;
     switch (msg.type) {
       case "response":
+        bodyBytesPassed(msg.body.byteLength);
         settle(slot, msg.id, p);
         respond(p, msg.status, msg.headers, NULL_BODY.has(msg.status) ? null : msg.body);
         break;
@@ -269,6 +271,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       case "chunk": {
         const controller = p.stream;
         if (!controller) break;
+        bodyBytesPassed(msg.data.byteLength);
         controller.enqueue(msg.data);
         if ((controller.desiredSize ?? 0) > 0)
           post(slot, { type: "ack", id: msg.id, bytes: msg.data.byteLength });
@@ -347,6 +350,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
             ? value
             : new Uint8Array(value);
         p.bodyInFlight += data.byteLength;
+        bodyBytesPassed(data.byteLength);
         post(slot, { type: "body", id, data }, [data.buffer as ArrayBuffer]);
         while (p.bodyInFlight > STREAM_WINDOW && slot.pending.has(id)) {
           await new Promise<void>((resolve) => {

@@ -45,7 +45,7 @@ function* noise(total: number, hash: ReturnType<typeof createHash>): Generator<U
 }
 
 describe("streaming", () => {
-  it("echoes two 100 MiB bodies byte-identical while the gateway's peak RSS grows by less than one body", async (t) => {
+  it("echoes two 100 MiB bodies byte-identical while the gateway's peak RSS grows by under 64 MiB", async (t) => {
     async function echo(mib: number): Promise<void> {
       const sent = createHash("sha256");
       const received = createHash("sha256");
@@ -73,10 +73,10 @@ describe("streaming", () => {
     t.diagnostic(
       `peak RSS: +${(first / MIB).toFixed(1)} MiB after the first 100 MiB, +${(total / MIB).toFixed(1)} MiB after both`,
     );
-    // 200 MiB moved, and the peak grew by less than one body: nothing is held whole or per stream.
-    // What growth there is, is the heaps' high-water mark (measured +60 to +80 MiB, most of it
-    // during the first stream).
-    assert.ok(total < 100 * MIB, `two 100 MiB streams raised peak RSS by ${(total / MIB).toFixed(1)} MiB`);
+    // 200 MiB moved, and the peak grew by well under one body: nothing is held whole or per stream.
+    // What growth there is, is chunks not yet collected and the heaps' high-water mark (measured
+    // +22 to +43 MiB; +80 to +100 MiB before the main thread collected young garbage as bodies pass).
+    assert.ok(total < 64 * MIB, `two 100 MiB streams raised peak RSS by ${(total / MIB).toFixed(1)} MiB`);
   });
 
   it("echoes an empty body", async () => {
