@@ -229,6 +229,51 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     }, refused);
   }
 
+  /**
+   * Sets `name` in one of an app's two config hashes (variables or sealed secrets): refused when the
+   * other hash holds the name, or when the hash is full and the name is new.
+   */
+  async function putConfigEntry(
+    app: string,
+    kind: "vars" | "secrets",
+    name: string,
+    value: string,
+    maxCount: number,
+    at = new Date().toISOString(),
+  ): Promise<void> {
+    const [own, other] = kind === "vars" ? [K.vars(app), K.secrets(app)] : [K.secrets(app), K.vars(app)];
+    await withApp(
+      app,
+      (record, raw) => {
+        const touch = touched(record, raw, at);
+        return {
+          checks: [
+            ...touch.checks,
+            { t: "hnot", k: other, f: name },
+            { t: "room", k: own, f: name, n: maxCount },
+          ],
+          ops: [touch.op, { t: "hset", k: own, f: name, v: value }],
+          result: undefined,
+        };
+      },
+      (outcome) =>
+        outcome.reason === "exists"
+          ? configNameTaken(app, name, kind === "vars" ? "a secret" : "a variable")
+          : new GatewayError(
+              "ERR_VALIDATION",
+              `an app has at most ${maxCount} ${kind === "vars" ? "variables" : "secrets"}`,
+            ),
+    );
+  }
+
+  /** Removes `name` from a config hash; whether it was there. */
+  function deleteConfigEntry(key: string, name: string): Promise<boolean> {
+    return transact(async () => {
+      if (!(await client.hexists(key, name))) return { result: false };
+      return { checks: [], ops: [{ t: "hdel", k: key, f: name }], result: true };
+    }, noRefusal);
+  }
+
   function touched(app: AppRecord, raw: string, at: string): { checks: Check[]; op: Op } {
     return {
       checks: [{ t: "eq", k: K.app(app.name), v: raw }],
@@ -418,32 +463,9 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       return Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     },
     async setVar(app, name, value, maxCount) {
-      await withApp(
-        app,
-        (record, raw) => {
-          const touch = touched(record, raw, new Date().toISOString());
-          return {
-            checks: [
-              ...touch.checks,
-              { t: "hnot", k: K.secrets(app), f: name },
-              { t: "room", k: K.vars(app), f: name, n: maxCount },
-            ],
-            ops: [touch.op, { t: "hset", k: K.vars(app), f: name, v: value }],
-            result: undefined,
-          };
-        },
-        (outcome) =>
-          outcome.reason === "exists"
-            ? configNameTaken(app, name, "a secret")
-            : new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} variables`),
-      );
+      await putConfigEntry(app, "vars", name, value, maxCount);
     },
-    async deleteVar(app, name) {
-      return transact(async () => {
-        if (!(await client.hexists(K.vars(app), name))) return { result: false };
-        return { checks: [], ops: [{ t: "hdel", k: K.vars(app), f: name }], result: true };
-      }, noRefusal);
-    },
+    deleteVar: (app, name) => deleteConfigEntry(K.vars(app), name),
     async listSecrets(app) {
       const all = await client.hgetall(K.secrets(app));
       return Object.entries(all)
@@ -452,36 +474,10 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     },
     async putSecret(app, name, sealed, maxCount) {
       const updatedAt = new Date().toISOString();
-      await withApp(
-        app,
-        (record, raw) => {
-          const touch = touched(record, raw, updatedAt);
-          return {
-            checks: [
-              ...touch.checks,
-              { t: "hnot", k: K.vars(app), f: name },
-              { t: "room", k: K.secrets(app), f: name, n: maxCount },
-            ],
-            ops: [
-              touch.op,
-              { t: "hset", k: K.secrets(app), f: name, v: JSON.stringify({ sealed, updatedAt }) },
-            ],
-            result: undefined,
-          };
-        },
-        (outcome) =>
-          outcome.reason === "exists"
-            ? configNameTaken(app, name, "a variable")
-            : new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} secrets`),
-      );
+      await putConfigEntry(app, "secrets", name, JSON.stringify({ sealed, updatedAt }), maxCount, updatedAt);
       return { name, updatedAt };
     },
-    async deleteSecret(app, name) {
-      return transact(async () => {
-        if (!(await client.hexists(K.secrets(app), name))) return { result: false };
-        return { checks: [], ops: [{ t: "hdel", k: K.secrets(app), f: name }], result: true };
-      }, noRefusal);
-    },
+    deleteSecret: (app, name) => deleteConfigEntry(K.secrets(app), name),
 
     async hasArtifact(digest) {
       return (await client.exists(K.artifact(digest))) === 1;
