@@ -373,7 +373,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       least = slots[0]!;
       for (const s of slots) if (s.pending.size < least.pending.size) least = s;
     }
-    const preferred = slots[hashOf(key) % slots.length]!;
+    const preferred = slots[hash(key) % slots.length]!;
     return preferred.ready && preferred.pending.size <= least.pending.size + AFFINITY_SLACK
       ? preferred
       : least;
@@ -498,18 +498,6 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 /** Whether a body of `length` bytes (from Content-Length) is small enough to send in one message. */
 export function inlineBody(length: number | undefined): boolean {
   return length !== undefined && length <= INLINE_BODY_MAX;
-}
-
-// Deployment keys are few and long (a digest): hash each once.
-const hashes = new Map<string, number>();
-function hashOf(key: string): number {
-  let h = hashes.get(key);
-  if (h === undefined) {
-    if (hashes.size >= 10_000) hashes.clear();
-    h = hash(key);
-    hashes.set(key, h);
-  }
-  return h;
 }
 
 function hash(text: string): number {
