@@ -3,7 +3,7 @@
 // makes few JS objects per chunk, so its young generation fills slowly, and V8 collects for
 // external memory only past about 64 MiB: two 100 MiB echoes raised the gateway's peak RSS by
 // 80-100 MiB. A minor collection (a scavenge: about a millisecond, and the wrappers are young)
-// after every BODY_BYTES_PER_COLLECTION bytes brings that to 22-38 MiB.
+// after every BODY_BYTES_PER_COLLECTION bytes brings that to 22-43 MiB.
 
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
