@@ -120,10 +120,6 @@ export class CpuMeter {
   readonly #used = new Map<number, number>();
   readonly #budget = new Map<number, number>();
   readonly #aborts = new Map<number, Promise<never>>();
-  /** Requests whose guest is suspended on host I/O (not merely waiting for the baton). */
-  readonly #onIo = new Set<number>();
-  /** Told when a guest starts waiting on host I/O, so another request may get an instance. */
-  onIoWait: ((id: number) => void) | undefined;
   #current = 0;
   #cpuSince = 0;
   #holder = 0;
@@ -177,11 +173,6 @@ export class CpuMeter {
     this.#current = 0;
   }
 
-  /** Whether the guest of `id` is suspended on host I/O (a KV call, a body read, a timer...). */
-  waitingOnIo(id: number): boolean {
-    return this.#onIo.has(id);
-  }
-
   /** Milliseconds of CPU `id` has used so far. */
   used(id: number): number {
     return (this.#used.get(id) ?? 0) + (this.#current === id ? threadCpuMs() - this.#cpuSince : 0);
@@ -223,12 +214,9 @@ export class CpuMeter {
     this.#pause();
     if (this.over(id)) throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
     this.#release(id);
-    this.#onIo.add(id);
-    this.onIoWait?.(id);
     try {
       return await (aborted ? Promise.race([promise, aborted]) : promise);
     } finally {
-      this.#onIo.delete(id);
       await this.#acquire(id);
       this.#enter(id);
     }

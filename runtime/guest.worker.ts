@@ -5,6 +5,7 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import type { KvStore } from "../kv/index.ts";
 import { type ConfigGrant, createConfigImports, EMPTY_CONFIG } from "./capabilities/config.ts";
@@ -61,6 +62,9 @@ const getKvStore = (): KvStore => {
 
 /** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
 const IDLE_MS = 60_000;
+/** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
+const GROW_WINDOW_MIN_MS = 1;
+const GROW_WINDOW_MAX_MS = 20;
 
 interface HttpHandler {
   handle(request: IncomingRequest, out: ResponseOutparam): Promise<void>;
@@ -98,8 +102,11 @@ class AppPool {
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
   readonly #idle: Instance[] = [];
-  /** Instances serving a request now. */
-  readonly #lent = new Set<Instance>();
+  /** Milliseconds the last instance took to make (its start code, metered). */
+  #createMs = 0;
+  /** The worker sat idle long enough with requests waiting: the next waiter makes an instance. */
+  #mayGrow = false;
+  #growTimer: NodeJS.Timeout | undefined;
   #live = 0;
   #creating = 0;
   /** Out of `pools`: its instances no longer count as live (busy ones finish regardless). */
@@ -127,22 +134,25 @@ class AppPool {
   }
 
   /**
-   * An idle instance, or a new one when every busy instance is suspended on host I/O. A worker runs
-   * one guest at a time, so an instance whose guest is running or about to run (it only yielded,
-   * as every JSPI import call does) frees up sooner than a new one starts, and each extra instance
-   * costs memory and cache: StarlingMonkey hello went from ~0.5 ms to 1.1-1.4 ms of CPU per call
-   * with instances piling up to the limit, and from 817 to 1,208 req/s when capped at one. Guests
-   * that wait on KV, a body, a timer or an outgoing call still get instances up to `limit`. While
-   * one is being created, others wait for it rather than create more.
+   * An idle instance, or a new one once the worker has sat idle, with requests of this app waiting,
+   * for about as long as making an instance takes. A worker runs one guest at a time: while it has
+   * guest code to run, another instance would only interleave with the busy ones on the same
+   * thread and cost memory and cache (StarlingMonkey hello: ~0.5 ms of CPU per call with one
+   * instance, 1.1-1.4 ms with instances piling up). Idle time with requests waiting means every
+   * instance is waiting on something (KV, a body, a timer, an outgoing call) and another would put
+   * the thread to use. A short wait on a fast store (a Redis round trip) is not worth an instance;
+   * guests that wait long get one after the next, up to `limit`. The first instance is made at once.
    */
   async acquire(id: number, limit: number): Promise<Instance> {
     this.lastUsed = Date.now();
     for (;;) {
       const idle = this.#idle.pop();
       if (idle) return this.#lend(idle, id);
-      if (this.#creating === 0 && this.#live < limit && this.#allBusyOnIo()) break;
+      if (this.#creating === 0 && this.#live < limit && (this.#live === 0 || this.#mayGrow)) break;
+      this.#watchIdle(limit);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
+    this.#mayGrow = false;
     this.#addLive(1);
     this.#creating++;
     try {
@@ -155,32 +165,44 @@ class AppPool {
     } finally {
       this.#creating--;
       meter.leave(id);
-      // A waiter may now take an instance that frees up, or create the next one.
+      // A waiter may now take an instance that frees up, or wait for the next one.
       this.#waiters.shift()?.();
     }
   }
 
-  /** A guest of this pool is now waiting on host I/O: a waiting request may start an instance. */
-  ioWaitStarted(): void {
-    this.#waiters.shift()?.();
+  /**
+   * While requests wait for an instance, looks at how long the worker's event loop sat idle over
+   * the time making an instance takes; past half of it, the next waiter makes one.
+   */
+  #watchIdle(limit: number): void {
+    // Idle time while an instance is being made is the compiler's, not guests' waiting.
+    if (this.#growTimer || this.#creating > 0 || this.#live >= limit) return;
+    const window = Math.min(GROW_WINDOW_MAX_MS, Math.max(GROW_WINDOW_MIN_MS, this.#createMs));
+    const idleAtStart = performance.eventLoopUtilization().idle;
+    this.#growTimer = setTimeout(() => {
+      this.#growTimer = undefined;
+      if (this.#waiters.length === 0 || this.#dropped || this.#creating > 0) return;
+      if (performance.eventLoopUtilization().idle - idleAtStart >= window / 2) {
+        this.#mayGrow = true;
+        this.#waiters.shift()?.();
+      } else {
+        this.#watchIdle(limit);
+      }
+    }, window);
+    this.#growTimer.unref();
   }
 
   #lend(instance: Instance, id: number): Instance {
     instance.requestId = id;
-    this.#lent.add(instance);
     return instance;
   }
 
-  #allBusyOnIo(): boolean {
-    for (const instance of this.#lent) if (!meter.waitingOnIo(instance.requestId)) return false;
-    return true;
-  }
-
   release(instance: Instance, reusable: boolean, maxUses: number): void {
-    this.#lent.delete(instance);
     if (reusable && instance.uses < maxUses) {
       instance.idleSince = Date.now();
       this.#idle.push(instance);
+      // One freed up: the pool was not short after all.
+      this.#mayGrow = false;
     } else {
       this.#addLive(-1);
     }
@@ -276,7 +298,9 @@ class AppPool {
     // Compile first (not guest code, and it waits); then run the component's start code metered.
     await Promise.all(this.#info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
     await meter.begin(id, INSTANTIATE_CPU_MS);
+    const started = performance.now();
     const exports = await instantiate(getCoreModule, imports, instantiateCore);
+    this.#createMs = performance.now() - started;
     const handler = exports[this.#info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${this.#info.handlerExport}`);
     instance.handler = handler;
@@ -495,7 +519,6 @@ interface Running {
 }
 const running = new Map<number, Running>();
 const NO_BYTES = new Uint8Array(0);
-meter.onIoWait = (id) => running.get(id)?.pool.ioWaitStarted();
 
 function fail(id: number, code: RuntimeErrorCode, message: string): void {
   post({ type: "error", id, code, message });

@@ -216,6 +216,47 @@ describe("metrics", () => {
     assert.ok(created <= 1, `${created} instances created for 40 concurrent requests`);
   });
 
+  it("keeps a guest that waits briefly on Redis to few instances under a burst", async () => {
+    // Each counter request waits on two Redis round trips. Those waits are short next to making a
+    // StarlingMonkey instance, and the worker has other requests' guest code to run meanwhile.
+    const redis: RedisServer = await startRedisServer();
+    const own = await startGateway({ env: { REDIS_URL: redis.url } });
+    try {
+      await push(own, await buildGuest("example", "counter"), "counter", ["--host", "counter.localhost"]);
+      assert.equal((await get(own, "counter.localhost", "/")).status, 200);
+      const before = await scrape(own);
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => get(own, "counter.localhost", `/${i}`)),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(60).fill(200),
+      );
+      const after = await scrape(own);
+      const created =
+        metric(after, "wasmgate_cold_starts_total") - metric(before, "wasmgate_cold_starts_total");
+      assert.ok(created <= 2, `${created} instances created for 60 concurrent counter requests`);
+    } finally {
+      await own.dispose();
+      await redis.destroy();
+    }
+  });
+
+  it("gives a guest that waits long more instances, so concurrent requests wait side by side", async () => {
+    // The slow fixture waits 2 s on a timer: the worker sits idle, and each instance it makes
+    // takes one more request off the queue.
+    await push(gw, await buildGuest("fixture", "slow"), "slow-burst", ["--host", "slow-burst.localhost"]);
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: 8 }, () => get(gw, "slow-burst.localhost", "/")));
+    const ms = performance.now() - started;
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(8).fill(200),
+    );
+    // One instance per worker would take four waits in a row (8 s).
+    assert.ok(ms < 3500, `8 concurrent requests of 2 s each took ${ms.toFixed(0)} ms`);
+  });
+
   it("counts CPU-limit kills and worker restarts, keeps killed workers' counts, and is ready again", async () => {
     await push(gw, await buildGuest("fixture", "infinite-loop"), "loop", ["--host", "loop.localhost"]);
     const before = await scrape(gw);
