@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type GatewayProcess, push, startGateway } from "../test/harness/gateway.ts";
+import { metric, scrape } from "../test/harness/ops.ts";
 import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
 
 /** The custom section name the benchmarks use to give copies of one component distinct digests. */
@@ -134,6 +135,7 @@ export async function compareWithGateway(c: GatewayComparison, settings: WrkSett
     );
     showWrk(c.baseline.name, result.a);
     showWrk(c.name, result.b);
+    if (result.b.errors > 0) await explainErrors(gw);
     showRatio(c.ratio.label, result.ratio, c.ratio.floor, c.ratio.goal);
     return result;
   } finally {
@@ -301,6 +303,29 @@ export function showWrk(name: string, r: WrkResult): void {
   if (r.errors > 0) {
     process.stdout.write(`  warning: ${name} had ${r.errors} errors; its req/s counts failed answers too\n`);
   }
+}
+
+/**
+ * The gateway's own account of failed answers: responses by status other than 2xx, the errors it
+ * logged by code, and CPU-limit kills of workers.
+ */
+export async function explainErrors(gw: GatewayProcess): Promise<void> {
+  const samples = await scrape(gw);
+  const statuses = new Map<string, number>();
+  for (const s of samples) {
+    if (s.name === "wasmgate_requests_total" && !s.labels.status?.startsWith("2")) {
+      statuses.set(s.labels.status!, (statuses.get(s.labels.status!) ?? 0) + s.value);
+    }
+  }
+  const codes = new Map<string, number>();
+  for (const entry of gw.logs) {
+    const code = (entry.err as { code?: string } | undefined)?.code ?? entry.code;
+    if (typeof code === "string") codes.set(code, (codes.get(code) ?? 0) + 1);
+  }
+  const list = (m: Map<string, number>) => [...m].map(([k, n]) => `${k} x${n}`).join(", ") || "none";
+  process.stdout.write(
+    `  the gateway answered: ${list(statuses)}; logged codes: ${list(codes)}; CPU-limit kills: ${metric(samples, "wasmgate_cpu_limit_kills_total")}\n`,
+  );
 }
 
 /** The ratio line, with the targets it is judged against. */

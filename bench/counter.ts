@@ -7,7 +7,7 @@ import { createRedisKvStore } from "../kv/index.ts";
 import { buildGuest } from "../scripts/guests.ts";
 import { push, startGateway } from "../test/harness/gateway.ts";
 import { startRedisServer } from "../test/harness/redis-server.ts";
-import { measure, percentile, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
+import { explainErrors, measure, percentile, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
 
 const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
@@ -25,6 +25,7 @@ try {
   showWrk("wasmgate hello (StarlingMonkey)", helloResult);
   const counterResult = await run("counter.localhost");
   showWrk("wasmgate KV counter (Redis)", counterResult);
+  if (helloResult.errors + counterResult.errors > 0) await explainErrors(gw);
   process.stdout.write(`ratio counter / hello: ${(counterResult.rps / helloResult.rps).toFixed(3)}x\n`);
 
   // Single operations from this process, one at a time: the store's own latency.
