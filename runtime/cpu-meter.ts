@@ -119,7 +119,7 @@ export class CpuMeter {
   readonly #slot: CpuSlot;
   readonly #used = new Map<number, number>();
   readonly #budget = new Map<number, number>();
-  readonly #aborts = new Map<number, Promise<never>>();
+  readonly #aborts = new Map<number, { readonly promise: Promise<never> }>();
   #current = 0;
   #cpuSince = 0;
   #holder = 0;
@@ -130,9 +130,20 @@ export class CpuMeter {
     Atomics.store(slot.ids, TID, osThreadId());
   }
 
-  /** Takes the baton for `id` (waiting while another guest runs) and starts charging it. */
-  async begin(id: number, budgetMs: number): Promise<void> {
-    await this.#acquire(id);
+  /**
+   * Takes the baton for `id` and starts charging it: at once when no other guest runs (returns
+   * undefined), or once it has had its turn (returns a promise).
+   */
+  begin(id: number, budgetMs: number): Promise<void> | undefined {
+    if (this.#holder !== 0 && this.#holder !== id) {
+      return this.#acquire(id).then(() => this.#start(id, budgetMs));
+    }
+    this.#holder = id;
+    this.#start(id, budgetMs);
+    return undefined;
+  }
+
+  #start(id: number, budgetMs: number): void {
     this.#budget.set(id, budgetMs);
     this.#used.set(id, 0);
     this.#enter(id);
@@ -197,9 +208,9 @@ export class CpuMeter {
     return over;
   }
 
-  /** While `id` runs, its waits reject as soon as `aborted` does (a deadline or a cancel). */
-  abortWith(id: number, aborted: Promise<never>): void {
-    this.#aborts.set(id, aborted);
+  /** While `id` runs, its waits reject as soon as `cancellation.promise` does (a deadline or a cancel). */
+  abortWith(id: number, cancellation: { readonly promise: Promise<never> }): void {
+    this.#aborts.set(id, cancellation);
   }
 
   /**
@@ -210,7 +221,7 @@ export class CpuMeter {
   async wait<T>(promise: Promise<T>): Promise<T> {
     const id = this.#holder;
     if (id === 0) return promise;
-    const aborted = this.#aborts.get(id);
+    const aborted = this.#aborts.get(id)?.promise;
     this.#pause();
     if (this.over(id)) throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
     this.#release(id);

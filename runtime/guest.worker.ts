@@ -65,6 +65,8 @@ const IDLE_MS = 60_000;
 /** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
 const GROW_WINDOW_MIN_MS = 1;
 const GROW_WINDOW_MAX_MS = 20;
+/** How often the loaded deployments are checked against the memory budget, besides on loads. */
+const BUDGET_CHECK_MS = 1000;
 
 interface HttpHandler {
   handle(request: IncomingRequest, out: ResponseOutparam): Promise<void>;
@@ -158,6 +160,7 @@ class AppPool {
     try {
       const instance = await this.#create(id);
       stats.instanceCreated();
+      enforceBudget();
       return this.#lend(instance, id);
     } catch (err) {
       this.#addLive(-1);
@@ -168,6 +171,13 @@ class AppPool {
       // A waiter may now take an instance that frees up, or wait for the next one.
       this.#waiters.shift()?.();
     }
+  }
+
+  /** An idle instance, lent at once, or undefined (then `acquire` waits for or makes one). */
+  take(id: number): Instance | undefined {
+    this.lastUsed = Date.now();
+    const idle = this.#idle.pop();
+    return idle && this.#lend(idle, id);
   }
 
   /**
@@ -389,7 +399,7 @@ class Sink implements ResponseSink {
   }
 
   /** A whole response at once (the fast world): `complete()` sends it, nothing streams. */
-  answer(status: number, headers: [string, Uint8Array][], body: Uint8Array): void {
+  answer(status: number, headers: [string, string][], body: Uint8Array): void {
     this.#hasHead = true;
     this.#status = status;
     this.#headers = toWireHeaders(headers);
@@ -488,11 +498,23 @@ const BAD_VALUE = /[\r\n\0]/;
 
 class InvalidHeaders extends Error {}
 
-function toWireHeaders(headers: [string, Uint8Array][]): WireHeaders {
+/** Any character past U+00FF: a text value that is not plain Latin-1. */
+const WIDE = /[\u0100-\uffff]/;
+
+/**
+ * Header values are bytes (wasi:http) or text (the fast world); both become Latin-1 strings, as
+ * Node's HTTP server writes them. Text past Latin-1 keeps the low byte of each character.
+ */
+function toWireHeaders(headers: [string, Uint8Array | string][]): WireHeaders {
   const out: WireHeaders = {};
   for (const [rawName, rawValue] of headers) {
     const name = rawName.toLowerCase();
-    const value = Buffer.from(rawValue).toString("latin1");
+    const value =
+      typeof rawValue !== "string"
+        ? Buffer.from(rawValue).toString("latin1")
+        : WIDE.test(rawValue)
+          ? Buffer.from(rawValue, "latin1").toString("latin1")
+          : rawValue;
     if (!TOKEN.test(name) || BAD_VALUE.test(value))
       throw new InvalidHeaders(`invalid response header "${rawName}"`);
     const previous = out[name];
@@ -560,6 +582,69 @@ async function warm(id: number, key: string, limits: WireLimits): Promise<void> 
   }
 }
 
+/**
+ * A request's cancellation (deadline, client gone): its reason once cancelled, and a promise that
+ * rejects then, made only if the guest waits on something.
+ */
+class Cancellation {
+  reason: string | undefined;
+  #promise: Promise<never> | undefined;
+  #reject: ((err: GuestStopped) => void) | undefined;
+
+  get promise(): Promise<never> {
+    if (!this.#promise) {
+      this.#promise = new Promise<never>((_, reject) => {
+        this.#reject = reject;
+      });
+      this.#promise.catch(() => {});
+      if (this.reason !== undefined) this.#reject!(new GuestStopped("cancelled", this.reason));
+    }
+    return this.#promise;
+  }
+
+  cancel(reason: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.#reject?.(new GuestStopped("cancelled", reason));
+  }
+}
+
+/**
+ * What one request may call out to. Its calls end with it (answered, failed or cancelled); the
+ * abort signal is made on first use, as most requests call out to nothing.
+ */
+class RequestOutbound implements OutboundGrant {
+  readonly allowed: readonly OutboundPattern[];
+  subrequestsLeft: number;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  #done: AbortController | undefined;
+  #ended: unknown;
+
+  constructor(allowed: readonly string[], limits: WireLimits) {
+    this.allowed = outboundPatterns(allowed);
+    this.subrequestsLeft = limits.outboundRequests;
+    this.connectTimeoutMs = limits.outboundConnectTimeoutMs;
+    this.timeoutMs = limits.outboundTimeoutMs;
+    this.maxResponseBytes = limits.outboundMaxResponseBytes;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#done) {
+      this.#done = new AbortController();
+      if (this.#ended !== undefined) this.#done.abort(this.#ended);
+    }
+    return this.#done.signal;
+  }
+
+  end(reason: unknown): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    this.#done?.abort(reason);
+  }
+}
+
 async function invoke(
   id: number,
   deploymentKey: string,
@@ -588,62 +673,37 @@ async function invoke(
       }
     };
   }
-  let cancelled: string | undefined;
-  let abort: ((reason: string) => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    abort = (reason) => reject(new GuestStopped("cancelled", reason));
-  });
-  aborted.catch(() => {});
+  const cancellation = new Cancellation();
+  const outbound = new RequestOutbound(access.allowedOutboundHosts, limits);
   running.set(id, {
     pool,
     sink,
     body,
     cancel(reason) {
-      cancelled = reason;
+      cancellation.cancel(reason);
       body?.end(reason);
-      abort?.(reason);
+      outbound.end(new GuestStopped("cancelled", reason));
     },
   });
 
-  let instance: Instance;
-  try {
-    instance = await pool.acquire(id, limits.maxInstances);
-  } catch (err) {
-    running.delete(id);
-    fail(id, "ERR_RUNTIME_INSTANTIATE", `the component could not be instantiated: ${message(err)}`);
-    return;
+  // Most requests find an idle instance: take it without a turn of the event loop.
+  let instance = pool.take(id);
+  if (!instance) {
+    try {
+      instance = await pool.acquire(id, limits.maxInstances);
+    } catch (err) {
+      running.delete(id);
+      fail(id, "ERR_RUNTIME_INSTANTIATE", `the component could not be instantiated: ${message(err)}`);
+      return;
+    }
   }
-  if (cancelled) {
+  if (cancellation.reason !== undefined) {
     running.delete(id);
     pool.release(instance, true, limits.maxUses);
     return;
   }
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
-  // Outgoing calls end with the request that made them (answered, failed or cancelled).
-  // Made on first use: most requests call out to nothing, and a controller plus its abort event
-  // per request is measurable on the fast path.
-  let outboundDone: AbortController | undefined;
-  let outboundEnded: unknown;
-  const endOutbound = (reason: unknown) => {
-    if (outboundEnded !== undefined) return;
-    outboundEnded = reason;
-    outboundDone?.abort(reason);
-  };
-  void aborted.catch((err: unknown) => endOutbound(err));
-  instance.outbound = {
-    allowed: outboundPatterns(access.allowedOutboundHosts),
-    subrequestsLeft: limits.outboundRequests,
-    connectTimeoutMs: limits.outboundConnectTimeoutMs,
-    timeoutMs: limits.outboundTimeoutMs,
-    maxResponseBytes: limits.outboundMaxResponseBytes,
-    get signal() {
-      if (!outboundDone) {
-        outboundDone = new AbortController();
-        if (outboundEnded !== undefined) outboundDone.abort(outboundEnded);
-      }
-      return outboundDone.signal;
-    },
-  };
+  instance.outbound = outbound;
   instance.config = access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) };
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
@@ -653,7 +713,7 @@ async function invoke(
   let whole: Uint8Array | undefined;
   if (pool.world === "edge") {
     whole = body ? await readAll(body) : (inline ?? NO_BYTES);
-    if (whole === undefined || cancelled) {
+    if (whole === undefined || cancellation.reason !== undefined) {
       running.delete(id);
       pool.release(instance, true, limits.maxUses);
       return;
@@ -662,26 +722,28 @@ async function invoke(
   let answered = false;
   let threw = false;
   let failure: unknown;
-  await meter.begin(id, budget);
-  meter.abortWith(id, aborted);
+  const turn = meter.begin(id, budget);
+  if (turn) await turn;
+  meter.abortWith(id, cancellation);
   try {
     answered =
       whole === undefined
         ? await callHttp(instance, { ...request, body: body ?? ByteQueue.of(inline) }, sink)
-        : await callEdge(instance, { ...request, body: whole }, sink);
+        : await callEdge(instance, request, whole, sink);
   } catch (err) {
     threw = true;
     failure = err;
   }
   const overBudget = meter.leave(id);
-  endOutbound(REQUEST_ENDED);
+  outbound.end(REQUEST_ENDED);
   instance.outbound = NO_OUTBOUND;
   instance.config = EMPTY_CONFIG;
   instance.output.reset();
   running.delete(id);
   // Even a guest that finished is answered as stopped when it used more CPU than it may.
   const trapped = threw || overBudget;
-  if (cancelled) reportStop(id, sink, "ERR_RUNTIME_DEADLINE", cancelled);
+  const cancelled = cancellation.reason;
+  if (cancelled !== undefined) reportStop(id, sink, "ERR_RUNTIME_DEADLINE", cancelled);
   else if (threw && sink.tooLarge) {
     // Writes past the limit fail, and guests often trap on that: report the cause.
     reportStop(
@@ -718,8 +780,7 @@ async function invoke(
   }
   // A trap can leave the instance's memory in any state, and a cancelled request may have left it
   // mid-way: never reuse either.
-  pool.release(instance, !trapped && !cancelled && !pool.singleUse, limits.maxUses);
-  enforceBudget();
+  pool.release(instance, !trapped && cancelled === undefined && !pool.singleUse, limits.maxUses);
 }
 
 /** The standard world: the guest answers through response-outparam and streams its body. */
@@ -738,15 +799,15 @@ interface EdgeResponse {
 /** The fast world: a request record in, a response record out. */
 async function callEdge(
   instance: Instance,
-  request: Omit<WireRequest, "body"> & { body: Uint8Array },
+  request: WireRequest,
+  body: Uint8Array,
   sink: Sink,
 ): Promise<boolean> {
-  const { method, pathWithQuery, authority, headers, body } = request;
   const res = await (instance.handler as EdgeHandler).handle({
-    method,
-    pathWithQuery,
-    authority,
-    headers,
+    method: request.method,
+    pathWithQuery: request.pathWithQuery,
+    authority: request.authority,
+    headers: request.headers,
     body,
   });
   if (!Number.isInteger(res.status) || res.status < 200 || res.status > 599) {
@@ -755,11 +816,7 @@ async function callEdge(
   }
   const bytes = res.body instanceof Uint8Array ? res.body : Uint8Array.from(res.body ?? []);
   try {
-    sink.answer(
-      res.status,
-      res.headers.map(([name, value]) => [name, Buffer.from(value, "latin1")]),
-      bytes,
-    );
+    sink.answer(res.status, res.headers, bytes);
   } catch (err) {
     if (!(err instanceof InvalidHeaders)) throw err;
     sink.error({ tag: "invalid-headers", val: err.message });
@@ -819,6 +876,10 @@ port.on("message", (msg: ToWorker) => {
       break;
   }
 });
+
+// Instances grow their memories while they serve: look at the budget now and then, besides
+// whenever an instance is made.
+setInterval(enforceBudget, BUDGET_CHECK_MS).unref();
 
 setInterval(() => {
   const cutoff = Date.now() - IDLE_MS;
