@@ -104,7 +104,7 @@ class AppPool {
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
   readonly #idle: Instance[] = [];
-  /** Milliseconds the last instance took to make (its start code, metered). */
+  /** Wall-clock milliseconds the last instance's start code took (compiling not included). */
   #createMs = 0;
   /** The worker sat idle long enough with requests waiting: the next waiter makes an instance. */
   #mayGrow = false;
@@ -147,10 +147,9 @@ class AppPool {
    * instance is made at once.
    */
   async acquire(id: number, limit: number): Promise<Instance> {
-    this.lastUsed = Date.now();
     for (;;) {
-      const idle = this.#idle.pop();
-      if (idle) return this.#lend(idle, id);
+      const idle = this.take(id);
+      if (idle) return idle;
       if (this.#creating === 0 && this.#live < limit && (this.#live === 0 || this.#mayGrow)) break;
       this.#watchIdle(limit);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
