@@ -124,9 +124,12 @@ export class CpuMeter {
   #cpuSince = 0;
   #holder = 0;
   readonly #turns: (() => void)[] = [];
+  readonly #beforeGuestRuns: () => void;
 
-  constructor(slot: CpuSlot) {
+  /** `beforeGuestRuns` is called each time a guest is about to start or resume. */
+  constructor(slot: CpuSlot, beforeGuestRuns: () => void = () => {}) {
     this.#slot = slot;
+    this.#beforeGuestRuns = beforeGuestRuns;
     Atomics.store(slot.ids, TID, osThreadId());
   }
 
@@ -164,6 +167,7 @@ export class CpuMeter {
 
   #enter(id: number): void {
     this.#pause();
+    this.#beforeGuestRuns();
     this.#current = id;
     this.#cpuSince = threadCpuMs();
     const left = Math.max(0, (this.#budget.get(id) ?? Number.POSITIVE_INFINITY) - (this.#used.get(id) ?? 0));

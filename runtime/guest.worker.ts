@@ -19,6 +19,7 @@ import { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WINDOW } from "./limits.ts";
 import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
+import { Outbox } from "./outbox.ts";
 import { countingKvStore, WorkerStats } from "./stats.ts";
 import {
   ByteQueue,
@@ -41,7 +42,14 @@ import type {
 } from "./wire.ts";
 
 const port = parentPort!;
-const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
+const outbox = new Outbox<FromWorker>((batch, transfer) => port.postMessage(batch, transfer));
+const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => outbox.post(msg, transfer);
+/**
+ * Before a guest runs, answers older than this go out. A guest that loops until the watchdog
+ * terminates the worker takes unsent messages with it: their requests fail as restarted. This
+ * bounds that loss to what finished just before, and the wait of answers behind a long call.
+ */
+const OUTBOX_HOLD_MS = 0.25;
 const config = workerData as {
   cpu: SharedArrayBuffer;
   /** Counters the main thread reads for metrics (see stats.ts). */
@@ -50,7 +58,7 @@ const config = workerData as {
   /** This worker's share of the gateway's memory budget for loaded deployments. */
   memoryBudgetBytes: number;
 };
-const meter = new CpuMeter(openCpuSlot(config.cpu));
+const meter = new CpuMeter(openCpuSlot(config.cpu), () => outbox.flushOlderThan(OUTBOX_HOLD_MS));
 installCpuMeter(meter);
 const stats = new WorkerStats(config.stats);
 // One store client per worker, opened on first use.
@@ -842,7 +850,11 @@ function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 300);
 }
 
-port.on("message", (msg: ToWorker) => {
+port.on("message", (batch: ToWorker[]) => {
+  for (const msg of batch) receive(msg);
+});
+
+function receive(msg: ToWorker): void {
   switch (msg.type) {
     case "register":
       deployments.set(msg.deployment.key, msg.deployment);
@@ -875,7 +887,7 @@ port.on("message", (msg: ToWorker) => {
       }
       break;
   }
-});
+}
 
 // Instances grow their memories while they serve: look at the budget now and then, besides
 // whenever an instance is made.

@@ -10,6 +10,7 @@ import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
+import { Outbox } from "./outbox.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
 import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireRequest } from "./wire.ts";
 
@@ -60,6 +61,7 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  outbox: Outbox<ToWorker>;
   cpu: CpuSlot;
   pending: Map<number, Pending>;
   /** Deployments this worker has been told about. */
@@ -136,6 +138,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     });
     const slot: Slot = {
       worker,
+      outbox: new Outbox((batch, transfer) => worker.postMessage(batch, transfer)),
       cpu,
       pending: new Map(),
       registered: new Set(),
@@ -144,7 +147,9 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       stats,
     };
     counting.add(slot);
-    worker.on("message", (msg: FromWorker) => onMessage(slot, msg));
+    worker.on("message", (batch: FromWorker[]) => {
+      for (const msg of batch) onMessage(slot, msg);
+    });
     worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
     worker.on("exit", (code) => {
       counting.delete(slot);
@@ -161,6 +166,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   function replace(slot: Slot, culprit: number | undefined): void {
     if (slot.retired) return;
     slot.retired = true;
+    slot.outbox.close();
     restarts++;
     if (culprit !== undefined) cpuLimitKills++;
     const index = slots.indexOf(slot);
@@ -217,7 +223,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   }
 
   function post(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
-    if (!slot.retired) slot.worker.postMessage(msg, transfer);
+    if (!slot.retired) slot.outbox.post(msg, transfer);
   }
 
   function onMessage(slot: Slot, msg: FromWorker): void {
@@ -489,7 +495,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       closed = true;
       clearInterval(watchdog);
       const all = spare ? [...slots, spare] : slots;
-      for (const s of all) s.retired = true;
+      for (const s of all) {
+        s.retired = true;
+        s.outbox.close();
+      }
       await Promise.all(all.map((s) => s.worker.terminate()));
     },
   };
