@@ -342,20 +342,6 @@ const NO_OUTBOUND: OutboundGrant = {
   signal: stopped.signal,
 };
 
-// Apps send the same allow-list with every request: parse each distinct list once.
-const parsedPatterns = new Map<string, readonly OutboundPattern[]>();
-function outboundPatterns(raw: readonly string[]): readonly OutboundPattern[] {
-  const key = raw.join("\n");
-  let list = parsedPatterns.get(key);
-  if (!list) {
-    // The gateway validated them; anything unparsable is simply not allowed.
-    list = raw.map(parseOutboundPattern).filter((p): p is OutboundPattern => typeof p !== "string");
-    if (parsedPatterns.size > 1000) parsedPatterns.clear();
-    parsedPatterns.set(key, list);
-  }
-  return list;
-}
-
 /**
  * Collects the guest's response. While the guest runs without suspending, everything is buffered
  * and sent as one message when `handle` returns; once the guest suspends (a setImmediate only runs
@@ -630,8 +616,8 @@ class RequestOutbound implements OutboundGrant {
   #done: AbortController | undefined;
   #ended: unknown;
 
-  constructor(allowed: readonly string[], limits: WireLimits) {
-    this.allowed = outboundPatterns(allowed);
+  constructor(allowed: readonly OutboundPattern[], limits: WireLimits) {
+    this.allowed = allowed;
     this.subrequestsLeft = limits.outboundRequests;
     this.connectTimeoutMs = limits.outboundConnectTimeoutMs;
     this.timeoutMs = limits.outboundTimeoutMs;
@@ -653,13 +639,29 @@ class RequestOutbound implements OutboundGrant {
   }
 }
 
-async function invoke(
-  id: number,
-  deploymentKey: string,
-  request: WireRequest,
-  limits: WireLimits,
-  access: WireAccess,
-) {
+/** What the requests of one app run with (see the "context" message), prepared once. */
+interface Context {
+  limits: WireLimits;
+  access: WireAccess;
+  outbound: readonly OutboundPattern[];
+  config: ConfigGrant;
+}
+const contexts = new Map<number, Context>();
+
+function openContext(limits: WireLimits, access: WireAccess): Context {
+  return {
+    limits,
+    access,
+    // The gateway validated them; anything unparsable is simply not allowed.
+    outbound: access.allowedOutboundHosts
+      .map(parseOutboundPattern)
+      .filter((p): p is OutboundPattern => typeof p !== "string"),
+    config: access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) },
+  };
+}
+
+async function invoke(id: number, deploymentKey: string, request: WireRequest, context: Context) {
+  const { limits, access } = context;
   const deployment = deployments.get(deploymentKey);
   if (!deployment) {
     fail(id, "ERR_RUNTIME_ARTIFACT_MISSING", `deployment ${deploymentKey} is not registered in this worker`);
@@ -682,7 +684,7 @@ async function invoke(
     };
   }
   const cancellation = new Cancellation();
-  const outbound = new RequestOutbound(access.allowedOutboundHosts, limits);
+  const outbound = new RequestOutbound(context.outbound, limits);
   running.set(id, {
     pool,
     sink,
@@ -712,7 +714,7 @@ async function invoke(
   }
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
   instance.outbound = outbound;
-  instance.config = access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) };
+  instance.config = context.config;
   const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
   instance.uses++;
   const inline = request.body === "stream" ? undefined : request.body;
@@ -859,9 +861,19 @@ function receive(msg: ToWorker): void {
     case "register":
       deployments.set(msg.deployment.key, msg.deployment);
       break;
-    case "invoke":
-      void invoke(msg.id, msg.deployment, msg.request, msg.limits, msg.access);
+    case "context":
+      if (msg.replaces !== undefined) contexts.delete(msg.replaces);
+      contexts.set(msg.id, openContext(msg.limits, msg.access));
       break;
+    case "contexts-reset":
+      contexts.clear();
+      break;
+    case "invoke": {
+      const context = contexts.get(msg.context);
+      if (context) void invoke(msg.id, msg.deployment, msg.request, context);
+      else fail(msg.id, "ERR_RUNTIME_ARTIFACT_MISSING", `context ${msg.context} is not known in this worker`);
+      break;
+    }
     case "body":
       running.get(msg.id)?.body?.push(msg.data);
       break;

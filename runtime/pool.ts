@@ -5,6 +5,7 @@
 
 import { Worker } from "node:worker_threads";
 import { bodyBytesPassed } from "./body-memory.ts";
+import { WorkerContexts } from "./contexts.ts";
 import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
 import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
@@ -71,6 +72,8 @@ interface Slot {
   ready: boolean;
   /** The counters the worker keeps (see stats.ts). */
   stats: SharedArrayBuffer;
+  /** The limits and access this worker has been sent. */
+  contexts: WorkerContexts;
 }
 
 /** Told each line a guest writes to stdout or stderr, with the request that wrote it. */
@@ -145,6 +148,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       retired: false,
       ready: false,
       stats,
+      // Called only once the slot exists.
+      contexts: new WorkerContexts(
+        (msg) => post(slot, msg),
+        (limits) => ({
+          ...limits,
+          maxInstances: options.maxInstancesPerApp,
+          maxUses: options.maxUsesPerInstance,
+        }),
+      ),
     };
     counting.add(slot);
     worker.on("message", (batch: FromWorker[]) => {
@@ -452,18 +464,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
           type: "invoke",
           id,
           deployment: deployment.key,
+          context: slot.contexts.idFor(limits, ctx),
           request: { ...head, body: inline ? body : "stream" },
-          limits: {
-            ...limits,
-            maxInstances: options.maxInstancesPerApp,
-            maxUses: options.maxUsesPerInstance,
-          },
-          access: {
-            tenant: ctx.tenant,
-            buckets: ctx.buckets,
-            allowedOutboundHosts: ctx.allowedOutboundHosts ?? [],
-            config: ctx.config ?? [],
-          },
         };
         const transfer =
           body instanceof Uint8Array && body.byteLength > 0 ? [body.buffer as ArrayBuffer] : [];

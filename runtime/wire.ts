@@ -40,13 +40,19 @@ export interface WireLimits extends GuestLimits {
 export type ToWorker =
   /** Sent once per worker before the first invoke of a deployment. */
   | { type: "register"; deployment: WireDeployment }
+  /**
+   * The limits and access of the requests that name `id` as their context: sent once per worker
+   * for each app (and again when they change), not with every request. `replaces` is forgotten.
+   */
+  | { type: "context"; id: number; limits: WireLimits; access: WireAccess; replaces?: number }
+  /** Forget every context: later requests name only contexts sent after this. */
+  | { type: "contexts-reset" }
   | {
       type: "invoke";
       id: number;
       deployment: string;
+      context: number;
       request: WireRequest;
-      limits: WireLimits;
-      access: WireAccess;
     }
   | { type: "body"; id: number; data: Uint8Array }
   | { type: "body-end"; id: number; error?: string }

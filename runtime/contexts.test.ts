@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { WorkerContexts } from "./contexts.ts";
+import type { GuestLimits } from "./limits.ts";
+import type { ToWorker } from "./wire.ts";
+
+function limits(cpuMs = 50): GuestLimits {
+  return {
+    cpuMs,
+    deadlineMs: 30_000,
+    memoryBytes: 128 * 1024 * 1024,
+    maxResponseBytes: 1024,
+    kvOps: 1000,
+    outboundRequests: 50,
+    outboundConnectTimeoutMs: 10_000,
+    outboundTimeoutMs: 30_000,
+    outboundMaxResponseBytes: 1024,
+  };
+}
+
+function registry(max?: number): { contexts: WorkerContexts; sent: ToWorker[] } {
+  const sent: ToWorker[] = [];
+  const contexts = new WorkerContexts(
+    (msg) => sent.push(msg),
+    (l) => ({ ...l, maxInstances: 4, maxUses: 100 }),
+    max,
+  );
+  return { contexts, sent };
+}
+
+test("an app's context is sent once, with the worker's instance limits", () => {
+  const { contexts, sent } = registry();
+  const appLimits = limits();
+  const access = { tenant: "acme", buckets: ["default"], allowedOutboundHosts: ["https://api.example"] };
+  const first = contexts.idFor(appLimits, access);
+  assert.equal(contexts.idFor(appLimits, access), first);
+  assert.equal(contexts.idFor(appLimits, { ...access }), first, "the same lists, in a new request object");
+  assert.deepEqual(sent, [
+    {
+      type: "context",
+      id: first,
+      replaces: undefined,
+      limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
+      access: {
+        tenant: "acme",
+        buckets: ["default"],
+        allowedOutboundHosts: ["https://api.example"],
+        config: [],
+      },
+    },
+  ]);
+});
+
+test("a change of access or limits sends a new context; a changed one replaces the old", () => {
+  const { contexts, sent } = registry();
+  const appLimits = limits();
+  const buckets = ["default"];
+  const first = contexts.idFor(appLimits, { tenant: "acme", buckets });
+  const config = [["GREETING", "hi"]] as const;
+  const second = contexts.idFor(appLimits, { tenant: "acme", buckets, config: [config[0]] });
+  assert.notEqual(second, first);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1], {
+    type: "context",
+    id: second,
+    replaces: first,
+    limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
+    access: { tenant: "acme", buckets, allowedOutboundHosts: [], config: [["GREETING", "hi"]] },
+  });
+  const other = contexts.idFor(limits(10), { tenant: "acme", buckets });
+  assert.ok(other !== first && other !== second, "another app's limits get their own context");
+  assert.equal((sent[2] as { replaces?: number }).replaces, undefined);
+});
+
+test("past the maximum the worker is told to forget every context, then gets them anew", () => {
+  const { contexts, sent } = registry(2);
+  const buckets = ["default"];
+  const a = limits(1);
+  const idA = contexts.idFor(a, { tenant: "t", buckets });
+  contexts.idFor(limits(2), { tenant: "t", buckets });
+  assert.deepEqual(
+    sent.map((m) => m.type),
+    ["context", "context"],
+  );
+  contexts.idFor(limits(3), { tenant: "t", buckets });
+  assert.deepEqual(
+    sent.map((m) => m.type),
+    ["context", "context", "contexts-reset", "context"],
+  );
+  const againA = contexts.idFor(a, { tenant: "t", buckets });
+  assert.notEqual(againA, idA, "a context sent before the reset is sent again under a new id");
+  assert.equal(sent.at(-1)!.type, "context");
+});

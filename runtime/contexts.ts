@@ -1,0 +1,78 @@
+// The limits and access an app's requests run with go to a worker once, as a numbered context, and
+// each request names its context. They made up most of every invoke message: without them,
+// copying one takes 2.6 µs instead of 4.8.
+
+import type { GuestLimits } from "./limits.ts";
+import type { ToWorker, WireAccess } from "./wire.ts";
+
+/** Past this many contexts sent to a worker, it is told to forget them all and they go anew. */
+export const MAX_CONTEXTS_PER_WORKER = 1024;
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Who a request runs as: the parts of its access, as the gateway keeps them per app. */
+export interface AccessParts {
+  tenant: string;
+  buckets: readonly string[];
+  allowedOutboundHosts?: readonly string[];
+  config?: readonly (readonly [string, string])[];
+}
+
+type ContextMessage = Extract<ToWorker, { type: "context" | "contexts-reset" }>;
+
+/**
+ * Main thread: the contexts one worker has. An app's limits object stays the same while its route
+ * does, and its access lists while they do not change, so most requests find theirs already sent;
+ * a change (a push, new variables) sends a new one that replaces it.
+ *
+ * @example
+ * const contexts = new WorkerContexts((msg) => post(slot, msg), (limits) => ({ ...limits, maxInstances, maxUses }));
+ * post(slot, { type: "invoke", id, deployment, context: contexts.idFor(limits, ctx), request });
+ */
+export class WorkerContexts {
+  readonly #send: (msg: ContextMessage) => void;
+  readonly #wireLimits: (limits: GuestLimits) => Extract<ToWorker, { type: "context" }>["limits"];
+  readonly #max: number;
+  #sent = new WeakMap<GuestLimits, { id: number; access: WireAccess }>();
+  #count = 0;
+  #nextId = 1;
+
+  constructor(
+    send: (msg: ContextMessage) => void,
+    wireLimits: (limits: GuestLimits) => Extract<ToWorker, { type: "context" }>["limits"],
+    max = MAX_CONTEXTS_PER_WORKER,
+  ) {
+    this.#send = send;
+    this.#wireLimits = wireLimits;
+    this.#max = max;
+  }
+
+  /** The id of the worker's context for these limits and access, sending it first if needed. */
+  idFor(limits: GuestLimits, parts: AccessParts): number {
+    const allowedOutboundHosts = parts.allowedOutboundHosts ?? NONE;
+    const config = parts.config ?? NONE;
+    const sent = this.#sent.get(limits);
+    if (
+      sent &&
+      sent.access.tenant === parts.tenant &&
+      sent.access.buckets === parts.buckets &&
+      sent.access.allowedOutboundHosts === allowedOutboundHosts &&
+      sent.access.config === config
+    ) {
+      return sent.id;
+    }
+    if (!sent && this.#count >= this.#max) {
+      // Contexts of apps whose limits object is gone are never named again; the worker cannot
+      // know which, so it forgets all of them.
+      this.#sent = new WeakMap();
+      this.#count = 0;
+      this.#send({ type: "contexts-reset" });
+    }
+    const id = this.#nextId++;
+    const access: WireAccess = { tenant: parts.tenant, buckets: parts.buckets, allowedOutboundHosts, config };
+    this.#send({ type: "context", id, replaces: sent?.id, limits: this.#wireLimits(limits), access });
+    if (!sent) this.#count++;
+    this.#sent.set(limits, { id, access });
+    return id;
+  }
+}
