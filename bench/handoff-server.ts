@@ -1,38 +1,44 @@
 // The architecture's ceiling: a Hono app on @hono/node-server that hands each request to a worker
-// thread and answers with what the worker sends back (no guest, no routing). Prints its port as JSON.
+// thread and answers with what the worker sends back (no guest, no routing), both ways in batches
+// as the gateway sends them (runtime/outbox.ts). Prints its port as JSON.
 
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Worker } from "node:worker_threads";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
+import { Outbox } from "../runtime/index.ts";
 
-interface Answer {
+export interface Question {
+  id: number;
+  method: string;
+  path: string;
+  host: string | undefined;
+}
+
+export interface Answer {
   id: number;
   status: number;
   headers: Record<string, string>;
   body: Uint8Array<ArrayBuffer>;
 }
 
-const worker = new Worker(
-  `const { parentPort } = require("node:worker_threads");
-   const body = new TextEncoder().encode("Hello from a worker!\\n");
-   parentPort.on("message", (m) =>
-     parentPort.postMessage({ id: m.id, status: 200, headers: { "content-type": "text/plain; charset=utf-8" }, body }));`,
-  { eval: true },
-);
+const worker = new Worker(new URL("./handoff.worker.ts", import.meta.url));
+const outbox = new Outbox<Question>((batch, transfer) => worker.postMessage(batch, transfer));
 const waiting = new Map<number, (answer: Answer) => void>();
 let nextId = 1;
-worker.on("message", (answer: Answer) => {
-  waiting.get(answer.id)?.(answer);
-  waiting.delete(answer.id);
+worker.on("message", (answers: Answer[]) => {
+  for (const answer of answers) {
+    waiting.get(answer.id)?.(answer);
+    waiting.delete(answer.id);
+  }
 });
 
 const app = new Hono().all("*", async (c) => {
   const id = nextId++;
   const answer = await new Promise<Answer>((resolve) => {
     waiting.set(id, resolve);
-    worker.postMessage({ id, method: c.req.method, path: c.req.path, host: c.req.header("host") });
+    outbox.post({ id, method: c.req.method, path: c.req.path, host: c.req.header("host") });
   });
   return new Response(answer.body, { status: answer.status, headers: answer.headers });
 });

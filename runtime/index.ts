@@ -29,6 +29,7 @@ export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts
 export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
+export { Outbox } from "./outbox.ts";
 export {
   type GuestOutputListener,
   type GuestRequest,
