@@ -5,7 +5,12 @@
  * @example
  * const runtime = createRuntime({ compiledDir: ".wasmgate/compiled", logger, workers: 2 });
  * const info = await runtime.prepare(digest, bytes);
- * const response = await runtime.invoke({ digest, info }, request, { requestId, app: "hello" });
+ * // Pass the same limits object for every request of an app: its limits and access go to a
+ * // worker once, keyed by it.
+ * const limits = { ...DEFAULT_LIMITS, cpuMs: 20 };
+ * const response = await runtime.invoke({ digest, info }, request, limits, {
+ *   requestId, app: "hello", tenant: "acme", buckets: ["default"],
+ * });
  */
 
 import { existsSync, readFileSync } from "node:fs";

@@ -93,6 +93,10 @@ const SPARE_RESPAWN_DELAY_MS = 100;
 const WATCHDOG_MS = 5;
 
 export interface GuestPool {
+  /**
+   * Runs `request` in a worker. `limits` should be the same object for every request of an app
+   * (and `ctx`'s lists the same arrays) while they do not change: the worker is sent them once.
+   */
   invoke(
     deployment: WireDeployment,
     request: GuestRequest,
