@@ -3,7 +3,7 @@
 // copying one takes 2.6 µs instead of 4.8.
 
 import type { GuestLimits } from "./limits.ts";
-import type { ToWorker, WireAccess } from "./wire.ts";
+import type { ToWorker, WireAccess, WireLimits } from "./wire.ts";
 
 /** Past this many contexts sent to a worker, it is told to forget them all and they go anew. */
 export const MAX_CONTEXTS_PER_WORKER = 1024;
@@ -31,7 +31,7 @@ type ContextMessage = Extract<ToWorker, { type: "context" | "contexts-reset" }>;
  */
 export class WorkerContexts {
   readonly #send: (msg: ContextMessage) => void;
-  readonly #wireLimits: (limits: GuestLimits) => Extract<ToWorker, { type: "context" }>["limits"];
+  readonly #wireLimits: (limits: GuestLimits) => WireLimits;
   readonly #max: number;
   #sent = new WeakMap<GuestLimits, { id: number; access: WireAccess }>();
   #count = 0;
@@ -39,7 +39,7 @@ export class WorkerContexts {
 
   constructor(
     send: (msg: ContextMessage) => void,
-    wireLimits: (limits: GuestLimits) => Extract<ToWorker, { type: "context" }>["limits"],
+    wireLimits: (limits: GuestLimits) => WireLimits,
     max = MAX_CONTEXTS_PER_WORKER,
   ) {
     this.#send = send;

@@ -13,7 +13,7 @@ import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { Outbox } from "./outbox.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
-import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireRequest } from "./wire.ts";
+import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireLimits, WireRequest } from "./wire.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -128,6 +128,11 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   const slots: Slot[] = [];
   let spare: Slot | undefined;
 
+  /** An app's limits with the pool's instance limits, as a worker takes them. */
+  function wireLimits(limits: GuestLimits): WireLimits {
+    return { ...limits, maxInstances: options.maxInstancesPerApp, maxUses: options.maxUsesPerInstance };
+  }
+
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
     const stats = createStatsBuffer();
@@ -153,14 +158,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       ready: false,
       stats,
       // Called only once the slot exists.
-      contexts: new WorkerContexts(
-        (msg) => post(slot, msg),
-        (limits) => ({
-          ...limits,
-          maxInstances: options.maxInstancesPerApp,
-          maxUses: options.maxUsesPerInstance,
-        }),
-      ),
+      // Posts only once the slot exists.
+      contexts: new WorkerContexts((msg) => post(slot, msg), wireLimits),
     };
     counting.add(slot);
     worker.on("message", (batch: FromWorker[]) => {
@@ -488,7 +487,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         type: "warm",
         id: nextId++,
         key: deployment.key,
-        limits: { ...limits, maxInstances: options.maxInstancesPerApp, maxUses: options.maxUsesPerInstance },
+        limits: wireLimits(limits),
       });
     },
     evict(key) {
