@@ -10,6 +10,8 @@ import type { StateStore } from "./state/store.ts";
 
 export interface AppConfig {
   get(app: string): Promise<readonly (readonly [string, string])[]>;
+  /** The app's cached config, without waiting: undefined when it has to be loaded. */
+  peek(app: string): readonly (readonly [string, string])[] | undefined;
   invalidate(app: string): void;
   invalidateAll(): void;
 }
@@ -24,6 +26,7 @@ export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
   const cache = createStaleOnErrorCache(load, isStateOutage);
   return {
     get: (app) => cache.get(app),
+    peek: (app) => cache.peek(app),
     invalidate: (app) => cache.delete(app),
     invalidateAll: () => cache.clear(),
   };

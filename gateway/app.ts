@@ -3,8 +3,8 @@
  * call `data.request()` / `admin.request()` in-process.
  *
  * @example
- * const { data, admin } = createGateway({ state, runtime, auth, logger, limits, publicUrl });
- * serve({ fetch: data.fetch, port: 8787 });
+ * const { data, dataListener, admin } = createGateway({ state, runtime, auth, logger, limits, publicUrl });
+ * createServer(dataListener).listen(8787);
  */
 
 import type { KvStore } from "../kv/index.ts";
@@ -43,7 +43,7 @@ export function createGateway(deps: GatewayDeps) {
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box);
   const ops = createOps(deps);
-  const data = createDataPlane({ ...deps, router, components, config, observe: ops.observe });
+  const data = createDataPlane({ ...deps, router, components, config, ops });
   /** Drops everything cached from the state store: after a change here or on another gateway. */
   const invalidate = () => {
     router.invalidate();
@@ -51,7 +51,9 @@ export function createGateway(deps: GatewayDeps) {
   };
   const admin = createAdminApi({ ...deps, components, config, ops, invalidate });
   return {
-    data,
+    data: data.app,
+    /** The data plane's Node request listener: `data` behind a shortcut for cached apps. */
+    dataListener: data.listener,
     admin,
     router,
     ops,

@@ -9,6 +9,8 @@ import type { StateStore } from "./state/store.ts";
 
 export interface Components {
   ensure(digest: string): Promise<ComponentInfo>;
+  /** The info of a digest `ensure` has already made ready, without waiting. */
+  peek(digest: string): ComponentInfo | undefined;
   /** Offers this gateway's prepared files to the others sharing the state store. */
   share(digest: string): Promise<void>;
 }
@@ -36,5 +38,5 @@ export function createComponents(runtime: Runtime, state: StateStore, memoryByte
   }
 
   const ready = createPromiseCache(load);
-  return { ensure: (digest) => ready.get(digest), share };
+  return { ensure: (digest) => ready.get(digest), peek: (digest) => ready.peek(digest), share };
 }

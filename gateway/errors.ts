@@ -1,5 +1,5 @@
 // Gateway error codes and their HTTP status. 4xx are the caller's to fix (CLI exit 1), 5xx are
-// ours (CLI exit 2). The one place that turns errors into responses is `onError` in app.ts.
+// ours (CLI exit 2). The one place that turns errors into responses is `replyForError` in http.ts.
 
 export const GATEWAY_ERRORS = {
   ERR_HOST_NOT_FOUND: 404,

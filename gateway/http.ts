@@ -36,43 +36,77 @@ export function requestId(options: { setHeader?: boolean } = {}): MiddlewareHand
   };
 }
 
-export function errorResponse(c: Context, status: number, code: string, message: string): Response {
-  const requestId = (c.get("requestId") as string | undefined) ?? newRequestId();
+/** An error as the client gets it: status, headers and the JSON body. */
+export interface ErrorReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function errorReply(
+  status: number,
+  code: string,
+  message: string,
+  requestId: string,
+  extraHeaders?: Record<string, string>,
+): ErrorReply {
   const body: ErrorBody = { error: { code, message, requestId } };
-  return new Response(JSON.stringify(body), {
+  return {
     status,
-    headers: { "content-type": "application/json; charset=utf-8", [REQUEST_ID_HEADER]: requestId },
-  });
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      [REQUEST_ID_HEADER]: requestId,
+      ...extraHeaders,
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+function requestIdOf(c: Context): string {
+  return (c.get("requestId") as string | undefined) ?? newRequestId();
+}
+
+function toResponse(reply: ErrorReply): Response {
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
 }
 
 export interface ErrorLog {
   error(obj: object, msg?: string): void;
 }
 
+/**
+ * What any error thrown while serving a request becomes: gateway and runtime errors keep their
+ * status and code (a retryable one says when to retry), key-value errors are the caller's (400) or
+ * the store's (503), anything else is a 500 whose details go to the log only.
+ */
+export function replyForError(err: unknown, requestId: string, logger: ErrorLog): ErrorReply {
+  if (err instanceof GatewayError || err instanceof RuntimeError) {
+    const headers =
+      err instanceof GatewayError
+        ? err.headers
+        : err.retryAfter !== undefined
+          ? { "retry-after": String(err.retryAfter) }
+          : undefined;
+    if (err.status >= 500) logger.error({ requestId, code: err.code, err }, err.message);
+    return errorReply(err.status, err.code, err.message, requestId, headers);
+  }
+  if (isKvError(err)) {
+    // A user error names what was wrong with the key, value or call; a system one is the store's.
+    const status = err.kind === "user" ? 400 : 503;
+    if (status >= 500) logger.error({ requestId, code: err.code, err }, err.message);
+    return errorReply(status, err.code, err.message, requestId);
+  }
+  logger.error({ requestId, err }, "unexpected error");
+  return errorReply(
+    500,
+    "ERR_INTERNAL",
+    "internal error; the request id identifies it in the gateway's log",
+    requestId,
+  );
+}
+
 export function onError(logger: ErrorLog): ErrorHandler {
-  return (err, c) => {
-    if (err instanceof GatewayError || err instanceof RuntimeError) {
-      const res = errorResponse(c, err.status, err.code, err.message);
-      if (err instanceof GatewayError)
-        for (const [k, v] of Object.entries(err.headers ?? {})) res.headers.set(k, v);
-      if (err.status >= 500)
-        logger.error({ requestId: c.get("requestId"), code: err.code, err }, err.message);
-      return res;
-    }
-    if (isKvError(err)) {
-      // A user error names what was wrong with the key, value or call; a system one is the store's.
-      const status = err.kind === "user" ? 400 : 503;
-      if (status >= 500) logger.error({ requestId: c.get("requestId"), code: err.code, err }, err.message);
-      return errorResponse(c, status, err.code, err.message);
-    }
-    logger.error({ requestId: c.get("requestId"), err }, "unexpected error");
-    return errorResponse(
-      c,
-      500,
-      "ERR_INTERNAL",
-      "internal error; the request id identifies it in the gateway's log",
-    );
-  };
+  return (err, c) => toResponse(replyForError(err, requestIdOf(c), logger));
 }
 
 /** Reads a request body, refusing (413 `code`) as soon as it passes `limit` bytes. */

@@ -2,7 +2,7 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
@@ -77,7 +77,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
   });
   let dataPort = config.port;
-  const { data, admin, follow, ops } = createGateway({
+  const { dataListener, admin, follow, ops } = createGateway({
     state,
     kv,
     runtime,
@@ -88,7 +88,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
   });
   follow();
-  const dataServer = createAdaptorServer({ fetch: data.fetch }) as Server;
+  const dataServer = createServer(dataListener);
   const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
   dataPort = await listen(dataServer, config.port, config.host);
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);

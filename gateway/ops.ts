@@ -8,7 +8,7 @@ import type { Runtime } from "../runtime/index.ts";
 import type { DataEnv } from "./data-plane.ts";
 import { LogBus } from "./log-bus.ts";
 import { Exposition, RequestMetrics } from "./metrics.ts";
-import type { StateStore } from "./state/store.ts";
+import type { Route, StateStore } from "./state/store.ts";
 
 export interface OpsDeps {
   state: StateStore;
@@ -27,9 +27,24 @@ export interface Readiness {
   checks: Record<string, Check>;
 }
 
+/** What the data plane tells about a request once the response head is known. */
+export interface RequestDone {
+  /** Undefined when no app was found for the request. */
+  route: Route | undefined;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  /** From the start of the request to its response head. */
+  ms: number;
+}
+
 export interface Ops {
   /** Data plane middleware: counts each request and publishes its summary to the log bus. */
   observe: MiddlewareHandler<DataEnv>;
+  /** The same for a request answered without Hono: `started` first, then `finished` once. */
+  started(): void;
+  finished(done: RequestDone): void;
   bus: LogBus;
   readiness(): Promise<Readiness>;
   /** The Prometheus exposition text. */
@@ -61,27 +76,17 @@ export function createOps(deps: OpsDeps): Ops {
     }),
   );
 
-  const observe: MiddlewareHandler<DataEnv> = async (c, next) => {
-    const started = performance.now();
-    requests.inFlight++;
-    try {
-      await next();
-    } finally {
-      requests.inFlight--;
-    }
-    const ms = performance.now() - started;
-    const route = c.get("route");
-    const status = c.res.status;
+  function finished({ route, requestId, method, path, status, ms }: RequestDone): void {
+    requests.inFlight--;
     if (!route) {
       requests.record("", "", status, ms / 1000);
       return;
     }
     requests.record(route.tenant, route.app, status, ms / 1000);
-    const { method, path } = methodAndPath(c);
     bus.publish({
       type: "request",
       time: Date.now(),
-      requestId: c.get("requestId"),
+      requestId,
       app: route.app,
       tenant: route.tenant,
       method,
@@ -89,6 +94,20 @@ export function createOps(deps: OpsDeps): Ops {
       status,
       ms: Math.round(ms * 10) / 10,
     });
+  }
+
+  const observe: MiddlewareHandler<DataEnv> = async (c, next) => {
+    const started = performance.now();
+    requests.inFlight++;
+    let status = 500;
+    try {
+      await next();
+      status = c.res.status;
+    } finally {
+      const { method, path } = methodAndPath(c);
+      const ms = performance.now() - started;
+      finished({ route: c.get("route"), requestId: c.get("requestId"), method, path, status, ms });
+    }
   };
 
   async function check(fn: () => Promise<unknown>): Promise<Check> {
@@ -111,6 +130,10 @@ export function createOps(deps: OpsDeps): Ops {
 
   return {
     observe,
+    started() {
+      requests.inFlight++;
+    },
+    finished,
     bus,
     async readiness() {
       const [stateCheck, kvCheck] = await Promise.all([check(() => state.version()), check(() => kv.ping())]);

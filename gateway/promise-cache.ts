@@ -4,6 +4,8 @@
 
 export interface PromiseCache<K, V> {
   get(key: K): Promise<V>;
+  /** The value for `key` if it is loaded and still cached, without waiting: undefined otherwise. */
+  peek(key: K): V | undefined;
   delete(key: K): void;
   clear(): void;
 }
@@ -32,6 +34,7 @@ export function createStaleOnErrorCache<K, V>(
         if (isOutage(err) && lastGood.has(key)) return lastGood.get(key)!;
         throw err;
       }),
+    peek: (key) => inner.peek(key),
     delete: (key) => inner.delete(key),
     clear: () => inner.clear(),
   };
@@ -42,27 +45,43 @@ export function createPromiseCache<K, V>(
   maxEntries = Number.POSITIVE_INFINITY,
 ): PromiseCache<K, V> {
   let map = new Map<K, Promise<V>>();
+  /** The values of the promises in `map` that have resolved. */
+  let loaded = new Map<K, V>();
   return {
     get(key) {
       let hit = map.get(key);
       if (!hit) {
         // Past the bound, start afresh rather than track recency: entries reload cheaply.
-        if (map.size >= maxEntries) map = new Map();
+        if (map.size >= maxEntries) {
+          map = new Map();
+          loaded = new Map();
+        }
         const loading = load(key);
         hit = loading;
         const owner = map;
+        const values = loaded;
         owner.set(key, loading);
-        loading.catch(() => {
-          if (owner.get(key) === loading) owner.delete(key);
-        });
+        loading.then(
+          (value) => {
+            if (owner.get(key) === loading) values.set(key, value);
+          },
+          () => {
+            if (owner.get(key) === loading) owner.delete(key);
+          },
+        );
       }
       return hit;
     },
+    peek(key) {
+      return loaded.get(key);
+    },
     delete(key) {
       map.delete(key);
+      loaded.delete(key);
     },
     clear() {
       map = new Map();
+      loaded = new Map();
     },
   };
 }

@@ -8,6 +8,8 @@ import type { Route, StateStore } from "./state/store.ts";
 
 export interface Router {
   lookup(host: string): Promise<Route | undefined>;
+  /** What `lookup` last found for `host` if it is still cached, without waiting. */
+  peek(host: string): Route | undefined;
   invalidate(): void;
 }
 
@@ -25,6 +27,7 @@ export function createRouter(state: StateStore): Router {
   const cache = createStaleOnErrorCache(resolve, isStateOutage, MAX_CACHED);
   return {
     lookup: (host) => cache.get(host),
+    peek: (host) => cache.peek(host),
     invalidate: () => cache.clear(),
   };
 }

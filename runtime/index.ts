@@ -8,7 +8,7 @@
  * // Pass the same limits object for every request of an app: its limits and access go to a
  * // worker once, keyed by it.
  * const limits = { ...DEFAULT_LIMITS, cpuMs: 20 };
- * const response = await runtime.invoke({ digest, info }, request, limits, {
+ * const { status, headers, body } = await runtime.invoke({ digest, info }, request, limits, {
  *   requestId, app: "hello", tenant: "acme", buckets: ["default"],
  * });
  */
@@ -23,7 +23,13 @@ import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
 import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import { createGuestPool, type GuestOutputListener, type GuestRequest, type InvokeContext } from "./pool.ts";
+import {
+  createGuestPool,
+  type GuestOutputListener,
+  type GuestRequest,
+  type GuestResponse,
+  type InvokeContext,
+} from "./pool.ts";
 import { createPreparer } from "./preparer.ts";
 import type { RuntimeStats } from "./stats.ts";
 import type { WireDeployment } from "./wire.ts";
@@ -38,6 +44,7 @@ export { Outbox } from "./outbox.ts";
 export {
   type GuestOutputListener,
   type GuestRequest,
+  type GuestResponse,
   type InvokeContext,
   inlineBody,
   REQUEST_ID_HEADER,
@@ -104,7 +111,7 @@ export interface Runtime {
     request: GuestRequest,
     limits: GuestLimits,
     ctx: InvokeContext,
-  ): Promise<Response>;
+  ): Promise<GuestResponse>;
   /** Gets a just-deployed component ready in the worker that will serve it (not awaited). */
   warm(component: DeployedComponent, limits: GuestLimits): void;
   readonly maxComponentBytes: number;

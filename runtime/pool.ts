@@ -27,6 +27,17 @@ export interface InvokeContext {
   config?: readonly (readonly [string, string])[];
 }
 
+/**
+ * A guest's answer. Headers stay a plain object (lower-case names, repeated ones as arrays, the
+ * request id added) that Node's HTTP server writes as it is; the body is whole, a stream passed on
+ * as the guest writes it, or null for a status that carries none.
+ */
+export interface GuestResponse {
+  status: number;
+  headers: WireHeaders;
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
+
 /** A request for a guest: the body is whole, or a stream that is passed on as the guest reads. */
 export interface GuestRequest extends Omit<WireRequest, "body"> {
   body: Uint8Array | ReadableStream<Uint8Array> | undefined;
@@ -49,7 +60,7 @@ export interface GuestPoolOptions {
 
 interface Pending {
   ctx: InvokeContext;
-  resolve(response: Response): void;
+  resolve(response: GuestResponse): void;
   reject(err: Error): void;
   stream?: ReadableStreamDefaultController<Uint8Array>;
   /** Response bytes passed on but not yet acknowledged to the worker. */
@@ -102,7 +113,7 @@ export interface GuestPool {
     request: GuestRequest,
     limits: GuestLimits,
     ctx: InvokeContext,
-  ): Promise<Response>;
+  ): Promise<GuestResponse>;
   evict(key: string): void;
   /** Loads a deployment in the worker that will serve it and starts one instance in advance. */
   warm(deployment: WireDeployment, limits: GuestLimits): void;
@@ -219,16 +230,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   /**
    * Resolves with the guest's response, or fails the request if its status is not one a response
-   * can carry. Headers stay a plain object (with the request id added) so the HTTP server writes
-   * them as they are, without building a Headers object per response.
+   * can carry.
    */
-  function respond(p: Pending, status: number, headers: WireHeaders, body: BodyInit | null): boolean {
+  function respond(p: Pending, status: number, headers: WireHeaders, body: GuestResponse["body"]): boolean {
     if (!Number.isInteger(status) || status < 200 || status > 599) {
       p.reject(new RuntimeError("ERR_RUNTIME_GUEST_ERROR", `the guest answered with status ${status}`));
       return false;
     }
     headers[REQUEST_ID_HEADER] = p.ctx.requestId;
-    p.resolve(new Response(body, { status, headers: headers as unknown as HeadersInit }));
+    p.resolve({ status, headers, body });
     return true;
   }
 
@@ -442,7 +452,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       const slot = pick(deployment.key);
       const id = nextId++;
       const { body, maxBodyBytes, ...head } = request;
-      return new Promise<Response>((resolve, reject) => {
+      return new Promise<GuestResponse>((resolve, reject) => {
         const p: Pending = {
           ctx,
           resolve,

@@ -37,12 +37,16 @@ describe("runtime limits", () => {
 
     // Keep another app busy for the whole incident.
     let running = true;
-    const outcomes: { status: number; code?: string }[] = [];
+    const outcomes: { status: number; code?: string; retryAfter?: string | null }[] = [];
     const background = (async () => {
       const lanes = Array.from({ length: 4 }, async () => {
         while (running) {
           const res = await get(gw, "other.localhost", "/during");
-          outcomes.push({ status: res.status, code: res.status === 200 ? undefined : res.json().error.code });
+          if (res.status === 200) outcomes.push({ status: res.status });
+          else {
+            const retryAfter = res.headers.get("retry-after");
+            outcomes.push({ status: res.status, code: res.json().error.code, retryAfter });
+          }
         }
       });
       await Promise.all(lanes);
@@ -73,6 +77,8 @@ describe("runtime limits", () => {
       `other app: ${outcomes.length} requests, ${colocated.length} failed because they shared the killed worker`,
     );
     assert.ok(outcomes.length > 10, "the other app was exercised during the incident");
+    for (const o of colocated)
+      assert.equal(o.retryAfter, "1", "a request failed by the restart says when to retry");
     assert.deepEqual(
       failed.filter((o) => o.code !== "ERR_RUNTIME_WORKER_RESTARTED"),
       [],
