@@ -551,6 +551,16 @@ function outOfMemory(instance: Instance, limits: WireLimits): boolean {
   return instance.memories.some((m) => m.buffer.byteLength >= limits.memoryBytes * 0.875);
 }
 
+/**
+ * An instance whose memory has grown past this share of its cap is not reused: a guest that leaks
+ * starts over on a fresh instance before it runs out, instead of failing a request.
+ */
+const REUSE_MEMORY_SHARE = 0.75;
+
+function overgrown(instance: Instance, limits: WireLimits): boolean {
+  return instance.memories.some((m) => m.buffer.byteLength > limits.memoryBytes * REUSE_MEMORY_SHARE);
+}
+
 const deployments = new Map<string, WireDeployment>();
 
 function poolFor(deployment: WireDeployment, memoryBytes: number): AppPool {
@@ -790,7 +800,8 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
   }
   // A trap can leave the instance's memory in any state, and a cancelled request may have left it
   // mid-way: never reuse either.
-  pool.release(instance, !trapped && cancelled === undefined && !pool.singleUse, limits.maxUses);
+  const reusable = !trapped && cancelled === undefined && !pool.singleUse && !overgrown(instance, limits);
+  pool.release(instance, reusable, limits.maxUses);
 }
 
 /** The standard world: the guest answers through response-outparam and streams its body. */
