@@ -47,6 +47,10 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
     imports: ["wasi:io/error@0.2.0", "wasi:io/streams@0.2.0", "wasi:http/types@0.2.0"],
   },
   "infinite-loop": { exports: ["wasi:http/incoming-handler@0.2.10"], imports: ["wasi:http/types@0.2.10"] },
+  leak: {
+    exports: ["wasi:http/incoming-handler@0.2.0"],
+    imports: ["wasi:io/error@0.2.0", "wasi:io/streams@0.2.0", "wasi:http/types@0.2.0"],
+  },
   "memory-bomb": { exports: ["wasi:http/incoming-handler@0.2.10"], imports: ["wasi:http/types@0.2.10"] },
   "no-handler": { exports: ["run: func() -> u32"], imports: [] },
   slow: {
