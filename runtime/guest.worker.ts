@@ -50,6 +50,8 @@ const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => outbox.post(msg, tra
  * bounds that loss to what finished just before, and the wait of answers behind a long call.
  */
 const OUTBOX_HOLD_MS = 0.25;
+/** A whole response body this large moves to the main thread; a smaller one is copied, which is cheaper. */
+const TRANSFER_MIN_BYTES = 4096;
 const config = workerData as {
   cpu: SharedArrayBuffer;
   /** Counters the main thread reads for metrics (see stats.ts). */
@@ -457,9 +459,10 @@ class Sink implements ResponseSink {
     this.#ended = true;
     const body = concat(this.#chunks);
     this.#chunks = [];
-    post({ type: "response", id: this.#id, status: this.#status, headers: this.#headers, body }, [
-      body.buffer,
-    ]);
+    post(
+      { type: "response", id: this.#id, status: this.#status, headers: this.#headers, body },
+      body.byteLength >= TRANSFER_MIN_BYTES ? [body.buffer] : undefined,
+    );
   }
 
   #schedule(): void {

@@ -396,6 +396,9 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     }
   }
 
+  /** Each deployment's preferred worker, by index: hashing its key on every request showed up. */
+  const homes = new Map<string, number>();
+
   function pick(key: string): Slot {
     // A worker still booting (just replaced, no spare was left) gets requests only if all are.
     let least: Slot | undefined;
@@ -404,7 +407,13 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       least = slots[0]!;
       for (const s of slots) if (s.pending.size < least.pending.size) least = s;
     }
-    const preferred = slots[hash(key) % slots.length]!;
+    let home = homes.get(key);
+    if (home === undefined) {
+      if (homes.size >= 10_000) homes.clear();
+      home = hash(key) % slots.length;
+      homes.set(key, home);
+    }
+    const preferred = slots[home]!;
     return preferred.ready && preferred.pending.size <= least.pending.size + AFFINITY_SLACK
       ? preferred
       : least;
