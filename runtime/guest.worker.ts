@@ -28,6 +28,7 @@ import {
   GuestOutput,
   IncomingRequest,
   type IncomingRequestInit,
+  linkDirectly,
   ResponseOutparam,
   type ResponseSink,
 } from "./wasi/index.ts";
@@ -298,7 +299,8 @@ class AppPool {
       return module;
     };
     // Keep the instance's memories, to tell an out-of-memory trap from others.
-    const instantiateCore = async (module: WebAssembly.Module, imports: WebAssembly.Imports) => {
+    const instantiateCore = async (module: WebAssembly.Module, imports?: WebAssembly.Imports) => {
+      linkDirectly(imports);
       const core = await WebAssembly.instantiate(module, imports);
       for (const value of Object.values(core.exports)) {
         if (value instanceof WebAssembly.Memory) instance.memories.push(value);

@@ -11,9 +11,12 @@ function sleepNs(ns: bigint): Pollable {
   return new Pollable(new Promise((resolve) => setTimeout(resolve, Number(ns / NS_PER_MS) || 1)));
 }
 
+/** wasi:clocks/monotonic-clock `now`: nanoseconds from an arbitrary start. */
+export const monotonicNow = (): bigint => process.hrtime.bigint();
+
 export function createClockImports() {
   const monotonic = {
-    now: (): bigint => process.hrtime.bigint(),
+    now: monotonicNow,
     resolution: (): bigint => 1n,
     subscribeDuration: (ns: bigint): Pollable => sleepNs(ns),
     subscribeInstant: (when: bigint): Pollable => sleepNs(when - process.hrtime.bigint()),

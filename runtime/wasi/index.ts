@@ -8,6 +8,7 @@ import { createHttpImports } from "./http.ts";
 import { InputStream, IoError, OutputStream, Pollable, poll } from "./io.ts";
 
 export { GuestExit, GuestOutput, type GuestStream } from "./cli.ts";
+export { linkDirectly } from "./direct.ts";
 export {
   type ErrorCode,
   HOP_BY_HOP,
