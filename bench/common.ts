@@ -114,8 +114,8 @@ export interface GatewayComparison {
   app: string;
   host: string;
   name: string;
-  /** The ratio line: gateway / baseline, judged against a floor and a goal. */
-  ratio: { label: string; floor: number; goal: number };
+  /** The ratio line: gateway / baseline, judged against a floor and a goal when it has them. */
+  ratio: { label: string; floor?: number; goal?: number };
   /** Called once the app is pushed, before any load: throw if it does not answer as it should. */
   check?: (gw: GatewayProcess) => Promise<void>;
 }
@@ -328,8 +328,12 @@ export async function explainErrors(gw: GatewayProcess): Promise<void> {
   );
 }
 
-/** The ratio line, with the targets it is judged against. */
-export function showRatio(label: string, ratio: number, floor: number, goal: number): void {
+/** The ratio line, with the targets it is judged against when it has any. */
+export function showRatio(label: string, ratio: number, floor?: number, goal?: number): void {
+  if (floor === undefined || goal === undefined) {
+    process.stdout.write(`ratio ${label}: ${ratio.toFixed(3)}x   (no target)\n`);
+    return;
+  }
   const verdict = ratio >= goal ? "meets the goal" : ratio >= floor ? "meets the floor" : "BELOW the floor";
   process.stdout.write(
     `ratio ${label}: ${ratio.toFixed(3)}x   (floor >= ${floor}x, goal >= ${goal}x: ${verdict})\n`,
