@@ -255,6 +255,10 @@ class AppPool {
     return this.#live === 0 && this.lastUsed < cutoff;
   }
 
+  get dropped(): boolean {
+    return this.#dropped;
+  }
+
   /** Called when the pool is taken out of `pools`. */
   drop(): void {
     if (this.#dropped) return;
@@ -568,13 +572,19 @@ function overgrown(instance: Instance, limits: WireLimits): boolean {
 
 const deployments = new Map<string, WireDeployment>();
 
+/** The pool each deployment used last, so a request does not build and hash its key again. */
+const lastPool = new WeakMap<WireDeployment, { memoryBytes: number; pool: AppPool }>();
+
 function poolFor(deployment: WireDeployment, memoryBytes: number): AppPool {
+  const last = lastPool.get(deployment);
+  if (last && last.memoryBytes === memoryBytes && !last.pool.dropped) return last.pool;
   const key = `${deployment.key}:${memoryBytes}`;
   let pool = pools.get(key);
   if (!pool) {
     pool = new AppPool(deployment, memoryBytes);
     pools.set(key, pool);
   }
+  lastPool.set(deployment, { memoryBytes, pool });
   return pool;
 }
 
