@@ -43,7 +43,7 @@ export interface ErrorReply {
   body: string;
 }
 
-export function errorReply(
+function errorReply(
   status: number,
   code: string,
   message: string,

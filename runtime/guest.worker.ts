@@ -555,9 +555,16 @@ function reportStop(id: number, sink: Sink, code: RuntimeErrorCode, text: string
   else fail(id, code, text);
 }
 
+/** How much of its cap the instance's largest memory uses, from 0 to 1. */
+function memoryShare(instance: Instance, limits: WireLimits): number {
+  let largest = 0;
+  for (const m of instance.memories) largest = Math.max(largest, m.buffer.byteLength);
+  return largest / limits.memoryBytes;
+}
+
 function outOfMemory(instance: Instance, limits: WireLimits): boolean {
   // Allocators give up a little before the cap: a trap with memory near it is out-of-memory.
-  return instance.memories.some((m) => m.buffer.byteLength >= limits.memoryBytes * 0.875);
+  return memoryShare(instance, limits) >= 0.875;
 }
 
 /**
@@ -567,7 +574,7 @@ function outOfMemory(instance: Instance, limits: WireLimits): boolean {
 const REUSE_MEMORY_SHARE = 0.75;
 
 function overgrown(instance: Instance, limits: WireLimits): boolean {
-  return instance.memories.some((m) => m.buffer.byteLength > limits.memoryBytes * REUSE_MEMORY_SHARE);
+  return memoryShare(instance, limits) > REUSE_MEMORY_SHARE;
 }
 
 const deployments = new Map<string, WireDeployment>();

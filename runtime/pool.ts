@@ -168,7 +168,6 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       retired: false,
       ready: false,
       stats,
-      // Called only once the slot exists.
       // Posts only once the slot exists.
       contexts: new WorkerContexts((msg) => post(slot, msg), wireLimits),
     };
