@@ -30,7 +30,13 @@ import {
   RollbackBody,
 } from "./schemas.ts";
 import type { SecretBox } from "./secrets.ts";
-import { type AppRecord, DEFAULT_TENANT, type DeploymentRecord, type StateStore } from "./state/store.ts";
+import {
+  type AppRecord,
+  DEFAULT_TENANT,
+  DEPLOYMENTS_RETAINED,
+  type DeploymentRecord,
+  type StateStore,
+} from "./state/store.ts";
 import { hostnamePattern, jsonBody, mountTenantsApi, mustGetTenant, validation } from "./tenants-api.ts";
 
 export interface AdminApiDeps {
@@ -169,9 +175,11 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       )) ?? new Uint8Array(0);
     const digest = createHash("sha256").update(bytes).digest("hex");
     // Nothing is stored or activated unless the component prepared successfully.
-    const reused = (await runtime.prepared(digest)) !== undefined && (await state.hasArtifact(digest));
+    const known = (await runtime.prepared(digest)) !== undefined && (await state.hasArtifact(digest));
     const { memoryBytes } = effectiveLimits(record.limits, deps.limits).guest;
-    const info = reused ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
+    const info = known ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
+    // Whether another tenant runs the same bytes is none of this one's business.
+    const reused = known && (await tenantDeployed(record.tenant, digest));
     await state.putArtifact(digest, bytes);
     await components.share(digest);
     const deployment: DeploymentRecord = {
@@ -188,6 +196,15 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     return c.json(await activate(record, deployment, c.get("requestId"), reused), 201);
   });
 
+  /** Whether an app of the tenant has (or had, among those kept) a deployment of these bytes. */
+  async function tenantDeployed(tenant: string, digest: string): Promise<boolean> {
+    for (const app of await state.listApps(tenant)) {
+      const deployments = await state.listDeployments(app.name, DEPLOYMENTS_RETAINED);
+      if (deployments.some((d) => d.digest === digest)) return true;
+    }
+    return false;
+  }
+
   /** Records the deployment as the app's active one and starts warming it. */
   async function activate(
     record: AppRecord,
@@ -200,6 +217,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     runtime.warm(
       { digest: deployment.digest, info: deployment.info },
       effectiveLimits(record.limits, deps.limits).guest,
+      { tenant: record.tenant, app: record.name },
     );
     logger.info(
       {

@@ -14,6 +14,7 @@ import {
   HOP_BY_HOP,
   inlineBody,
   type Runtime,
+  RuntimeError,
 } from "../runtime/index.ts";
 import type { AppConfig } from "./app-config.ts";
 import type { Components } from "./components.ts";
@@ -60,6 +61,10 @@ export interface DataPlane {
 interface RequestHead {
   method: string;
   pathWithQuery: string;
+  /**
+   * Whose app this is: the request-target's authority when the target is in absolute form
+   * (`GET http://a.example/ HTTP/1.1`: RFC 9112 §3.2.2 says it wins over Host), else Host.
+   */
   hostHeader: string | undefined;
   hostCount: number;
   /** The body is sent in chunks (Transfer-Encoding), so its length is not known up front. */
@@ -86,8 +91,9 @@ class HeadBuilder {
     if (!HOP_BY_HOP.has(name)) this.headers.push([name, value]);
   }
 
-  build(method: string, pathWithQuery: string): RequestHead {
-    const { headers, hostHeader, hostCount, chunked, contentLength } = this;
+  build(method: string, pathWithQuery: string, authority?: string): RequestHead {
+    const { headers, hostCount, chunked, contentLength } = this;
+    const hostHeader = authority ?? this.hostHeader;
     return { method, pathWithQuery, hostHeader, hostCount, chunked, contentLength, headers };
   }
 }
@@ -101,8 +107,21 @@ function headOfIncoming(incoming: IncomingMessage): RequestHead {
   const raw = incoming.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) head.add(raw[i]!, raw[i + 1]!);
   const target = incoming.url ?? "/";
-  // Absolute-form targets (a proxy-style request line) carry scheme and host too.
-  return head.build(incoming.method ?? "GET", target.startsWith("/") ? target : pathOf(target));
+  const method = incoming.method ?? "GET";
+  if (target.startsWith("/")) return head.build(method, target);
+  // An absolute-form target (a proxy-style request line) names the host itself, and the Host
+  // header is ignored (RFC 9112 §3.2.2); the guest sees that authority too.
+  const url = parseUrl(target);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) return head.build(method, "/");
+  return head.build(method, url.pathname + url.search, url.host);
+}
+
+function parseUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Heads the listener read before passing the request to Hono, so Hono does not read them again. */
@@ -118,12 +137,8 @@ function requestHead(c: Context): RequestHead {
 }
 
 function pathOf(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return parsed.pathname + parsed.search;
-  } catch {
-    return "/";
-  }
+  const parsed = parseUrl(url);
+  return parsed ? parsed.pathname + parsed.search : "/";
 }
 
 function withoutQuery(pathWithQuery: string): string {
@@ -131,20 +146,46 @@ function withoutQuery(pathWithQuery: string): string {
   return q === -1 ? pathWithQuery : pathWithQuery.slice(0, q);
 }
 
-/** Writes a guest's answer (or an error's) to Node's response. */
-function write(res: ServerResponse, { status, headers, body }: GuestResponse | ErrorReply): void {
-  if (body instanceof ReadableStream) {
+/**
+ * Writes a guest's answer (or an error's) to Node's response. The guest's head was checked in the
+ * worker (runtime/response-head.ts), which also holds a streamed body to the length it promised;
+ * this is the last line behind that. The gateway sets the length of a whole body itself, Node
+ * checks a streamed one against its Content-Length, and a body that fails or does not fit ends
+ * the connection rather than being followed by bytes a client would read as another response.
+ * (Writes to a response whose client has gone are dropped by Node, not thrown.)
+ * Returns what was thrown, if anything was: nothing thrown here escapes.
+ */
+function write(res: ServerResponse, { status, headers, body }: GuestResponse | ErrorReply): unknown {
+  try {
+    if (body instanceof ReadableStream) {
+      // A length on a streamed body is the guest's promise; Node checks it once more.
+      res.strictContentLength = headers["content-length"] !== undefined;
+      res.writeHead(status, headers);
+      res.flushHeaders();
+      // A guest that fails mid-stream is logged by the runtime; the client sees the connection end.
+      pipeline(Readable.fromWeb(body as NodeReadableStream<Uint8Array>), res).catch(() => res.destroy());
+      return undefined;
+    }
+    if (body !== null) {
+      headers["content-length"] = String(
+        typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+      );
+    }
     res.writeHead(status, headers);
-    res.flushHeaders();
-    // A guest that fails mid-stream is logged by the runtime; the client sees the connection end.
-    pipeline(Readable.fromWeb(body as NodeReadableStream<Uint8Array>), res).catch(() => res.destroy());
-    return;
+    res.end(body ?? undefined);
+    return undefined;
+  } catch (err) {
+    if (body instanceof ReadableStream) void body.cancel().catch(() => {});
+    return err;
   }
-  if (body !== null && headers["content-length"] === undefined) {
-    headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
-  }
-  res.writeHead(status, headers);
-  res.end(body ?? undefined);
+}
+
+function badResponse(requestId: string, logger: Logger): ErrorReply {
+  return replyForError(
+    new RuntimeError("ERR_GUEST_BAD_RESPONSE", "the guest's response could not be written"),
+    requestId,
+    logger,
+  );
 }
 
 export function createDataPlane(deps: DataPlaneDeps): DataPlane {
@@ -276,17 +317,21 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         ms: performance.now() - started,
       });
     };
-    invoke(route, { digest: deployment.digest, info }, config, head, undefined, requestId).then(
-      (answer) => {
-        done(answer.status);
-        write(res, answer);
-      },
-      (err: unknown) => {
-        const reply = replyForError(err, requestId, logger);
-        done(reply.status);
-        write(res, reply);
-      },
-    );
+    const send = (answer: GuestResponse | ErrorReply) => {
+      const failed = write(res, answer);
+      if (failed === undefined || res.destroyed) return done(answer.status);
+      // Nothing a guest answers should get here (the worker checked it): answer 502 if the head
+      // is not out yet, else end the connection.
+      logger.error({ requestId, app: route.app, err: failed }, "could not write the guest's response");
+      if (res.headersSent || write(res, badResponse(requestId, logger)) !== undefined) res.destroy();
+      done(502);
+    };
+    invoke(route, { digest: deployment.digest, info }, config, head, undefined, requestId)
+      .then(send, (err: unknown) => send(replyForError(err, requestId, logger)))
+      .catch((err: unknown) => {
+        logger.error({ requestId, err }, "unexpected error while answering a request");
+        res.destroy();
+      });
     return true;
   }
 
@@ -294,10 +339,18 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   return {
     app,
     listener(req, res) {
-      const head = headOfIncoming(req);
-      if (answerDirectly(head, res)) return;
-      readHeads.set(req, head);
-      void viaHono(req, res);
+      try {
+        const head = headOfIncoming(req);
+        if (answerDirectly(head, res)) return;
+        readHeads.set(req, head);
+        viaHono(req, res).catch((err: unknown) => {
+          logger.error({ err }, "unexpected error while answering a request");
+          res.destroy();
+        });
+      } catch (err) {
+        logger.error({ err }, "unexpected error while answering a request");
+        res.destroy();
+      }
     },
   };
 }

@@ -36,7 +36,10 @@ export function followExternalChanges(deps: FollowDeps): () => void {
       const deployment = await state.getDeployment(app.name, app.activeDeployment);
       if (!deployment) continue;
       const info = await deps.components.ensure(deployment.digest);
-      deps.runtime.warm({ digest: deployment.digest, info }, effectiveLimits(app.limits, deps.limits).guest);
+      deps.runtime.warm({ digest: deployment.digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
+        tenant: app.tenant,
+        app: app.name,
+      });
       logger.debug({ app: app.name, deployment: deployment.id }, "prepared a deployment made elsewhere");
     }
   }

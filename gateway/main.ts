@@ -138,6 +138,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // The last resort: both listeners catch what answering a request can throw, and nothing a guest
+  // sends should get this far. If something still does, one request is lost, not every tenant.
+  process.on("uncaughtException", (err) => logger.error({ err }, "uncaught exception; still serving"));
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection; still serving"));
 }
 
 async function main(argv: string[]): Promise<void> {

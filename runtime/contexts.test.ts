@@ -31,7 +31,12 @@ function registry(max?: number): { contexts: WorkerContexts; sent: ToWorker[] } 
 test("an app's context is sent once, with the worker's instance limits", () => {
   const { contexts, sent } = registry();
   const appLimits = limits();
-  const access = { tenant: "acme", buckets: ["default"], allowedOutboundHosts: ["https://api.example"] };
+  const access = {
+    tenant: "acme",
+    app: "hello",
+    buckets: ["default"],
+    allowedOutboundHosts: ["https://api.example"],
+  };
   const first = contexts.idFor(appLimits, access);
   assert.equal(contexts.idFor(appLimits, access), first);
   assert.equal(contexts.idFor(appLimits, { ...access }), first, "the same lists, in a new request object");
@@ -43,6 +48,7 @@ test("an app's context is sent once, with the worker's instance limits", () => {
       limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
       access: {
         tenant: "acme",
+        app: "hello",
         buckets: ["default"],
         allowedOutboundHosts: ["https://api.example"],
         config: [],
@@ -55,9 +61,9 @@ test("a change of access or limits sends a new context; a changed one replaces t
   const { contexts, sent } = registry();
   const appLimits = limits();
   const buckets = ["default"];
-  const first = contexts.idFor(appLimits, { tenant: "acme", buckets });
+  const first = contexts.idFor(appLimits, { tenant: "acme", app: "hello", buckets });
   const config = [["GREETING", "hi"]] as const;
-  const second = contexts.idFor(appLimits, { tenant: "acme", buckets, config: [config[0]] });
+  const second = contexts.idFor(appLimits, { tenant: "acme", app: "hello", buckets, config: [config[0]] });
   assert.notEqual(second, first);
   assert.equal(sent.length, 2);
   assert.deepEqual(sent[1], {
@@ -65,9 +71,9 @@ test("a change of access or limits sends a new context; a changed one replaces t
     id: second,
     replaces: first,
     limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
-    access: { tenant: "acme", buckets, allowedOutboundHosts: [], config: [["GREETING", "hi"]] },
+    access: { tenant: "acme", app: "hello", buckets, allowedOutboundHosts: [], config: [["GREETING", "hi"]] },
   });
-  const other = contexts.idFor(limits(10), { tenant: "acme", buckets });
+  const other = contexts.idFor(limits(10), { tenant: "acme", app: "hello", buckets });
   assert.ok(other !== first && other !== second, "another app's limits get their own context");
   assert.equal((sent[2] as { replaces?: number }).replaces, undefined);
 });
@@ -76,18 +82,32 @@ test("past the maximum the worker is told to forget every context, then gets the
   const { contexts, sent } = registry(2);
   const buckets = ["default"];
   const a = limits(1);
-  const idA = contexts.idFor(a, { tenant: "t", buckets });
-  contexts.idFor(limits(2), { tenant: "t", buckets });
+  const idA = contexts.idFor(a, { tenant: "t", app: "a", buckets });
+  contexts.idFor(limits(2), { tenant: "t", app: "a", buckets });
   assert.deepEqual(
     sent.map((m) => m.type),
     ["context", "context"],
   );
-  contexts.idFor(limits(3), { tenant: "t", buckets });
+  contexts.idFor(limits(3), { tenant: "t", app: "a", buckets });
   assert.deepEqual(
     sent.map((m) => m.type),
     ["context", "context", "contexts-reset", "context"],
   );
-  const againA = contexts.idFor(a, { tenant: "t", buckets });
+  const againA = contexts.idFor(a, { tenant: "t", app: "a", buckets });
   assert.notEqual(againA, idA, "a context sent before the reset is sent again under a new id");
   assert.equal(sent.at(-1)!.type, "context");
+});
+
+test("two apps never share a context, even with the same limits object and grants", () => {
+  const { contexts, sent } = registry();
+  const shared = limits();
+  const buckets = ["default"];
+  const a = contexts.idFor(shared, { tenant: "acme", app: "one", buckets });
+  const b = contexts.idFor(shared, { tenant: "globex", app: "one", buckets });
+  const c = contexts.idFor(shared, { tenant: "globex", app: "two", buckets });
+  assert.equal(new Set([a, b, c]).size, 3);
+  assert.deepEqual(
+    sent.map((m) => (m.type === "context" ? `${m.access.tenant}/${m.access.app}` : m.type)),
+    ["acme/one", "globex/one", "globex/two"],
+  );
 });

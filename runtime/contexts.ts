@@ -13,6 +13,7 @@ const NONE: readonly never[] = Object.freeze([]);
 /** Who a request runs as: the parts of its access, as the gateway keeps them per app. */
 export interface AccessParts {
   tenant: string;
+  app: string;
   buckets: readonly string[];
   allowedOutboundHosts?: readonly string[];
   config?: readonly (readonly [string, string])[];
@@ -55,6 +56,7 @@ export class WorkerContexts {
     if (
       sent &&
       sent.access.tenant === parts.tenant &&
+      sent.access.app === parts.app &&
       sent.access.buckets === parts.buckets &&
       sent.access.allowedOutboundHosts === allowedOutboundHosts &&
       sent.access.config === config
@@ -69,7 +71,13 @@ export class WorkerContexts {
       this.#send({ type: "contexts-reset" });
     }
     const id = this.#nextId++;
-    const access: WireAccess = { tenant: parts.tenant, buckets: parts.buckets, allowedOutboundHosts, config };
+    const access: WireAccess = {
+      tenant: parts.tenant,
+      app: parts.app,
+      buckets: parts.buckets,
+      allowedOutboundHosts,
+      config,
+    };
     this.#send({ type: "context", id, replaces: sent?.id, limits: this.#wireLimits(limits), access });
     if (!sent) this.#count++;
     this.#sent.set(limits, { id, access });

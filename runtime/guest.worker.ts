@@ -20,6 +20,7 @@ import { firstCallAllowanceMs, GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS, STREAM_WI
 import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
 import { Outbox } from "./outbox.ts";
+import { BadResponseHead, checkResponseHead, NULL_BODY_STATUS } from "./response-head.ts";
 import { countingKvStore, WorkerStats } from "./stats.ts";
 import {
   ByteQueue,
@@ -108,12 +109,76 @@ type Instantiate = (
   ) => Promise<WebAssembly.Instance>,
 ) => Promise<Record<string, Handler>>;
 
-class AppPool {
-  readonly #dir: string;
-  readonly #info: ComponentInfo;
-  readonly #memoryBytes: number;
+/**
+ * The compiled code of one digest under one memory cap. Code is immutable, so every app that
+ * deploys the same bytes shares it; instances never are (see AppPool).
+ */
+class Code {
+  readonly key: string;
+  readonly dir: string;
+  readonly info: ComponentInfo;
+  readonly memoryBytes: number;
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
+  /** Size of the core wasm code and generated JS, known once they are loaded. */
+  codeBytes = 0;
+  jsBytes = 0;
+  /** Pools using it: it is forgotten with the last. */
+  users = 0;
+
+  constructor(key: string, deployment: WireDeployment, memoryBytes: number) {
+    this.key = key;
+    this.dir = deployment.dir;
+    this.info = deployment.info;
+    this.memoryBytes = memoryBytes;
+  }
+
+  instantiate(): Promise<Instantiate> {
+    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.dir, "component.js")).then((loaded) => {
+      this.jsBytes = loaded.bytes;
+      return loaded.instantiate;
+    });
+    return this.#instantiate;
+  }
+
+  coreModule(name: string): Promise<WebAssembly.Module> {
+    let module = this.#cores.get(name);
+    if (!module) {
+      module = readFile(join(this.dir, name)).then((bytes) => {
+        this.codeBytes += bytes.byteLength;
+        return WebAssembly.compile(capMemory(bytes, this.memoryBytes).bytes as Uint8Array<ArrayBuffer>);
+      });
+      this.#cores.set(name, module);
+    }
+    return module;
+  }
+
+  /** Rough memory held: the wasm and generated JS, and what they compiled to. */
+  estimateBytes(): number {
+    return (this.codeBytes + this.jsBytes) * 2;
+  }
+}
+
+const codes = new Map<string, Code>();
+
+function codeFor(deployment: WireDeployment, memoryBytes: number): Code {
+  const key = `${deployment.key}:${memoryBytes}`;
+  let code = codes.get(key);
+  if (!code) {
+    code = new Code(key, deployment, memoryBytes);
+    codes.set(key, code);
+  }
+  code.users++;
+  return code;
+}
+
+/**
+ * The instances of one app (of one tenant) for one deployment. Instances hold the guest's
+ * module-level state in their memories, so a pool is never shared between apps, even when they
+ * deploy identical bytes: one app's requests never run on an instance another app's requests ran on.
+ */
+class AppPool {
+  readonly code: Code;
   readonly #idle: Instance[] = [];
   /** Wall-clock milliseconds the last instance's start code took (compiling not included). */
   #createMs = 0;
@@ -124,23 +189,18 @@ class AppPool {
   #creating = 0;
   /** Out of `pools`: its instances no longer count as live (busy ones finish regardless). */
   #dropped = false;
-  /** Size of the component's core wasm code and generated JS, known once they are loaded. */
-  codeBytes = 0;
-  jsBytes = 0;
   readonly #waiters: (() => void)[] = [];
   lastUsed = Date.now();
 
-  constructor(deployment: WireDeployment, memoryBytes: number) {
-    this.#dir = deployment.dir;
-    this.#info = deployment.info;
-    this.#memoryBytes = memoryBytes;
+  constructor(code: Code) {
+    this.code = code;
   }
 
   get singleUse(): boolean {
-    return this.#info.singleUse;
+    return this.code.info.singleUse;
   }
   get world(): ComponentInfo["world"] {
-    return this.#info.world;
+    return this.code.info.world;
   }
   get live(): number {
     return this.#live;
@@ -235,13 +295,13 @@ class AppPool {
     return this.#live - this.#idle.length;
   }
 
-  /** Rough memory held: code (wasm and generated JS, compiled) and the idle instances' memories. */
+  /** Rough memory its instances hold (the code is counted once, in `codes`). */
   estimateBytes(): number {
-    let bytes = (this.codeBytes + this.jsBytes) * 2;
+    let bytes = 0;
     for (const instance of this.#idle) {
       for (const memory of instance.memories) bytes += memory.buffer.byteLength;
     }
-    return bytes + this.busy * this.#memoryBytes;
+    return bytes + this.busy * this.code.memoryBytes;
   }
 
   /** Drops instances idle since before `cutoff`; true when nothing is left. */
@@ -264,6 +324,7 @@ class AppPool {
     if (this.#dropped) return;
     this.#dropped = true;
     stats.instances(-this.#live);
+    if (--this.code.users === 0) codes.delete(this.code.key);
   }
 
   #addLive(delta: number): void {
@@ -272,11 +333,8 @@ class AppPool {
   }
 
   async #create(id: number): Promise<Instance> {
-    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.#dir, "component.js")).then((loaded) => {
-      this.jsBytes = loaded.bytes;
-      return loaded.instantiate;
-    });
-    const instantiate = await this.#instantiate;
+    const code = this.code;
+    const instantiate = await code.instantiate();
     const instance: Instance = {
       handler: undefined as never,
       output: undefined as never,
@@ -291,17 +349,7 @@ class AppPool {
     instance.output = new GuestOutput(GUEST_OUTPUT_LIMIT, (stream, line) =>
       post({ type: "log", id: instance.requestId, stream, line }),
     );
-    const getCoreModule = (name: string) => {
-      let module = this.#cores.get(name);
-      if (!module) {
-        module = readFile(join(this.#dir, name)).then((bytes) => {
-          this.codeBytes += bytes.byteLength;
-          return WebAssembly.compile(capMemory(bytes, this.#memoryBytes).bytes as Uint8Array<ArrayBuffer>);
-        });
-        this.#cores.set(name, module);
-      }
-      return module;
-    };
+    const getCoreModule = (name: string) => code.coreModule(name);
     // Keep the instance's memories, to tell an out-of-memory trap from others.
     const instantiateCore = async (module: WebAssembly.Module, imports?: WebAssembly.Imports) => {
       linkDirectly(imports);
@@ -322,13 +370,13 @@ class AppPool {
       ...createConfigImports(() => instance.config),
     };
     // Compile first (not guest code, and it waits); then run the component's start code metered.
-    await Promise.all(this.#info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
+    await Promise.all(code.info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
     await meter.begin(id, INSTANTIATE_CPU_MS);
     const started = performance.now();
     const exports = await instantiate(getCoreModule, imports, instantiateCore);
     this.#createMs = performance.now() - started;
-    const handler = exports[this.#info.handlerExport];
-    if (!handler) throw new Error(`the component has no export ${this.#info.handlerExport}`);
+    const handler = exports[code.info.handlerExport];
+    if (!handler) throw new Error(`the component has no export ${code.info.handlerExport}`);
     instance.handler = handler;
     return instance;
   }
@@ -371,10 +419,17 @@ class Sink implements ResponseSink {
   #failed: ErrorCode | undefined;
   #tooLarge = false;
   #flushScheduled = false;
+  /** Why what the guest answered cannot be sent: a bad head, or a body its length does not fit. */
+  #bad: string | undefined;
+  /** The body length the guest promised, held to when the response carries a body. */
+  #declared: number | undefined;
+  /** The request was HEAD: a promised length describes a body that is not sent. */
+  readonly #headRequest: boolean;
 
-  constructor(id: number, limit: number) {
+  constructor(id: number, limit: number, method: string) {
     this.#id = id;
     this.#limit = limit;
+    this.#headRequest = method === "HEAD";
   }
 
   get hasHead(): boolean {
@@ -389,33 +444,62 @@ class Sink implements ResponseSink {
   get tooLarge(): boolean {
     return this.#tooLarge;
   }
+  get bad(): string | undefined {
+    return this.#bad;
+  }
   get closed(): boolean {
-    return this.#ended || this.#tooLarge;
+    return this.#ended || this.#tooLarge || this.#bad !== undefined;
   }
 
   head(status: number, headers: [string, Uint8Array][]): void {
-    this.#hasHead = true;
-    this.#status = status;
-    this.#headers = toWireHeaders(headers);
-    this.#schedule();
+    if (this.#setHead(status, headers)) this.#schedule();
   }
 
   /** A whole response at once (the fast world): `complete()` sends it, nothing streams. */
   answer(status: number, headers: [string, string][], body: Uint8Array): void {
-    this.#hasHead = true;
-    this.#status = status;
-    this.#headers = toWireHeaders(headers);
+    if (!this.#setHead(status, headers)) return;
     this.#written = body.byteLength;
     if (this.#written > this.#limit) {
       this.#tooLarge = true;
+      return;
+    }
+    if (this.#declared !== undefined && this.#declared !== body.byteLength) {
+      this.#misframed(`its body is ${body.byteLength} bytes`);
       return;
     }
     if (body.byteLength > 0) this.#chunks.push(body);
     this.#ended = true;
   }
 
+  /** Checks the guest's head (see response-head.ts); false when it cannot be sent. */
+  #setHead(status: number, headers: readonly (readonly [string, Uint8Array | string])[]): boolean {
+    this.#hasHead = true;
+    try {
+      const head = checkResponseHead(status, headers);
+      this.#status = head.status;
+      this.#headers = head.headers;
+      const bodyless = this.#headRequest || NULL_BODY_STATUS.has(head.status);
+      this.#declared = bodyless ? undefined : head.declaredLength;
+      return true;
+    } catch (err) {
+      if (!(err instanceof BadResponseHead)) throw err;
+      this.#bad = err.message;
+      return false;
+    }
+  }
+
+  /** The body does not fit the length the guest promised: nothing more of it goes out. */
+  #misframed(what: string): void {
+    this.#bad = `the guest's content-length is ${this.#declared} but ${what}`;
+    this.#chunks = [];
+  }
+
   write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined;
+    if (this.#declared !== undefined && this.#written + chunk.byteLength > this.#declared) {
+      this.#misframed(`it wrote ${this.#written + chunk.byteLength} bytes or more`);
+      return undefined;
+    }
     this.#written += chunk.byteLength;
     if (this.#written > this.#limit) {
       this.#tooLarge = true;
@@ -444,7 +528,11 @@ class Sink implements ResponseSink {
   }
 
   end(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#bad !== undefined) return;
+    if (this.#declared !== undefined && this.#written < this.#declared) {
+      this.#misframed(`its body ended after ${this.#written} bytes`);
+      return;
+    }
     this.#ended = true;
     if (this.#headSent) {
       this.#flush();
@@ -456,10 +544,15 @@ class Sink implements ResponseSink {
     this.#failed = code;
   }
 
-  /** After `handle` returned: send whatever has not gone out yet. */
+  /** After `handle` returned: send whatever has not gone out yet (nothing, once `bad` is set). */
   complete(): void {
     if (this.#headSent) {
       if (!this.#ended) this.end();
+      return;
+    }
+    if (this.#bad !== undefined) return;
+    if (this.#declared !== undefined && this.#written !== this.#declared) {
+      this.#misframed(`its body is ${this.#written} bytes`);
       return;
     }
     this.#ended = true;
@@ -477,10 +570,15 @@ class Sink implements ResponseSink {
     setImmediate(() => {
       this.#flushScheduled = false;
       if (this.#ended && !this.#headSent) return; // answered in one go: complete() sends it
-      if (this.#tooLarge) return;
+      if (this.#tooLarge || this.#bad !== undefined) return;
       if (!this.#headSent) {
         this.#headSent = true;
-        post({ type: "head", id: this.#id, status: this.#status, headers: this.#headers });
+        // A streamed body goes out with the length the guest promised, if any; it is held to it.
+        const headers =
+          this.#declared === undefined
+            ? this.#headers
+            : { ...this.#headers, "content-length": String(this.#declared) };
+        post({ type: "head", id: this.#id, status: this.#status, headers });
       }
       this.#flush();
     });
@@ -492,40 +590,6 @@ class Sink implements ResponseSink {
     this.#chunks = [];
     post({ type: "chunk", id: this.#id, data }, [data.buffer]);
   }
-}
-
-// A header name is an HTTP token; a value has no CR, LF or NUL (checked again here because the fast
-// world's headers are plain strings the wasi:http Fields checks never saw).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
-
-class InvalidHeaders extends Error {}
-
-/** Any character past U+00FF: a text value that is not plain Latin-1. */
-const WIDE = /[\u0100-\uffff]/;
-
-/**
- * Header values are bytes (wasi:http) or text (the fast world); both become Latin-1 strings, as
- * Node's HTTP server writes them. Text past Latin-1 keeps the low byte of each character.
- */
-function toWireHeaders(headers: [string, Uint8Array | string][]): WireHeaders {
-  const out: WireHeaders = {};
-  for (const [rawName, rawValue] of headers) {
-    const name = rawName.toLowerCase();
-    const value =
-      typeof rawValue !== "string"
-        ? Buffer.from(rawValue).toString("latin1")
-        : WIDE.test(rawValue)
-          ? Buffer.from(rawValue, "latin1").toString("latin1")
-          : rawValue;
-    if (!TOKEN.test(name) || BAD_VALUE.test(value))
-      throw new InvalidHeaders(`invalid response header "${rawName}"`);
-    const previous = out[name];
-    if (previous === undefined) out[name] = value;
-    else if (Array.isArray(previous)) previous.push(value);
-    else out[name] = [previous, value];
-  }
-  return out;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
@@ -579,27 +643,39 @@ function overgrown(instance: Instance, limits: WireLimits): boolean {
 
 const deployments = new Map<string, WireDeployment>();
 
-/** The pool each deployment used last, so a request does not build and hash its key again. */
-const lastPool = new WeakMap<WireDeployment, { memoryBytes: number; pool: AppPool }>();
-
-function poolFor(deployment: WireDeployment, memoryBytes: number): AppPool {
-  const last = lastPool.get(deployment);
-  if (last && last.memoryBytes === memoryBytes && !last.pool.dropped) return last.pool;
-  const key = `${deployment.key}:${memoryBytes}`;
+/**
+ * The pool of one app's instances of a deployment: keyed by the deployment (its digest), the
+ * memory cap its code was compiled under, and the app it serves.
+ */
+function poolFor(deployment: WireDeployment, memoryBytes: number, owner: string): AppPool {
+  const key = `${deployment.key}:${memoryBytes}:${owner}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = new AppPool(deployment, memoryBytes);
+    pool = new AppPool(codeFor(deployment, memoryBytes));
     pools.set(key, pool);
   }
-  lastPool.set(deployment, { memoryBytes, pool });
   return pool;
 }
 
-/** Loads a deployment and starts one idle instance ahead of its first request. */
-async function warm(id: number, key: string, limits: WireLimits): Promise<void> {
+/** Who a pool's instances serve: one app of one tenant (names hold no newline). */
+function ownerOf(tenant: string, app: string): string {
+  return `${tenant}\n${app}`;
+}
+
+/** The pool a context's requests of a deployment use, remembered so most requests build no key. */
+function contextPool(context: Context, deployment: WireDeployment): AppPool {
+  const last = context.last;
+  if (last?.deployment === deployment && !last.pool.dropped) return last.pool;
+  const pool = poolFor(deployment, context.limits.memoryBytes, context.owner);
+  context.last = { deployment, pool };
+  return pool;
+}
+
+/** Loads a deployment and starts one idle instance of an app ahead of its first request. */
+async function warm(id: number, key: string, limits: WireLimits, owner: string): Promise<void> {
   const deployment = deployments.get(key);
   if (!deployment) return;
-  const pool = poolFor(deployment, limits.memoryBytes);
+  const pool = poolFor(deployment, limits.memoryBytes, owner);
   if (pool.live > 0) return;
   try {
     pool.release(await pool.acquire(id, limits.maxInstances), !pool.singleUse, limits.maxUses);
@@ -675,8 +751,11 @@ class RequestOutbound implements OutboundGrant {
 interface Context {
   limits: WireLimits;
   access: WireAccess;
+  /** The app the requests are for (see ownerOf): its own instances serve them. */
+  owner: string;
   outbound: readonly OutboundPattern[];
   config: ConfigGrant;
+  last?: { deployment: WireDeployment; pool: AppPool };
 }
 const contexts = new Map<number, Context>();
 
@@ -684,6 +763,7 @@ function openContext(limits: WireLimits, access: WireAccess): Context {
   return {
     limits,
     access,
+    owner: ownerOf(access.tenant, access.app),
     // The gateway validated them; anything unparsable is simply not allowed.
     outbound: access.allowedOutboundHosts
       .map(parseOutboundPattern)
@@ -699,8 +779,8 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
     fail(id, "ERR_RUNTIME_ARTIFACT_MISSING", `deployment ${deploymentKey} is not registered in this worker`);
     return;
   }
-  const pool = poolFor(deployment, limits.memoryBytes);
-  const sink = new Sink(id, limits.maxResponseBytes);
+  const pool = contextPool(context, deployment);
+  const sink = new Sink(id, limits.maxResponseBytes, request.method);
   let body: ByteQueue | undefined;
   if (request.body === "stream") {
     body = new ByteQueue();
@@ -747,7 +827,7 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
   instance.grant = { tenant: access.tenant, buckets: access.buckets, opsLeft: limits.kvOps };
   instance.outbound = outbound;
   instance.config = context.config;
-  const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.codeBytes) : 0);
+  const budget = limits.cpuMs + (instance.uses === 0 ? firstCallAllowanceMs(pool.code.codeBytes) : 0);
   instance.uses++;
   const inline = request.body === "stream" ? undefined : request.body;
   // The fast world takes the whole body; reading it is waiting, not guest CPU. A body that failed
@@ -794,6 +874,9 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
       "ERR_RUNTIME_RESPONSE_TOO_LARGE",
       `the guest's response is larger than ${limits.maxResponseBytes} bytes`,
     );
+  } else if (threw && sink.bad !== undefined) {
+    // So do writes after a head the gateway refused.
+    reportStop(id, sink, "ERR_GUEST_BAD_RESPONSE", sink.bad);
   } else if (overBudget)
     reportStop(id, sink, "ERR_RUNTIME_CPU_LIMIT", "the guest used more CPU time than its limit");
   else if (threw && outOfMemory(instance, limits)) {
@@ -818,6 +901,7 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
       fail(id, "ERR_RUNTIME_NO_RESPONSE", "the guest returned without setting a response");
     } else {
       sink.complete();
+      if (sink.bad !== undefined) reportStop(id, sink, "ERR_GUEST_BAD_RESPONSE", sink.bad);
     }
   }
   // A trap can leave the instance's memory in any state, and a cancelled request may have left it
@@ -853,17 +937,8 @@ async function callEdge(
     headers: request.headers,
     body,
   });
-  if (!Number.isInteger(res.status) || res.status < 200 || res.status > 599) {
-    sink.error({ tag: "invalid-status", val: res.status });
-    return true;
-  }
   const bytes = res.body instanceof Uint8Array ? res.body : Uint8Array.from(res.body ?? []);
-  try {
-    sink.answer(res.status, res.headers, bytes);
-  } catch (err) {
-    if (!(err instanceof InvalidHeaders)) throw err;
-    sink.error({ tag: "invalid-headers", val: err.message });
-  }
+  sink.answer(res.status, res.headers, bytes);
   return true;
 }
 
@@ -920,7 +995,7 @@ function receive(msg: ToWorker): void {
       running.get(msg.id)?.cancel(msg.reason);
       break;
     case "warm":
-      void warm(msg.id, msg.key, msg.limits);
+      void warm(msg.id, msg.key, msg.limits, ownerOf(msg.tenant, msg.app));
       break;
     case "evict":
       deployments.delete(msg.key);
@@ -956,6 +1031,7 @@ setInterval(() => {
 function enforceBudget(): void {
   let total = 0;
   for (const pool of pools.values()) total += pool.estimateBytes();
+  for (const code of codes.values()) total += code.estimateBytes();
   if (total <= config.memoryBudgetBytes) return;
   const idle = [...pools.entries()]
     .filter(([, p]) => p.busy === 0)
@@ -963,6 +1039,8 @@ function enforceBudget(): void {
   for (const [key, pool] of idle) {
     if (total <= config.memoryBudgetBytes) break;
     total -= pool.estimateBytes();
+    // Code goes with the last pool that uses it.
+    if (pool.code.users === 1) total -= pool.code.estimateBytes();
     pool.drop();
     pools.delete(key);
     post({ type: "unloaded", key });

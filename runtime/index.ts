@@ -24,6 +24,7 @@ import type { KvBackendConfig } from "./kv-backend.ts";
 import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import {
+  type AppOwner,
   createGuestPool,
   type GuestOutputListener,
   type GuestRequest,
@@ -42,6 +43,7 @@ export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
 export { Outbox } from "./outbox.ts";
 export {
+  type AppOwner,
   type GuestOutputListener,
   type GuestRequest,
   type GuestResponse,
@@ -119,8 +121,8 @@ export interface Runtime {
     limits: GuestLimits,
     ctx: InvokeContext,
   ): Promise<GuestResponse>;
-  /** Gets a just-deployed component ready in the worker that will serve it (not awaited). */
-  warm(component: DeployedComponent, limits: GuestLimits): void;
+  /** Gets a just-deployed component ready for an app in the worker that will serve it (not awaited). */
+  warm(component: DeployedComponent, limits: GuestLimits, owner: AppOwner): void;
   readonly maxComponentBytes: number;
   /** Guest workers replaced since start (CPU-limit kills and crashes). */
   readonly workerRestarts: number;
@@ -198,8 +200,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     invoke(component, request, limits, ctx) {
       return pool.invoke(wire(component), request, limits, ctx);
     },
-    warm(component, limits) {
-      pool.warm(wire(component), limits);
+    warm(component, limits, owner) {
+      pool.warm(wire(component), limits, owner);
     },
     async close() {
       await Promise.all([pool.close(), preparer.close()]);

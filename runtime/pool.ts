@@ -12,6 +12,7 @@ import type { KvBackendConfig } from "./kv-backend.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
 import type { Logger } from "./logger.ts";
 import { Outbox } from "./outbox.ts";
+import { NULL_BODY_STATUS } from "./response-head.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
 import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireLimits, WireRequest } from "./wire.ts";
 
@@ -87,10 +88,12 @@ interface Slot {
   contexts: WorkerContexts;
 }
 
+/** The app an instance serves: instances are never shared between apps. */
+export type AppOwner = Pick<InvokeContext, "tenant" | "app">;
+
 /** Told each line a guest writes to stdout or stderr, with the request that wrote it. */
 export type GuestOutputListener = (ctx: InvokeContext, stream: "stdout" | "stderr", line: string) => void;
 
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 /** Every response carries the request id the gateway's log uses. */
 export const REQUEST_ID_HEADER = "x-request-id";
 const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
@@ -115,8 +118,8 @@ export interface GuestPool {
     ctx: InvokeContext,
   ): Promise<GuestResponse>;
   evict(key: string): void;
-  /** Loads a deployment in the worker that will serve it and starts one instance in advance. */
-  warm(deployment: WireDeployment, limits: GuestLimits): void;
+  /** Loads a deployment in the worker that will serve it and starts one instance of the app in advance. */
+  warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): void;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   readonly restarts: number;
   /** Counters and worker state for metrics and readiness. */
@@ -227,18 +230,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     p.bodyWake?.();
   }
 
-  /**
-   * Resolves with the guest's response, or fails the request if its status is not one a response
-   * can carry.
-   */
-  function respond(p: Pending, status: number, headers: WireHeaders, body: GuestResponse["body"]): boolean {
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
-      p.reject(new RuntimeError("ERR_RUNTIME_GUEST_ERROR", `the guest answered with status ${status}`));
-      return false;
-    }
+  /** Resolves with the guest's response, whose head the worker checked (response-head.ts). */
+  function respond(p: Pending, status: number, headers: WireHeaders, body: GuestResponse["body"]): void {
     headers[REQUEST_ID_HEADER] = p.ctx.requestId;
     p.resolve({ status, headers, body });
-    return true;
   }
 
   function fail(p: Pending, err: Error): void {
@@ -268,11 +263,11 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       case "response":
         bodyBytesPassed(msg.body.byteLength);
         settle(slot, msg.id, p);
-        respond(p, msg.status, msg.headers, NULL_BODY.has(msg.status) ? null : msg.body);
+        respond(p, msg.status, msg.headers, NULL_BODY_STATUS.has(msg.status) ? null : msg.body);
         break;
       case "head": {
         const id = msg.id;
-        const body = NULL_BODY.has(msg.status)
+        const body = NULL_BODY_STATUS.has(msg.status)
           ? null
           : new ReadableStream<Uint8Array>(
               {
@@ -292,10 +287,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
               },
               { highWaterMark: STREAM_WINDOW, size: (chunk) => chunk.byteLength },
             );
-        if (!respond(p, msg.status, msg.headers, body)) {
-          settle(slot, id, p);
-          post(slot, { type: "cancel", id, reason: "the guest's response head is invalid" });
-        }
+        respond(p, msg.status, msg.headers, body);
         break;
       }
       case "chunk": {
@@ -494,7 +486,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         if (!inline) void pump(slot, id, p, body, maxBodyBytes);
       });
     },
-    warm(deployment, limits) {
+    warm(deployment, limits, owner) {
       if (closed) return;
       const slot = pick(deployment.key);
       if (!slot.registered.has(deployment.key)) {
@@ -506,6 +498,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         id: nextId++,
         key: deployment.key,
         limits: wireLimits(limits),
+        tenant: owner.tenant,
+        app: owner.app,
       });
     },
     evict(key) {

@@ -5,7 +5,7 @@ import type { RuntimeErrorCode } from "./errors.ts";
 import type { GuestLimits } from "./limits.ts";
 
 export interface WireDeployment {
-  /** Identifies the compiled artifact (its digest); pools are keyed by it and the memory cap. */
+  /** Identifies the compiled artifact (its digest); pools are keyed by it, the memory cap and the app. */
   key: string;
   dir: string;
   info: ComponentInfo;
@@ -27,6 +27,8 @@ export interface WireRequest {
  */
 export interface WireAccess {
   tenant: string;
+  /** The app the requests are for: instances are never shared with another app. */
+  app: string;
   buckets: readonly string[];
   allowedOutboundHosts: readonly string[];
   config: readonly (readonly [string, string])[];
@@ -61,7 +63,7 @@ export type ToWorker =
   | { type: "cancel"; id: number; reason: string }
   | { type: "evict"; key: string }
   /** Load a just-deployed component and start one instance, so its first request finds it warm. */
-  | { type: "warm"; id: number; key: string; limits: WireLimits };
+  | { type: "warm"; id: number; key: string; limits: WireLimits; tenant: string; app: string };
 
 /** Response headers as Node writes them: lower-case names, repeated ones as arrays. */
 export type WireHeaders = Record<string, string | string[]>;
