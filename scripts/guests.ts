@@ -13,6 +13,8 @@
  *   new (through jco's API). Directives in the file's leading comments choose what it is built
  *   against: `;; @wit <dir>` (relative to the repository, default `wit`), `;; @world <name>`
  *   (default `http-guest`), or `;; @core-module` to keep the parsed core module as the output.
+ *   A fixture may also be a folder, `test/fixtures/<name>/src/index.js` (or `.ts`) with an
+ *   optional `guest.json`, built as an example is (without the `dist/` copy).
  *
  * The cache key covers the guest's files, every file of the WIT directory it is built against,
  * the build recipe and the versions of the tools that run it. Outputs are written to a temporary
@@ -136,19 +138,12 @@ interface Plan {
 /** Names of the guests of a kind, sorted. */
 export async function listGuests(kind: GuestKind, options: GuestBuildOptions = {}): Promise<string[]> {
   const root = options.root ?? REPO_ROOT;
-  if (kind === "fixture") {
-    const entries = await readdirIfExists(path.join(root, FIXTURES_DIR));
-    return entries
-      .filter((e) => e.isFile() && e.name.endsWith(".wat"))
-      .map((e) => e.name.slice(0, -".wat".length))
-      .sort();
-  }
+  const dir = path.join(root, kind === "fixture" ? FIXTURES_DIR : EXAMPLES_DIR);
   const names: string[] = [];
-  for (const entry of await readdirIfExists(path.join(root, EXAMPLES_DIR))) {
-    if (
-      entry.isDirectory() &&
-      (await exampleEntry(path.join(root, EXAMPLES_DIR, entry.name))) !== undefined
-    ) {
+  for (const entry of await readdirIfExists(dir)) {
+    if (kind === "fixture" && entry.isFile() && entry.name.endsWith(".wat")) {
+      names.push(entry.name.slice(0, -".wat".length));
+    } else if (entry.isDirectory() && (await exampleEntry(path.join(dir, entry.name))) !== undefined) {
       names.push(entry.name);
     }
   }
@@ -219,7 +214,8 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
   let files: string[];
   let sdkFiles: string[] = [];
   let distPath: string | undefined;
-  if (kind === "fixture") {
+  const jsFixture = kind === "fixture" && (await exampleEntry(path.join(root, FIXTURES_DIR, name)));
+  if (kind === "fixture" && !jsFixture) {
     source = path.join(root, FIXTURES_DIR, `${name}.wat`);
     const wat = await readFile(source, "utf8").catch((cause: unknown) => {
       throw notFound(`fixture "${name}"`, `${path.join(FIXTURES_DIR, name)}.wat`, cause);
@@ -227,7 +223,7 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     recipe = fixtureRecipe(wat, name);
     files = [source];
   } else {
-    const dir = path.join(root, EXAMPLES_DIR, name);
+    const dir = path.join(root, kind === "fixture" ? FIXTURES_DIR : EXAMPLES_DIR, name);
     const entry = await exampleEntry(dir);
     if (entry === undefined) {
       throw notFound(`example "${name}"`, path.join(EXAMPLES_DIR, name, "src", "index.ts"));
@@ -247,7 +243,7 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     );
     // The SDK is part of an SDK guest; it is hashed by content, under a name of its own.
     if (sdk) sdkFiles = await listFiles(path.dirname(SDK_ENTRY));
-    distPath = path.join(dir, "dist", `${name}.wasm`);
+    if (kind === "example") distPath = path.join(dir, "dist", `${name}.wasm`);
   }
   if ("wit" in recipe) {
     const witDir = path.resolve(root, recipe.wit);
