@@ -13,6 +13,8 @@ import { waitFor } from "./harness/ops.ts";
 import { type RedisServer, startRedisServer } from "./harness/redis-server.ts";
 
 let gw: GatewayProcess;
+/** These tests are about framing: a loaded machine must not turn them into tests of the watchdog. */
+const GENEROUS = ["--cpu-ms", "2000"];
 
 const WORLDS = [
   { app: "edge", host: "edge.localhost", fixture: "hostile-edge" },
@@ -28,8 +30,13 @@ const STREAMED = 3 * 1024 * 1024;
 
 before(async () => {
   gw = await startGateway();
-  for (const w of WORLDS) await push(gw, await buildGuest("fixture", w.fixture), w.app, ["--host", w.host]);
-  await push(gw, await buildGuest("example", "hello-fast"), "bystander", ["--host", "bystander.localhost"]);
+  for (const w of WORLDS)
+    await push(gw, await buildGuest("fixture", w.fixture), w.app, ["--host", w.host, ...GENEROUS]);
+  await push(gw, await buildGuest("example", "hello-fast"), "bystander", [
+    "--host",
+    "bystander.localhost",
+    ...GENEROUS,
+  ]);
   for (const host of [...WORLDS.map((w) => w.host), "bystander.localhost"]) {
     assert.equal((await get(gw, host, "/")).status, 200);
   }
