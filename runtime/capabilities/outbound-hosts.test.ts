@@ -154,7 +154,8 @@ describe("outbound host patterns", () => {
     assert.deepEqual(named("http://app.localhost"), ["127.0.0.1", "::1"]);
     assert.deepEqual(named("http://*.localhost:8080"), ["127.0.0.1", "::1"]);
     assert.deepEqual(named("http://127.0.0.1:8788"), ["127.0.0.1"]);
-    assert.deepEqual(named("http://127.1"), ["127.1"], "what a URL reads as 127.0.0.1");
+    assert.deepEqual(named("http://127.1"), ["127.0.0.1"], "what a URL reads as 127.0.0.1");
+    assert.deepEqual(named("http://0x7f000001:80"), ["127.0.0.1"]);
     assert.deepEqual(named("http://[::ffff:127.0.0.1]:80"), ["::ffff:127.0.0.1"]);
     assert.deepEqual(named("http://[::1]:80"), ["::1"]);
     assert.deepEqual(named("http://169.254.169.254"), ["169.254.169.254"]);

@@ -250,7 +250,7 @@ export function namedSpecialAddresses(pattern: OutboundPattern): string[] {
     }
   }
   if (isIP(canonical) === 0) return [];
-  return isSpecialAddress(canonical) ? [host] : [];
+  return isSpecialAddress(canonical) ? [canonical] : [];
 }
 
 /** A CIDR (`10.0.0.0/8`, `fd00::/8`) split into what a BlockList takes, or undefined when it is not one. */
