@@ -653,7 +653,8 @@ class Cancellation {
  */
 class RequestOutbound implements OutboundGrant {
   readonly allowed: readonly OutboundPattern[];
-  readonly network: NetworkPolicy;
+  readonly #context: Context;
+  #network: NetworkPolicy | undefined;
   subrequestsLeft: number;
   readonly connectTimeoutMs: number;
   readonly timeoutMs: number;
@@ -663,15 +664,21 @@ class RequestOutbound implements OutboundGrant {
 
   constructor(context: Context, limits: WireLimits) {
     this.allowed = context.outbound;
-    this.network = {
-      granted: context.granted,
-      trustAllowList: context.access.network.trustAllowList,
-      listeners: gatewayListeners,
-    };
+    this.#context = context;
     this.subrequestsLeft = limits.outboundRequests;
     this.connectTimeoutMs = limits.outboundConnectTimeoutMs;
     this.timeoutMs = limits.outboundTimeoutMs;
     this.maxResponseBytes = limits.outboundMaxResponseBytes;
+  }
+
+  /** Made on the first outgoing call, with the gateway's ports as the worker knows them then. */
+  get network(): NetworkPolicy {
+    this.#network ??= {
+      granted: this.#context.granted,
+      trustAllowList: this.#context.access.network.trustAllowList,
+      listeners: gatewayListeners,
+    };
+    return this.#network;
   }
 
   get signal(): AbortSignal {

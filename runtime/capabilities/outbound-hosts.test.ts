@@ -209,9 +209,14 @@ describe("outbound host patterns", () => {
       const policy = {
         granted: new AddressRanges(["0.0.0.0/0", "::/0"]),
         trustAllowList: false,
-        listeners: { dataPorts: [], adminPorts: [8788] },
+        listeners: { dataPorts: [8787], adminPorts: [8788] },
       };
-      assert.ok(!addressAllowed(policy, patterns("*://*:*"), own.address, 8788));
+      assert.ok(!addressAllowed(policy, patterns("*://*:*"), own.address, 8788), "the admin port, always");
+      assert.equal(
+        addressAllowed(policy, patterns("*://*:*"), own.address, 8787),
+        !isSpecialAddress(own.address),
+        "the data port: on a public address it is public; behind a private one, not for a tenant",
+      );
     }
   });
 });

@@ -12,7 +12,8 @@
 // the built-in default tenant (local development) may also reach a special address a matching
 // pattern names literally (`http://127.0.0.1:8080`) or, for loopback, by `localhost`. No app
 // reaches the gateway's admin port on an address of this machine, and only default-tenant apps
-// its data port.
+// its data port on a special address of this machine (a granted range does not open it; on a
+// public address it is as public as any other site).
 
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
@@ -326,7 +327,7 @@ export interface NetworkPolicy {
   readonly granted: AddressRanges;
   /**
    * The default tenant's rule (local development): a special address a matching pattern names
-   * (see `explicitlyAllowed`) is allowed, and so is the gateway's data port.
+   * (see `explicitlyAllowed`) is allowed, and so is the gateway's data port on such an address.
    */
   readonly trustAllowList: boolean;
   readonly listeners: GatewayListeners;
@@ -345,8 +346,12 @@ export function addressAllowed(
   const { listeners } = policy;
   const admin = listeners.adminPorts.includes(port);
   const data = listeners.dataPorts.includes(port);
-  if ((admin || (data && !policy.trustAllowList)) && isLocalAddress(address)) return false;
+  const local = (admin || data) && isLocalAddress(address);
+  if (admin && local) return false;
   if (!isSpecialAddress(address)) return true;
+  // Behind loopback or a private address the data plane may sit behind a proxy's checks: a
+  // tenant's granted range does not lead around them.
+  if (data && local && !policy.trustAllowList) return false;
   if (policy.granted.has(address)) return true;
   return policy.trustAllowList && explicitlyAllowed(patterns, address);
 }
