@@ -29,6 +29,8 @@ const HINTS: Record<string, string> = {
   ERR_SECRET_NOT_FOUND: "list the secrets with `deploy-cli secrets list --app <name>`",
   ERR_OUTBOUND_HOST_INVALID:
     "write allowed hosts as scheme://host[:port], e.g. https://api.example.com or http://127.0.0.1:*",
+  ERR_OUTBOUND_HOST_PRIVATE:
+    "the operator opens private ranges per tenant (deploy-cli tenants update <tenant> --allow-private-network <cidr>); or call the service by a public name",
 };
 
 const UPLOAD_CHUNK = 256 * 1024;

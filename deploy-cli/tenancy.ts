@@ -69,8 +69,10 @@ export async function tenantsCommand(
       if (common.json) return void out(`${JSON.stringify({ tenants })}\n`);
       for (const t of tenants) {
         const quota = t.quotas.apps !== undefined ? `  max ${t.quotas.apps} apps` : "";
+        const network =
+          t.allowPrivateNetwork.length > 0 ? `  private ${t.allowPrivateNetwork.join(", ")}` : "";
         out(
-          `${t.name}  ${t.hostnames.join(", ") || "(no hostnames)"}${quota}${t.jwks ? `  jwks ${t.jwks.issuer}` : ""}\n`,
+          `${t.name}  ${t.hostnames.join(", ") || "(no hostnames)"}${quota}${network}${t.jwks ? `  jwks ${t.jwks.issuer}` : ""}\n`,
         );
       }
       return;
@@ -94,12 +96,30 @@ export async function tenantsCommand(
         if (!issuer || !audience) throw usage("--jwks-url needs --jwks-issuer and --jwks-audience too");
         body.jwks = { url: jwksUrl, issuer, audience };
       }
+      const ranges = values["allow-private-network"] as string[] | undefined;
+      if (ranges?.length && values["no-allow-private-network"] === true) {
+        throw usage("give either --allow-private-network <cidr> or --no-allow-private-network, not both");
+      }
+      if (ranges?.length) {
+        // Repeatable and comma-separated; each one is validated by the gateway.
+        body.allowPrivateNetwork = ranges
+          .flatMap((r) => r.split(","))
+          .map((r) => r.trim())
+          .filter(Boolean);
+      } else if (values["no-allow-private-network"] === true) {
+        body.allowPrivateNetwork = [];
+      }
       if (action === "create" && !hosts?.length) {
         throw usage("tenants create needs at least one --host <pattern>, e.g. --host '*.acme.example.com'");
       }
       const { tenant } = await client.putJson<{ tenant: TenantView }>(`/v1/tenants/${path(name)}`, body);
       if (common.json) return void out(`${JSON.stringify({ tenant })}\n`);
       out(`Tenant ${tenant.name}: ${tenant.hostnames.join(", ")}\n`);
+      out(
+        tenant.allowPrivateNetwork.length > 0
+          ? `Its apps may call these private ranges: ${tenant.allowPrivateNetwork.join(", ")}\n`
+          : "Its apps may call no private, loopback or link-local address.\n",
+      );
       return;
     }
     case "delete": {
@@ -208,11 +228,13 @@ export const tenants: Command = {
   name: "tenants",
   summary: "(operator) tenants and the hostname patterns their apps may bind",
   usage:
-    "tenants list | create <name> --host <pattern>... [--max-apps <n>] | update <name> … | delete <name>",
+    "tenants list | create <name> --host <pattern>... [--max-apps <n>] [--allow-private-network <cidr>...] | update <name> … | delete <name>",
   details:
-    "--jwks-url <url> --jwks-issuer <iss> --jwks-audience <aud> trusts an identity provider's tokens for\nthe tenant (scopes from their `scope` claim). A tenant with apps cannot be deleted; deleting one\nrevokes its tokens.",
+    "--jwks-url <url> --jwks-issuer <iss> --jwks-audience <aud> trusts an identity provider's tokens for\nthe tenant (scopes from their `scope` claim). A tenant with apps cannot be deleted; deleting one\nrevokes its tokens.\n\n--allow-private-network <cidr> (repeatable or comma-separated) lets the tenant's apps call those\nloopback, private, link-local or other special addresses, which no tenant's allow-list opens by\nitself; it replaces the tenant's ranges, and --no-allow-private-network removes them. The\ngateway's admin port stays closed to every app.",
   examples: [
     'deploy-cli tenants create acme --host "*.acme.example.com" --host shop.example.com --max-apps 20',
+    "deploy-cli tenants update acme --allow-private-network 10.0.0.0/8,192.168.10.0/24",
+    "deploy-cli tenants update acme --no-allow-private-network",
     "deploy-cli tenants list --json",
   ],
   remote: true,
@@ -222,6 +244,8 @@ export const tenants: Command = {
     "jwks-url": { type: "string" },
     "jwks-issuer": { type: "string" },
     "jwks-audience": { type: "string" },
+    "allow-private-network": { type: "string", multiple: true },
+    "no-allow-private-network": { type: "boolean" },
   },
   run: (ctx) => tenantsCommand(ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
 };

@@ -3,8 +3,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT, MAX_VALUE_BYTES } from "../kv/index.ts";
-import type { Runtime } from "../runtime/index.ts";
-import { parseOutboundPattern, RuntimeError } from "../runtime/index.ts";
+import type { OutboundPattern, Runtime } from "../runtime/index.ts";
+import {
+  AddressRanges,
+  namedSpecialAddresses,
+  parseOutboundPattern,
+  RuntimeError,
+} from "../runtime/index.ts";
 import { accessControl } from "./access.ts";
 import type { AppConfig } from "./app-config.ts";
 import { type Auth, bearerAuth, type Principal } from "./auth.ts";
@@ -36,6 +41,7 @@ import {
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
   type StateStore,
+  type TenantRecord,
 } from "./state/store.ts";
 import { hostnamePattern, jsonBody, mountTenantsApi, mustGetTenant, validation } from "./tenants-api.ts";
 
@@ -108,10 +114,12 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
         `the app ${name} belongs to tenant ${tenantName}; an app cannot move to another tenant`,
       );
     }
+    const outbound = body.data.allowedOutboundHosts?.map(outboundPattern);
     let maxApps: number | undefined;
     if (tenantName !== DEFAULT_TENANT) {
       const tenant = await mustGetTenant(state, tenantName);
       maxApps = tenant.quotas.apps;
+      if (principal.role === "tenant") checkPrivateHosts(outbound ?? [], tenant);
       for (const pattern of hostnames ?? []) {
         if (!tenant.hostnames.some((grant) => patternCovers(grant, pattern))) {
           throw new GatewayError(
@@ -127,9 +135,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       hostnames,
       limits: body.data.limits,
       buckets: body.data.buckets && [...new Set(body.data.buckets)],
-      allowedOutboundHosts: body.data.allowedOutboundHosts && [
-        ...new Set(body.data.allowedOutboundHosts.map(checkOutboundHost)),
-      ],
+      allowedOutboundHosts: outbound && [...new Set(outbound.map((p) => p.raw))],
     });
     invalidate();
     logger.info(
@@ -327,10 +333,28 @@ function appName(raw: string): string {
   return parsed.data;
 }
 
-function checkOutboundHost(raw: string): string {
+function outboundPattern(raw: string): OutboundPattern {
   const pattern = parseOutboundPattern(raw);
   if (typeof pattern === "string") throw new GatewayError("ERR_OUTBOUND_HOST_INVALID", pattern);
-  return pattern.raw;
+  return pattern;
+}
+
+/**
+ * A tenant's token may not name a special address (loopback, private, link-local, metadata…) or
+ * `localhost` outside the ranges the operator opened to the tenant: network policy is the
+ * operator's. Wildcards and names pass; what they resolve to is checked on every connection.
+ */
+function checkPrivateHosts(patterns: readonly OutboundPattern[], tenant: TenantRecord): void {
+  const granted = new AddressRanges(tenant.allowPrivateNetwork);
+  for (const pattern of patterns) {
+    const named = namedSpecialAddresses(pattern);
+    if (named.length === 0 || named.some((address) => granted.has(address))) continue;
+    const what = pattern.host === "localhost" || pattern.host.endsWith(".localhost") ? "localhost" : named[0];
+    throw new GatewayError(
+      "ERR_OUTBOUND_HOST_PRIVATE",
+      `${pattern.raw} names ${what}, a loopback, private, link-local or otherwise special address, which tenant ${tenant.name}'s apps may not call (its private network ranges: ${tenant.allowPrivateNetwork.join(", ") || "none"}); ask the operator to grant the range with deploy-cli tenants update ${tenant.name} --allow-private-network <cidr>`,
+    );
+  }
 }
 
 async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {

@@ -13,6 +13,7 @@ import {
   type GuestResponse,
   HOP_BY_HOP,
   inlineBody,
+  type NetworkGrant,
   type Runtime,
   RuntimeError,
 } from "../runtime/index.ts";
@@ -33,7 +34,7 @@ import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "./lim
 import type { Logger } from "./logger.ts";
 import type { Ops } from "./ops.ts";
 import type { Router } from "./router.ts";
-import type { Route } from "./state/store.ts";
+import { DEFAULT_TENANT, type Route } from "./state/store.ts";
 
 export interface DataPlaneDeps {
   router: Router;
@@ -201,6 +202,22 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     return limits;
   };
 
+  // Network policy is the operator's: a tenant's apps reach special addresses only in the ranges
+  // opened to the tenant. The built-in default tenant is for local development: its allow-list
+  // may name such addresses itself, and its apps may call sibling apps on the data port.
+  const networkCache = new WeakMap<Route, NetworkGrant>();
+  const networkOf = (route: Route): NetworkGrant => {
+    let network = networkCache.get(route);
+    if (!network) {
+      network = Object.freeze({
+        allowPrivateNetwork: route.allowPrivateNetwork,
+        trustAllowList: route.tenant === DEFAULT_TENANT,
+      });
+      networkCache.set(route, network);
+    }
+    return network;
+  };
+
   /** Runs a request in its app's guest. */
   function invoke(
     route: Route,
@@ -229,6 +246,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         tenant: route.tenant,
         buckets: route.buckets,
         allowedOutboundHosts: route.allowedOutboundHosts,
+        network: networkOf(route),
         config,
       },
     );

@@ -90,8 +90,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   follow();
   const dataServer = createServer(dataListener);
   const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
-  dataPort = await listen(dataServer, config.port, config.host);
+  // The admin listener first: once the data plane listens, guests run, and the runtime must know
+  // both ports before then (they are told in the same turn, ahead of any request).
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
+  dataPort = await listen(dataServer, config.port, config.host);
+  runtime.setGatewayListeners({ dataPorts: [dataPort], adminPorts: [adminPort] });
 
   // Scripts read the ports from this line, so it is printed whatever the log level.
   logger.child({}, { level: "info" }).info(

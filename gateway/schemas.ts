@@ -1,5 +1,6 @@
 // Admin API request and response shapes. deploy-cli imports the types from here, never server code.
 
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Every error answer, from both listeners. */
@@ -122,6 +123,73 @@ export interface DeleteAppResponse {
   purgedKeys: number;
 }
 
+/** The 128-bit value of a valid IPv6 address (read through the URL parser, which also takes IPv4 tails). */
+function ipv6Value(address: string): bigint {
+  const [left = "", right] = canonicalIPv6(address).split("::");
+  const l = left === "" ? [] : left.split(":");
+  const r = right === undefined || right === "" ? [] : right.split(":");
+  const groups =
+    right === undefined ? l : [...l, ...new Array<string>(8 - l.length - r.length).fill("0"), ...r];
+  return groups.reduce((value, g) => (value << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+}
+
+/** RFC 5952 text: lower case, the longest run of zero groups as `::`. */
+function canonicalIPv6(address: string): string {
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
+function formatIP(value: bigint, family: 4 | 6): string {
+  if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join(".");
+  const groups = Array.from({ length: 8 }, (_, i) =>
+    ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16),
+  );
+  return canonicalIPv6(groups.join(":"));
+}
+
+/**
+ * An IP network as `address/prefix`, written with its first address (`10.0.0.0/8`, `fd00::/8`);
+ * a bare address is a network of one. Answers the network in canonical form, or why it is not one.
+ */
+export function normalizeCidr(raw: string): { cidr: string } | { error: string } {
+  const text = raw.trim().toLowerCase();
+  const slash = text.indexOf("/");
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const family = address.includes("%") ? 0 : isIP(address);
+  const width = family === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(width) : text.slice(slash + 1);
+  if (family === 0 || !/^\d{1,3}$/.test(prefixText) || Number(prefixText) > width) {
+    return {
+      error: `"${raw}" is not a network; write an address and a prefix length, e.g. 10.0.0.0/8, 127.0.0.1/32 or fd00::/8`,
+    };
+  }
+  const prefix = Number(prefixText);
+  const value =
+    family === 4
+      ? address.split(".").reduce((v, octet) => (v << 8n) | BigInt(Number(octet)), 0n)
+      : ipv6Value(address);
+  const hostBits = (1n << BigInt(width - prefix)) - 1n;
+  if ((value & hostBits) !== 0n) {
+    const network = formatIP(value & ~hostBits, family === 4 ? 4 : 6);
+    return {
+      error: `"${raw}" has bits set past its /${prefix} prefix; the network is ${network}/${prefix} (or use /${width} for one address)`,
+    };
+  }
+  return { cidr: `${family === 4 ? address : canonicalIPv6(address)}/${prefix}` };
+}
+
+/** A CIDR as the admin API takes it, normalized (see normalizeCidr). */
+export const Cidr = z
+  .string()
+  .max(100)
+  .transform((raw, ctx) => {
+    const result = normalizeCidr(raw);
+    if ("error" in result) {
+      ctx.addIssue({ code: "custom", message: result.error });
+      return z.NEVER;
+    }
+    return result.cidr;
+  });
+
 export const PutTenantBody = z
   .object({
     /** Hostname patterns the tenant's apps may bind (`shop.example.com`, `*.acme.example.com`). */
@@ -139,6 +207,11 @@ export const PutTenantBody = z
       })
       .strict()
       .nullable(),
+    /**
+     * Special address ranges (loopback, private, link-local…) the tenant's apps may call out to,
+     * which no tenant's allow-list opens by itself (`[]` closes them again).
+     */
+    allowPrivateNetwork: z.array(Cidr).max(100, "at most 100 private network ranges per tenant"),
   })
   .partial()
   .strict();
@@ -148,6 +221,7 @@ export interface TenantView {
   hostnames: string[];
   quotas: { apps?: number };
   jwks: { url: string; issuer: string; audience: string } | null;
+  allowPrivateNetwork: string[];
   createdAt: string;
   updatedAt: string;
 }

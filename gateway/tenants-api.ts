@@ -1,5 +1,6 @@
 // Admin API routes for the operator: tenants (the hostnames they may bind, their quotas, an
-// optional external identity provider) and the tokens issued to them.
+// optional external identity provider, the private network ranges their apps may call) and the
+// tokens issued to them.
 
 import { randomUUID } from "node:crypto";
 import type { Hono } from "hono";
@@ -59,14 +60,21 @@ export function mountTenantsApi(app: Hono<any>, deps: TenantsApiDeps) {
         );
       }
     }
+    const allowPrivateNetwork = body.data.allowPrivateNetwork && [...new Set(body.data.allowPrivateNetwork)];
     const { tenant, created } = await state.putTenant(name, {
       hostnames,
       quotas: body.data.quotas,
       jwks: body.data.jwks,
+      allowPrivateNetwork,
     });
     deps.invalidate();
     logger.info(
-      { requestId: c.get("requestId"), tenant: name, hostnames: tenant.hostnames },
+      {
+        requestId: c.get("requestId"),
+        tenant: name,
+        hostnames: tenant.hostnames,
+        allowPrivateNetwork: tenant.allowPrivateNetwork,
+      },
       created ? "tenant created" : "tenant updated",
     );
     return c.json({ tenant: tenantView(tenant) }, created ? 201 : 200);
@@ -199,6 +207,7 @@ function tenantView(t: TenantRecord): TenantView {
     hostnames: t.hostnames,
     quotas: t.quotas,
     jwks: t.jwks ?? null,
+    allowPrivateNetwork: t.allowPrivateNetwork,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
   };

@@ -51,6 +51,7 @@ test("an app's context is sent once, with the worker's instance limits", () => {
         app: "hello",
         buckets: ["default"],
         allowedOutboundHosts: ["https://api.example"],
+        network: { allowPrivateNetwork: [], trustAllowList: false },
         config: [],
       },
     },
@@ -71,11 +72,31 @@ test("a change of access or limits sends a new context; a changed one replaces t
     id: second,
     replaces: first,
     limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
-    access: { tenant: "acme", app: "hello", buckets, allowedOutboundHosts: [], config: [["GREETING", "hi"]] },
+    access: {
+      tenant: "acme",
+      app: "hello",
+      buckets,
+      allowedOutboundHosts: [],
+      network: { allowPrivateNetwork: [], trustAllowList: false },
+      config: [["GREETING", "hi"]],
+    },
   });
   const other = contexts.idFor(limits(10), { tenant: "acme", app: "hello", buckets });
   assert.ok(other !== first && other !== second, "another app's limits get their own context");
   assert.equal((sent[2] as { replaces?: number }).replaces, undefined);
+});
+
+test("a new network grant (the operator opened a range) sends a new context", () => {
+  const { contexts, sent } = registry();
+  const appLimits = limits();
+  const buckets = ["default"];
+  const closed = { allowPrivateNetwork: [], trustAllowList: false };
+  const first = contexts.idFor(appLimits, { tenant: "acme", app: "hello", buckets, network: closed });
+  assert.equal(contexts.idFor(appLimits, { tenant: "acme", app: "hello", buckets, network: closed }), first);
+  const opened = { allowPrivateNetwork: ["10.0.0.0/8"], trustAllowList: false };
+  const second = contexts.idFor(appLimits, { tenant: "acme", app: "hello", buckets, network: opened });
+  assert.notEqual(second, first);
+  assert.deepEqual((sent[1] as Extract<ToWorker, { type: "context" }>).access.network, opened);
 });
 
 test("past the maximum the worker is told to forget every context, then gets them anew", () => {

@@ -3,12 +3,14 @@
 // copying one takes 2.6 µs instead of 4.8.
 
 import type { GuestLimits } from "./limits.ts";
-import type { ToWorker, WireAccess, WireLimits } from "./wire.ts";
+import type { NetworkGrant, ToWorker, WireAccess, WireLimits } from "./wire.ts";
 
 /** Past this many contexts sent to a worker, it is told to forget them all and they go anew. */
 export const MAX_CONTEXTS_PER_WORKER = 1024;
 
 const NONE: readonly never[] = Object.freeze([]);
+/** Without a grant, no special address is reachable. */
+const NO_NETWORK: NetworkGrant = Object.freeze({ allowPrivateNetwork: NONE, trustAllowList: false });
 
 /** Who a request runs as: the parts of its access, as the gateway keeps them per app. */
 export interface AccessParts {
@@ -16,6 +18,7 @@ export interface AccessParts {
   app: string;
   buckets: readonly string[];
   allowedOutboundHosts?: readonly string[];
+  network?: NetworkGrant;
   config?: readonly (readonly [string, string])[];
 }
 
@@ -51,6 +54,7 @@ export class WorkerContexts {
   /** The id of the worker's context for these limits and access, sending it first if needed. */
   idFor(limits: GuestLimits, parts: AccessParts): number {
     const allowedOutboundHosts = parts.allowedOutboundHosts ?? NONE;
+    const network = parts.network ?? NO_NETWORK;
     const config = parts.config ?? NONE;
     const sent = this.#sent.get(limits);
     if (
@@ -59,6 +63,7 @@ export class WorkerContexts {
       sent.access.app === parts.app &&
       sent.access.buckets === parts.buckets &&
       sent.access.allowedOutboundHosts === allowedOutboundHosts &&
+      sent.access.network === network &&
       sent.access.config === config
     ) {
       return sent.id;
@@ -76,6 +81,7 @@ export class WorkerContexts {
       app: parts.app,
       buckets: parts.buckets,
       allowedOutboundHosts,
+      network,
       config,
     };
     this.#send({ type: "context", id, replaces: sent?.id, limits: this.#wireLimits(limits), access });

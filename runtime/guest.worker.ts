@@ -10,7 +10,14 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { KvStore } from "../kv/index.ts";
 import { type ConfigGrant, createConfigImports, EMPTY_CONFIG } from "./capabilities/config.ts";
 import { createKeyValueImports, type KvGrant } from "./capabilities/keyvalue.ts";
-import { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
+import {
+  AddressRanges,
+  type GatewayListeners,
+  type NetworkPolicy,
+  NO_LISTENERS,
+  type OutboundPattern,
+  parseOutboundPattern,
+} from "./capabilities/outbound-hosts.ts";
 import { createOutboundHttpImports, type OutboundGrant } from "./capabilities/outbound-http.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { CpuMeter, GuestStopped, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
@@ -61,7 +68,10 @@ const config = workerData as {
   kv: KvBackendConfig | undefined;
   /** This worker's share of the gateway's memory budget for loaded deployments. */
   memoryBudgetBytes: number;
+  /** The gateway's own ports as they were when this worker started ("listeners" updates them). */
+  listeners: GatewayListeners | undefined;
 };
+let gatewayListeners = config.listeners ?? NO_LISTENERS;
 const meter = new CpuMeter(openCpuSlot(config.cpu), () => outbox.flushOlderThan(OUTBOX_HOLD_MS));
 installCpuMeter(meter);
 const stats = new WorkerStats(config.stats);
@@ -388,9 +398,11 @@ const pools = new Map<string, AppPool>();
 const REQUEST_ENDED = new Error("the request that made this call has ended");
 const stopped = new AbortController();
 stopped.abort();
+const NO_RANGES = new AddressRanges([]);
 /** Between requests an instance may call nothing. */
 const NO_OUTBOUND: OutboundGrant = {
   allowed: [],
+  network: { granted: NO_RANGES, trustAllowList: false, listeners: NO_LISTENERS },
   subrequestsLeft: 0,
   connectTimeoutMs: 0,
   timeoutMs: 0,
@@ -717,6 +729,8 @@ class Cancellation {
  */
 class RequestOutbound implements OutboundGrant {
   readonly allowed: readonly OutboundPattern[];
+  readonly #context: Context;
+  #network: NetworkPolicy | undefined;
   subrequestsLeft: number;
   readonly connectTimeoutMs: number;
   readonly timeoutMs: number;
@@ -724,12 +738,23 @@ class RequestOutbound implements OutboundGrant {
   #done: AbortController | undefined;
   #ended: unknown;
 
-  constructor(allowed: readonly OutboundPattern[], limits: WireLimits) {
-    this.allowed = allowed;
+  constructor(context: Context, limits: WireLimits) {
+    this.allowed = context.outbound;
+    this.#context = context;
     this.subrequestsLeft = limits.outboundRequests;
     this.connectTimeoutMs = limits.outboundConnectTimeoutMs;
     this.timeoutMs = limits.outboundTimeoutMs;
     this.maxResponseBytes = limits.outboundMaxResponseBytes;
+  }
+
+  /** Made on the first outgoing call, with the gateway's ports as the worker knows them then. */
+  get network(): NetworkPolicy {
+    this.#network ??= {
+      granted: this.#context.granted,
+      trustAllowList: this.#context.access.network.trustAllowList,
+      listeners: gatewayListeners,
+    };
+    return this.#network;
   }
 
   get signal(): AbortSignal {
@@ -754,6 +779,8 @@ interface Context {
   /** The app the requests are for (see ownerOf): its own instances serve them. */
   owner: string;
   outbound: readonly OutboundPattern[];
+  /** The special addresses the operator opened for the app's tenant. */
+  granted: AddressRanges;
   config: ConfigGrant;
   last?: { deployment: WireDeployment; pool: AppPool };
 }
@@ -768,6 +795,10 @@ function openContext(limits: WireLimits, access: WireAccess): Context {
     outbound: access.allowedOutboundHosts
       .map(parseOutboundPattern)
       .filter((p): p is OutboundPattern => typeof p !== "string"),
+    granted:
+      access.network.allowPrivateNetwork.length === 0
+        ? NO_RANGES
+        : new AddressRanges(access.network.allowPrivateNetwork),
     config: access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) },
   };
 }
@@ -796,7 +827,7 @@ async function invoke(id: number, deploymentKey: string, request: WireRequest, c
     };
   }
   const cancellation = new Cancellation();
-  const outbound = new RequestOutbound(context.outbound, limits);
+  const outbound = new RequestOutbound(context, limits);
   running.set(id, {
     pool,
     sink,
@@ -975,6 +1006,9 @@ function receive(msg: ToWorker): void {
       break;
     case "contexts-reset":
       contexts.clear();
+      break;
+    case "listeners":
+      gatewayListeners = msg.listeners;
       break;
     case "invoke": {
       const context = contexts.get(msg.context);

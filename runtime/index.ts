@@ -10,7 +10,11 @@
  * const limits = { ...DEFAULT_LIMITS, cpuMs: 20 };
  * const { status, headers, body } = await runtime.invoke({ digest, info }, request, limits, {
  *   requestId, app: "hello", tenant: "acme", buckets: ["default"],
+ *   allowedOutboundHosts: ["https://api.example.com"],
+ *   network: { allowPrivateNetwork: ["10.0.0.0/8"], trustAllowList: false },
  * });
+ * // Once the gateway listens, so guests cannot call back into it:
+ * runtime.setGatewayListeners({ dataPorts: [8787], adminPorts: [8788] });
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -18,6 +22,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { GatewayListeners } from "./capabilities/outbound-hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
 import type { KvBackendConfig } from "./kv-backend.ts";
@@ -35,7 +40,14 @@ import { createPreparer } from "./preparer.ts";
 import type { RuntimeStats } from "./stats.ts";
 import type { WireDeployment } from "./wire.ts";
 
-export { type OutboundPattern, parseOutboundPattern } from "./capabilities/outbound-hosts.ts";
+export {
+  AddressRanges,
+  type GatewayListeners,
+  isSpecialAddress,
+  namedSpecialAddresses,
+  type OutboundPattern,
+  parseOutboundPattern,
+} from "./capabilities/outbound-hosts.ts";
 export type { ComponentInfo } from "./component-info.ts";
 export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
@@ -53,6 +65,7 @@ export {
 } from "./pool.ts";
 export { KV_OPS, type KvOp, type RuntimeStats } from "./stats.ts";
 export { HOP_BY_HOP } from "./wasi/index.ts";
+export type { NetworkGrant } from "./wire.ts";
 
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_INSTANCES_PER_APP = 16;
@@ -123,6 +136,11 @@ export interface Runtime {
   ): Promise<GuestResponse>;
   /** Gets a just-deployed component ready for an app in the worker that will serve it (not awaited). */
   warm(component: DeployedComponent, limits: GuestLimits, owner: AppOwner): void;
+  /**
+   * The gateway's own listening ports, once it listens: no guest reaches its admin port on an
+   * address of this machine, and only guests trusted with `network.trustAllowList` its data port.
+   */
+  setGatewayListeners(listeners: GatewayListeners): void;
   readonly maxComponentBytes: number;
   /** Guest workers replaced since start (CPU-limit kills and crashes). */
   readonly workerRestarts: number;
@@ -202,6 +220,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     warm(component, limits, owner) {
       pool.warm(wire(component), limits, owner);
+    },
+    setGatewayListeners(listeners) {
+      pool.setGatewayListeners(listeners);
     },
     async close() {
       await Promise.all([pool.close(), preparer.close()]);

@@ -5,6 +5,7 @@
 
 import { Worker } from "node:worker_threads";
 import { bodyBytesPassed } from "./body-memory.ts";
+import { type GatewayListeners, NO_LISTENERS } from "./capabilities/outbound-hosts.ts";
 import { WorkerContexts } from "./contexts.ts";
 import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
 import { RuntimeError } from "./errors.ts";
@@ -14,7 +15,15 @@ import type { Logger } from "./logger.ts";
 import { Outbox } from "./outbox.ts";
 import { NULL_BODY_STATUS } from "./response-head.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
-import type { FromWorker, ToWorker, WireDeployment, WireHeaders, WireLimits, WireRequest } from "./wire.ts";
+import type {
+  FromWorker,
+  NetworkGrant,
+  ToWorker,
+  WireDeployment,
+  WireHeaders,
+  WireLimits,
+  WireRequest,
+} from "./wire.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -24,6 +33,8 @@ export interface InvokeContext {
   buckets: readonly string[];
   /** `scheme://host[:port]` patterns the app's guests may call (deny by default). */
   allowedOutboundHosts?: readonly string[];
+  /** The special addresses the operator opened for the app (none by default). */
+  network?: NetworkGrant;
   /** The app's variables and secrets, merged, as wasi:config/store serves them. */
   config?: readonly (readonly [string, string])[];
 }
@@ -120,6 +131,8 @@ export interface GuestPool {
   evict(key: string): void;
   /** Loads a deployment in the worker that will serve it and starts one instance of the app in advance. */
   warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): void;
+  /** Tells every worker, and those started later, the gateway's own ports. */
+  setGatewayListeners(listeners: GatewayListeners): void;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   readonly restarts: number;
   /** Counters and worker state for metrics and readiness. */
@@ -141,6 +154,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   const outputListeners = new Set<GuestOutputListener>();
   const slots: Slot[] = [];
   let spare: Slot | undefined;
+  let listeners = NO_LISTENERS;
 
   /** An app's limits with the pool's instance limits, as a worker takes them. */
   function wireLimits(limits: GuestLimits): WireLimits {
@@ -160,6 +174,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         stats,
         kv: options.kv,
         memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
+        listeners,
       },
     });
     const slot: Slot = {
@@ -501,6 +516,11 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         tenant: owner.tenant,
         app: owner.app,
       });
+    },
+    setGatewayListeners(next) {
+      listeners = Object.freeze({ dataPorts: [...next.dataPorts], adminPorts: [...next.adminPorts] });
+      // Posted before anything later on the same worker: no request sent after this runs without it.
+      for (const s of spare ? [...slots, spare] : slots) post(s, { type: "listeners", listeners });
     },
     evict(key) {
       for (const s of slots) {

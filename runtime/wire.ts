@@ -1,5 +1,6 @@
 // Messages between the main thread and guest workers.
 
+import type { GatewayListeners } from "./capabilities/outbound-hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
 import type { GuestLimits } from "./limits.ts";
@@ -22,8 +23,23 @@ export interface WireRequest {
 }
 
 /**
+ * Which special addresses (loopback, private, link-local…) an app's outbound calls may reach: the
+ * operator's, never the app's own allow-list (see capabilities/outbound-hosts.ts).
+ */
+export interface NetworkGrant {
+  /** CIDRs the operator opened for the app's tenant (`10.0.0.0/8`). */
+  allowPrivateNetwork: readonly string[];
+  /**
+   * Local development (apps of the built-in default tenant): a special address a matching pattern
+   * names literally, or loopback named `localhost`, is allowed, and so is the gateway's data port.
+   */
+  trustAllowList: boolean;
+}
+
+/**
  * What the request may touch: its app's tenant and the buckets granted to the app, the outbound
- * host patterns it allows, and its variables and secrets (merged) for wasi:config.
+ * host patterns it allows and the special addresses the operator opened, and its variables and
+ * secrets (merged) for wasi:config.
  */
 export interface WireAccess {
   tenant: string;
@@ -31,6 +47,7 @@ export interface WireAccess {
   app: string;
   buckets: readonly string[];
   allowedOutboundHosts: readonly string[];
+  network: NetworkGrant;
   config: readonly (readonly [string, string])[];
 }
 
@@ -49,6 +66,8 @@ export type ToWorker =
   | { type: "context"; id: number; limits: WireLimits; access: WireAccess; replaces?: number }
   /** Forget every context: later requests name only contexts sent after this. */
   | { type: "contexts-reset" }
+  /** The gateway's own listening ports, which guests may not call (also in a new worker's data). */
+  | { type: "listeners"; listeners: GatewayListeners }
   | {
       type: "invoke";
       id: number;

@@ -228,6 +228,10 @@ async function send(
 }
 
 function check(world: World, s: HostileSpec, got: Answer): void {
+  if (got.status === 503) {
+    const kills = gw.logs.filter((l) => (l.level as number) >= 40);
+    assert.fail(`${got.body.toString()} after ${JSON.stringify(kills.slice(-3))}`);
+  }
   const want = expected(world, s);
   const shown = `${world} ${JSON.stringify(s)} got ${got.status} ${got.body.toString("latin1").slice(0, 200)}`;
   if (want === "bad") {
@@ -279,6 +283,8 @@ describe("fuzzed response heads", () => {
       await Promise.all([fuzzed.close(), bystander.close()]);
     }
     assert.ok(asked > 50, `the bystander was asked ${asked} times meanwhile`);
+    const kills = gw.logs.filter((l) => l.msg === "guest CPU limit exceeded; restarting its worker");
+    assert.deepEqual(kills, [], "no guest was stopped for CPU");
     assert.equal(gw.process.exitCode, null, "the gateway never exited");
     assert.equal((await fetch(`${gw.adminUrl}/healthz`)).status, 200);
   });

@@ -130,6 +130,7 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
     );
   }
   const adminPort = await listen(adminServer, 0, "127.0.0.1");
+  runtime.setGatewayListeners({ dataPorts: [port], adminPorts: [adminPort] });
 
   async function call<T>(method: string, path: string, body: BodyInit, type: string): Promise<T> {
     const res = await admin.request(path, {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { type RedisServer, startRedisServer } from "../../test/harness/redis-server.ts";
 import { GatewayError } from "../errors.ts";
@@ -137,6 +138,34 @@ for (const [name, open] of Object.entries(backends)) {
       assert.equal(await store.deleteTenant("t1"), false);
     });
 
+    test("tenants: the operator's private ranges are stored, kept on other changes, cleared, and routed", async () => {
+      const { store, peer } = s;
+      const created = await store.putTenant("net", { hostnames: ["*.net.example.com"] });
+      assert.deepEqual(created.tenant.allowPrivateNetwork, [], "none until the operator opens one");
+      await store.putTenant("net", { allowPrivateNetwork: ["10.0.0.0/8", "fd00::/8"] });
+      assert.deepEqual((await peer.getTenant("net"))?.allowPrivateNetwork, ["10.0.0.0/8", "fd00::/8"]);
+      await peer.putTenant("net", { quotas: { apps: 5 } });
+      const kept = await store.getTenant("net");
+      assert.deepEqual(kept?.allowPrivateNetwork, ["10.0.0.0/8", "fd00::/8"], "another change keeps them");
+      assert.deepEqual(kept?.hostnames, ["*.net.example.com"]);
+      assert.deepEqual((await peer.listTenants()).find((t) => t.name === "net")?.allowPrivateNetwork, [
+        "10.0.0.0/8",
+        "fd00::/8",
+      ]);
+      await store.putApp("net-app", { tenant: "net", hostnames: ["a.net.example.com"] });
+      assert.deepEqual((await peer.routeFor("a.net.example.com"))?.allowPrivateNetwork, [
+        "10.0.0.0/8",
+        "fd00::/8",
+      ]);
+      await store.putApp("net-default", { hostnames: ["default.net-test.example.com"] });
+      assert.deepEqual((await peer.routeFor("default.net-test.example.com"))?.allowPrivateNetwork, []);
+      await peer.putTenant("net", { allowPrivateNetwork: [] });
+      assert.deepEqual((await store.getTenant("net"))?.allowPrivateNetwork, []);
+      assert.deepEqual((await store.routeFor("a.net.example.com"))?.allowPrivateNetwork, []);
+      await store.deleteApp("net-app");
+      await store.deleteApp("net-default");
+    });
+
     test("deployments: newest first, the newest ones retained, delete takes them with the app", async () => {
       const { store, peer } = s;
       await store.putApp("deploys", { hostnames: ["deploys.example.com"] });
@@ -218,3 +247,44 @@ for (const [name, open] of Object.entries(backends)) {
     });
   });
 }
+
+describe("state store: sqlite, a state directory from before private ranges", () => {
+  test("opens with its tenants and apps kept, and none of them granted a private range", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "wasmgate-state-old-"));
+    try {
+      // The tables as they were: no tenants.allow_private_network (nor the later apps columns).
+      const old = new DatabaseSync(join(dir, "state.db"));
+      old.exec(`
+        CREATE TABLE apps (name TEXT PRIMARY KEY, active_deployment TEXT, limits TEXT NOT NULL DEFAULT '{}',
+          tenant TEXT NOT NULL DEFAULT 'default', buckets TEXT NOT NULL DEFAULT '["default"]',
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE hostnames (pattern TEXT PRIMARY KEY, app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE);
+        CREATE TABLE tenants (name TEXT PRIMARY KEY, hostnames TEXT NOT NULL, quotas TEXT NOT NULL, jwks TEXT,
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        INSERT INTO tenants VALUES ('old', '["*.old.example.com"]', '{"apps":3}', NULL, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
+        INSERT INTO apps (name, tenant, created_at, updated_at) VALUES ('old-app', 'old', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
+        INSERT INTO hostnames VALUES ('a.old.example.com', 'old-app');
+      `);
+      old.close();
+      const store = createSqliteStateStore(dir);
+      try {
+        const tenant = await store.getTenant("old");
+        assert.deepEqual(tenant?.hostnames, ["*.old.example.com"]);
+        assert.deepEqual(tenant?.quotas, { apps: 3 });
+        assert.deepEqual(tenant?.allowPrivateNetwork, []);
+        assert.equal(tenant?.createdAt, "2025-01-01T00:00:00.000Z");
+        const route = await store.routeFor("a.old.example.com");
+        assert.equal(route?.app, "old-app");
+        assert.deepEqual(route?.allowPrivateNetwork, []);
+        await store.putTenant("old", { allowPrivateNetwork: ["192.168.0.0/16"] });
+        assert.deepEqual((await store.routeFor("a.old.example.com"))?.allowPrivateNetwork, [
+          "192.168.0.0/16",
+        ]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -281,17 +281,25 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     };
   }
 
+  /** Records written before a field existed lack it: they read as its empty value. */
+  const tenantOf = (t: TenantRecord): TenantRecord => ({
+    ...t,
+    allowPrivateNetwork: t.allowPrivateNetwork ?? [],
+  });
+
   const store: RedisStateStore = {
     async getTenant(name) {
-      return (await readJson<TenantRecord>(K.tenant(name))).value;
+      const { value } = await readJson<TenantRecord>(K.tenant(name));
+      return value && tenantOf(value);
     },
     async listTenants() {
       const names = await client.smembers(K.tenants);
-      return (await readMany<TenantRecord>(names.map(K.tenant))).sort(byName);
+      return (await readMany<TenantRecord>(names.map(K.tenant))).map(tenantOf).sort(byName);
     },
-    async putTenant(name, { hostnames, quotas, jwks }) {
+    async putTenant(name, { hostnames, quotas, jwks, allowPrivateNetwork }) {
       return transact(async () => {
-        const { raw, value: current } = await readJson<TenantRecord>(K.tenant(name));
+        const { raw, value: stored } = await readJson<TenantRecord>(K.tenant(name));
+        const current = stored && tenantOf(stored);
         const now = new Date().toISOString();
         const nextJwks = jwks === null ? undefined : (jwks ?? current?.jwks);
         const tenant: TenantRecord = {
@@ -299,6 +307,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
           hostnames: hostnames ?? current?.hostnames ?? [],
           quotas: quotas ?? current?.quotas ?? {},
           jwks: nextJwks,
+          allowPrivateNetwork: allowPrivateNetwork ?? current?.allowPrivateNetwork ?? [],
           createdAt: current?.createdAt ?? now,
           updatedAt: now,
         };
@@ -447,11 +456,13 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       const deployment = app.activeDeployment
         ? (await readJson<DeploymentRecord>(K.dep(app.activeDeployment))).value
         : undefined;
+      const tenant = app.tenant === DEFAULT_TENANT ? undefined : await store.getTenant(app.tenant);
       return {
         app: app.name,
         tenant: app.tenant,
         buckets: app.buckets,
         allowedOutboundHosts: app.allowedOutboundHosts,
+        allowPrivateNetwork: tenant?.allowPrivateNetwork ?? [],
         pattern,
         limits: app.limits,
         deployment,

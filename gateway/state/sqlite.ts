@@ -107,6 +107,7 @@ interface TenantRow {
   hostnames: string;
   quotas: string;
   jwks: string | null;
+  allow_private_network: string;
   created_at: string;
   updated_at: string;
 }
@@ -136,6 +137,11 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   if (!depColumns.some((c) => c.name === "rollback_of")) {
     db.exec("ALTER TABLE deployments ADD COLUMN rollback_of TEXT");
   }
+  // ... and before the operator could open private ranges to a tenant, this one (none opened).
+  const tenantColumns = db.prepare("PRAGMA table_info(tenants)").all() as { name: string }[];
+  if (!tenantColumns.some((c) => c.name === "allow_private_network")) {
+    db.exec("ALTER TABLE tenants ADD COLUMN allow_private_network TEXT NOT NULL DEFAULT '[]'");
+  }
 
   const q = {
     app: db.prepare("SELECT * FROM apps WHERE name = ?"),
@@ -151,7 +157,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       "INSERT INTO tenants (name, hostnames, quotas, jwks, created_at, updated_at) VALUES (?, '[]', '{}', NULL, ?, ?)",
     ),
     updateTenant: db.prepare(
-      "UPDATE tenants SET hostnames = ?, quotas = ?, jwks = ?, updated_at = ? WHERE name = ?",
+      "UPDATE tenants SET hostnames = ?, quotas = ?, jwks = ?, allow_private_network = ?, updated_at = ? WHERE name = ?",
     ),
     deleteTenant: db.prepare("DELETE FROM tenants WHERE name = ?"),
     revokeTenantTokens: db.prepare(
@@ -191,7 +197,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -251,6 +257,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       hostnames: JSON.parse(row.hostnames),
       quotas: JSON.parse(row.quotas),
       jwks: row.jwks ? JSON.parse(row.jwks) : undefined,
+      allowPrivateNetwork: JSON.parse(row.allow_private_network ?? "[]"),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -278,7 +285,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     async listTenants() {
       return (q.tenants.all() as unknown as TenantRow[]).map(toTenant);
     },
-    async putTenant(name, { hostnames, quotas, jwks }) {
+    async putTenant(name, { hostnames, quotas, jwks, allowPrivateNetwork }) {
       const now = new Date().toISOString();
       return transaction(() => {
         const existing = q.tenant.get(name) as TenantRow | undefined;
@@ -289,6 +296,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           JSON.stringify(hostnames ?? current.hostnames),
           JSON.stringify(quotas ?? current.quotas),
           nextJwks ? JSON.stringify(nextJwks) : null,
+          JSON.stringify(allowPrivateNetwork ?? current.allowPrivateNetwork),
           now,
           name,
         );
@@ -375,6 +383,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
             app_tenant: string;
             app_buckets: string;
             app_outbound: string;
+            tenant_private: string | null;
             id: string | null;
           })
         | undefined;
@@ -386,6 +395,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         tenant: row.app_tenant,
         buckets: JSON.parse(row.app_buckets),
         allowedOutboundHosts: JSON.parse(row.app_outbound),
+        allowPrivateNetwork: row.tenant_private ? JSON.parse(row.tenant_private) : [],
         deployment: row.id ? toDeployment(row) : undefined,
       };
       return route;

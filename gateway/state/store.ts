@@ -21,6 +21,11 @@ export interface TenantRecord {
   quotas: { apps?: number };
   /** Trust tokens from this identity provider too (verified against its JSON Web Key Set). */
   jwks: { url: string; issuer: string; audience: string } | undefined;
+  /**
+   * CIDRs of special addresses (loopback, private, link-local…) its apps may call out to; only
+   * the operator sets them. Empty: none.
+   */
+  allowPrivateNetwork: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -67,6 +72,8 @@ export interface Route {
   tenant: string;
   buckets: string[];
   allowedOutboundHosts: string[];
+  /** The tenant's `allowPrivateNetwork` (the default tenant's: none). */
+  allowPrivateNetwork: string[];
   pattern: string;
   limits: AppLimits;
   deployment: DeploymentRecord | undefined;
@@ -78,7 +85,12 @@ export interface StateStore {
   /** Creates the tenant or updates the fields given. */
   putTenant(
     name: string,
-    changes: { hostnames?: string[]; quotas?: TenantRecord["quotas"]; jwks?: TenantRecord["jwks"] | null },
+    changes: {
+      hostnames?: string[];
+      quotas?: TenantRecord["quotas"];
+      jwks?: TenantRecord["jwks"] | null;
+      allowPrivateNetwork?: string[];
+    },
   ): Promise<{ tenant: TenantRecord; created: boolean }>;
   /** Removes the tenant and revokes its tokens; ERR_TENANT_HAS_APPS while it still has apps. */
   deleteTenant(name: string): Promise<boolean>;

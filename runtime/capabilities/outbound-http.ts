@@ -2,9 +2,10 @@
 //
 // A request goes out only when one of its app's allowed patterns matches it (otherwise
 // `HTTP-request-denied`, before any DNS or network traffic). The host name is resolved here, every
-// address is checked (loopback, private, link-local, metadata… are refused unless a matching
-// pattern names them: `destination-IP-prohibited`), and the connection goes to a vetted address
-// only: the socket's lookup returns exactly those, so DNS cannot answer differently in between.
+// address is checked against the network policy (loopback, private, link-local, metadata… only
+// where the operator opened them, the gateway's own admin port never; see outbound-hosts.ts:
+// `destination-IP-prohibited`), and the connection goes to a vetted address only: the socket's
+// lookup returns exactly those, so DNS cannot answer differently in between.
 // Redirects are followed here (at most MAX_REDIRECTS), each hop checked again like a new request.
 // Each request has a budget of subrequests (every hop counts), a connect timeout, a total timeout
 // and a response body limit. Waiting (for the answer, for body bytes, for the upstream to take the
@@ -28,9 +29,9 @@ import {
 } from "../wasi/http.ts";
 import { ByteQueue, fail } from "../wasi/io.ts";
 import {
-  explicitlyAllowed,
-  isSpecialAddress,
+  addressAllowed,
   matchingPatterns,
+  type NetworkPolicy,
   type OutboundPattern,
   type OutboundTarget,
   targetOf,
@@ -39,6 +40,8 @@ import {
 /** What the running request may do; set by the worker before each call. */
 export interface OutboundGrant {
   allowed: readonly OutboundPattern[];
+  /** Which special addresses and gateway ports may be reached, checked after DNS on every hop. */
+  network: NetworkPolicy;
   /** Outgoing requests (every redirect hop counts) left for this request. */
   subrequestsLeft: number;
   connectTimeoutMs: number;
@@ -150,6 +153,7 @@ function methodOf(request: OutgoingRequest): string {
 async function vet(
   target: OutboundTarget,
   patterns: OutboundPattern[],
+  network: NetworkPolicy,
   timeoutMs: number,
 ): Promise<LookupAddress[]> {
   let addresses: LookupAddress[];
@@ -168,9 +172,7 @@ async function vet(
     if (addresses.length === 0)
       throw new Refused({ tag: "DNS-error", val: { rcode: "ENODATA", infoCode: undefined } });
   }
-  const usable = addresses.filter(
-    (a) => !isSpecialAddress(a.address) || explicitlyAllowed(patterns, a.address),
-  );
+  const usable = addresses.filter((a) => addressAllowed(network, patterns, a.address, target.port));
   if (usable.length === 0) throw new Refused({ tag: "destination-IP-prohibited" });
   return usable;
 }
@@ -290,7 +292,7 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
       let agent: Agent | undefined;
       try {
         const target = targetOf(url)!;
-        const addresses = await vet(target, patterns, limits.connectMs);
+        const addresses = await vet(target, patterns, g.network, limits.connectMs);
         if (signal.aborted) throw signal.reason;
         const { Agent } = await loadUndici();
         agent = new Agent({

@@ -1,4 +1,4 @@
-// Real HTTP servers on 127.0.0.1 for outbound tests: they count the connections they accept, so a
+// Real HTTP servers on loopback (127.0.0.1 unless told otherwise) for outbound tests: they count the connections they accept, so a
 // test can show that a refused request never reached them.
 
 import { createHash } from "node:crypto";
@@ -26,8 +26,8 @@ export function bigBody(size: number): { chunk: (offset: number, length: number)
   return { chunk, sha256: hash.digest("hex") };
 }
 
-async function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+async function listen(server: Server | ReturnType<typeof createTcpServer>, host: string): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -51,9 +51,10 @@ function track(server: { on(event: "connection", fn: (s: Socket) => void): unkno
 
 /**
  * Routes: /hello; /big?size=n (streamed in 64 KiB chunks, no content-length); /redirect?to=<url>;
- * /slow?ms=n (headers after n ms); POST /echo (answers the body's length and SHA-256).
+ * /slow?ms=n (headers after n ms); POST /echo (answers the body's length and SHA-256). `host` is the
+ * loopback address it listens on (Linux answers all of 127.0.0.0/8).
  */
-export async function startUpstream(): Promise<Upstream> {
+export async function startUpstream(host = "127.0.0.1"): Promise<Upstream> {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://upstream");
     if (url.pathname === "/hello") {
@@ -88,7 +89,7 @@ export async function startUpstream(): Promise<Upstream> {
       res.end("not found\n");
     }
   });
-  return serve(server, "http");
+  return serve(server, "http", host);
 }
 
 /** A TCP server that accepts and never answers: a TLS handshake with it never completes. */
@@ -96,15 +97,20 @@ export async function startSilentServer(): Promise<Upstream> {
   return serve(
     createTcpServer(() => {}),
     "https",
+    "127.0.0.1",
   );
 }
 
 /** Listens on a free loopback port, counting connections, and closes them all on `close()`. */
-async function serve(server: Parameters<typeof listen>[0], scheme: "http" | "https"): Promise<Upstream> {
+async function serve(
+  server: Parameters<typeof listen>[0],
+  scheme: "http" | "https",
+  host: string,
+): Promise<Upstream> {
   const conns = track(server);
-  const port = await listen(server);
+  const port = await listen(server, host);
   return {
-    url: `${scheme}://127.0.0.1:${port}`,
+    url: `${scheme}://${host}:${port}`,
     port,
     get connections() {
       return conns.count;
