@@ -22,12 +22,9 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GatewayListeners } from "./capabilities/outbound-hosts.ts";
+import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
-import type { KvBackendConfig } from "./kv-backend.ts";
-import type { GuestLimits } from "./limits.ts";
-import type { Logger } from "./logger.ts";
 import {
   type AppOwner,
   createGuestPool,
@@ -35,10 +32,12 @@ import {
   type GuestRequest,
   type GuestResponse,
   type InvokeContext,
-} from "./pool.ts";
-import { createPreparer } from "./preparer.ts";
+} from "./host/pool.ts";
+import { createPreparer } from "./host/preparer.ts";
+import type { GuestLimits } from "./limits.ts";
+import type { Logger } from "./logger.ts";
+import type { KvBackendConfig, WireDeployment } from "./protocol.ts";
 import type { RuntimeStats } from "./stats.ts";
-import type { WireDeployment } from "./wire.ts";
 
 export {
   AddressRanges,
@@ -47,13 +46,10 @@ export {
   namedSpecialAddresses,
   type OutboundPattern,
   parseOutboundPattern,
-} from "./capabilities/outbound-hosts.ts";
+} from "./capabilities/outbound-http/hosts.ts";
+export { HOP_BY_HOP } from "./capabilities/wasi/index.ts";
 export type { ComponentInfo } from "./component-info.ts";
 export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
-export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
-export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
-export type { Logger } from "./logger.ts";
-export { Outbox } from "./outbox.ts";
 export {
   type AppOwner,
   type GuestOutputListener,
@@ -62,10 +58,13 @@ export {
   type InvokeContext,
   inlineBody,
   REQUEST_ID_HEADER,
-} from "./pool.ts";
+} from "./host/pool.ts";
+export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
+export type { Logger } from "./logger.ts";
+export { Outbox } from "./outbox.ts";
+export type { KvBackendConfig, NetworkGrant } from "./protocol.ts";
 export { KV_OPS, type KvOp, type RuntimeStats } from "./stats.ts";
-export { HOP_BY_HOP } from "./wasi/index.ts";
-export type { NetworkGrant } from "./wire.ts";
+export { createKvBackend } from "./worker/kv-backend.ts";
 
 export const DEFAULT_MAX_COMPONENT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_INSTANCES_PER_APP = 16;

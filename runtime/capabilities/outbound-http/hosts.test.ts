@@ -13,7 +13,7 @@ import {
   type OutboundPattern,
   parseOutboundPattern,
   targetOf,
-} from "./outbound-hosts.ts";
+} from "./hosts.ts";
 
 function patterns(...raw: string[]): OutboundPattern[] {
   return raw.map((r) => {

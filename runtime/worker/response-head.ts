@@ -4,7 +4,7 @@
 // anything of it leaves for the main thread; what passes is something Node's HTTP server writes
 // without complaint, and what does not becomes 502 ERR_GUEST_BAD_RESPONSE naming the header.
 
-import type { WireHeaders } from "./wire.ts";
+import type { WireHeaders } from "../protocol.ts";
 
 /** The whole head a guest may send: names and values together. */
 export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
@@ -17,9 +17,6 @@ const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** Any character past U+00FF: a text value that is not plain Latin-1. */
 const WIDE = /[\u0100-\uffff]/;
 const LENGTH = /^\d{1,15}$/;
-
-/** Statuses whose responses carry no body, whatever the guest wrote. */
-export const NULL_BODY_STATUS: ReadonlySet<number> = new Set([204, 205, 304]);
 
 /**
  * Connection-level fields and the body's framing: set by the gateway, never by a guest. A guest's

@@ -3,7 +3,7 @@
 // value, or an Error's `payload`, as `err(...)`); a thrown Error would trap the instance instead.
 // Every wait goes through `suspend`, so time a guest spends waiting is not charged as its CPU.
 
-import { suspend } from "../cpu-meter.ts";
+import { suspend } from "../../worker/cpu-meter.ts";
 
 export type StreamError = { tag: "last-operation-failed"; val: IoError } | { tag: "closed" };
 

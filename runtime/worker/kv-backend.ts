@@ -1,10 +1,11 @@
 // Which key-value store guests use: Redis when the gateway has REDIS_URL, otherwise the embedded
 // SQLite file in the state directory. Each worker opens its own client from this description.
 
-import { createSqliteKvStore } from "../kv/sqlite.ts";
-import type { KvStore } from "../kv/store.ts";
+import { createSqliteKvStore } from "../../kv/sqlite.ts";
+import type { KvStore } from "../../kv/store.ts";
+import type { KvBackendConfig } from "../protocol.ts";
 
-export type KvBackendConfig = { kind: "redis"; url: string } | { kind: "sqlite"; path: string };
+export type { KvBackendConfig };
 
 export function createKvBackend(config: KvBackendConfig | undefined): KvStore {
   if (!config) throw new Error("no key-value store is configured");
@@ -12,7 +13,7 @@ export function createKvBackend(config: KvBackendConfig | undefined): KvStore {
   const { url } = config;
   // Loading the Redis client is a quarter of a guest worker's start (about 30 ms): a worker
   // replacing one stopped for a runaway guest should not pay it before its first KV call.
-  return lazyKvStore(async () => (await import("../kv/redis.ts")).createRedisKvStore({ url }));
+  return lazyKvStore(async () => (await import("../../kv/redis.ts")).createRedisKvStore({ url }));
 }
 
 /** Every operation of a store, so that the compiler checks a wrapper forwards them all. */

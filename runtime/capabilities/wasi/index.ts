@@ -1,9 +1,11 @@
 // The wasi imports every guest gets, keyed by unversioned interface name: jco's instantiation
 // looks imports up without the version, so one implementation serves every 0.2.x a component uses.
 
+import type { Capability } from "../types.ts";
 import { createCliImports, type GuestOutput } from "./cli.ts";
 import { createClockImports } from "./clocks.ts";
 import { createDeniedImports } from "./denied.ts";
+import { linkDirectly } from "./direct.ts";
 import { createHttpImports } from "./http.ts";
 import { InputStream, IoError, OutputStream, Pollable, poll } from "./io.ts";
 
@@ -48,3 +50,19 @@ export function createWasiImports(output: GuestOutput): Record<string, Record<st
     "wasmgate:edge/types": {},
   };
 }
+
+/**
+ * The basics every guest has and needs no grant for: wasi:io, clocks, random, cli (stdout and
+ * stderr become log lines; no environment, arguments or stdin), the wasi:http types and incoming
+ * handler, and filesystem and sockets that grant nothing.
+ */
+export const wasi: Capability<undefined, undefined> = {
+  name: "wasi",
+  docs: "runtime/capabilities/wasi/README.md",
+  asyncImports: ASYNC_IMPORTS,
+  imports: (ctx) => createWasiImports(ctx.output),
+  linkCore: linkDirectly,
+  forApp: () => undefined,
+  begin: () => undefined,
+  idle: undefined,
+};

@@ -1,15 +1,9 @@
 // Runs deploy-time transpiles off the main thread: a 14 MB component takes about a second.
 
 import { parentPort } from "node:worker_threads";
-import { isRuntimeErrorCode } from "./errors.ts";
-import { type PrepareLimits, prepareComponent } from "./prepare.ts";
-
-export interface PrepareRequest {
-  id: number;
-  bytes: Uint8Array;
-  outDir: string;
-  limits: PrepareLimits;
-}
+import { isRuntimeErrorCode } from "../errors.ts";
+import type { PrepareRequest } from "../protocol.ts";
+import { prepareComponent } from "./prepare.ts";
 
 parentPort!.on("message", async (msg: PrepareRequest) => {
   try {

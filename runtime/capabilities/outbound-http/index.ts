@@ -11,13 +11,18 @@
 // and a response body limit. Waiting (for the answer, for body bytes, for the upstream to take the
 // request body) suspends the guest through JSPI, so it is not charged as CPU and a deadline
 // interrupts it. Failures reach the guest as wasi:http `error-code` variants, never as traps.
+//
+// Over 400 lines on purpose: the request, its redirects, its body pumps and its limits share one
+// call's state, and reading them in one place is how the address checks are kept on every hop.
 
 import type { LookupAddress } from "node:dns";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
 import type { Agent } from "undici";
-import { STREAM_WINDOW } from "../limits.ts";
+import { STREAM_WINDOW } from "../../limits.ts";
+import type { WireLimits } from "../../protocol.ts";
+import type { Capability, HostServices } from "../types.ts";
 import {
   type ErrorCode,
   FutureIncomingResponse,
@@ -29,13 +34,16 @@ import {
 } from "../wasi/http.ts";
 import { ByteQueue, fail } from "../wasi/io.ts";
 import {
+  AddressRanges,
   addressAllowed,
   matchingPatterns,
   type NetworkPolicy,
+  NO_LISTENERS,
   type OutboundPattern,
   type OutboundTarget,
+  parseOutboundPattern,
   targetOf,
-} from "./outbound-hosts.ts";
+} from "./hosts.ts";
 
 /** What the running request may do; set by the worker before each call. */
 export interface OutboundGrant {
@@ -418,3 +426,103 @@ export function createOutboundHttpImports(grant: () => OutboundGrant) {
 
   return { "wasi:http/outgoing-handler": { handle } };
 }
+
+/** What an app's access means for its outgoing calls, worked out once per app and worker. */
+interface OutboundApp {
+  allowed: readonly OutboundPattern[];
+  /** The special addresses the operator opened for the app's tenant. */
+  granted: AddressRanges;
+  trustAllowList: boolean;
+}
+
+/** Why a request's outgoing calls were cut short when it ended normally. */
+const REQUEST_ENDED = new Error("the request that made this call has ended");
+const stopped = new AbortController();
+stopped.abort();
+const NO_RANGES = new AddressRanges([]);
+/** Between requests an instance may call nothing. */
+const NO_OUTBOUND: OutboundGrant = {
+  allowed: [],
+  network: { granted: NO_RANGES, trustAllowList: false, listeners: NO_LISTENERS },
+  subrequestsLeft: 0,
+  connectTimeoutMs: 0,
+  timeoutMs: 0,
+  maxResponseBytes: 0,
+  signal: stopped.signal,
+};
+
+/**
+ * What one request may call out to. Its calls end with it (answered, failed or cancelled); the
+ * abort signal is made on first use, as most requests call out to nothing.
+ */
+class RequestOutbound implements OutboundGrant {
+  readonly allowed: readonly OutboundPattern[];
+  readonly #app: OutboundApp;
+  readonly #services: HostServices;
+  #network: NetworkPolicy | undefined;
+  subrequestsLeft: number;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  #done: AbortController | undefined;
+  #ended: unknown;
+
+  constructor(app: OutboundApp, limits: WireLimits, services: HostServices) {
+    this.allowed = app.allowed;
+    this.#app = app;
+    this.#services = services;
+    this.subrequestsLeft = limits.outboundRequests;
+    this.connectTimeoutMs = limits.outboundConnectTimeoutMs;
+    this.timeoutMs = limits.outboundTimeoutMs;
+    this.maxResponseBytes = limits.outboundMaxResponseBytes;
+  }
+
+  /** Made on the first outgoing call, with the gateway's ports as the worker knows them then. */
+  get network(): NetworkPolicy {
+    this.#network ??= {
+      granted: this.#app.granted,
+      trustAllowList: this.#app.trustAllowList,
+      listeners: this.#services.gatewayListeners(),
+    };
+    return this.#network;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#done) {
+      this.#done = new AbortController();
+      if (this.#ended !== undefined) this.#done.abort(this.#ended);
+    }
+    return this.#done.signal;
+  }
+
+  end(reason: unknown): void {
+    if (this.#ended !== undefined) return;
+    this.#ended = reason;
+    this.#done?.abort(reason);
+  }
+}
+
+/**
+ * wasi:http/outgoing-handler: deny by default, the app's allow-list, the operator's network
+ * policy, and per-request limits (subrequests, timeouts, response size).
+ */
+export const outboundHttp: Capability<OutboundApp, OutboundGrant> = {
+  name: "outbound-http",
+  docs: "runtime/capabilities/outbound-http/README.md",
+  asyncImports: [],
+  imports: ({ current }) => createOutboundHttpImports(current),
+  forApp: (access) => ({
+    // The gateway validated them; anything unparsable is simply not allowed.
+    allowed: access.allowedOutboundHosts
+      .map(parseOutboundPattern)
+      .filter((p): p is OutboundPattern => typeof p !== "string"),
+    granted:
+      access.network.allowPrivateNetwork.length === 0
+        ? NO_RANGES
+        : new AddressRanges(access.network.allowPrivateNetwork),
+    trustAllowList: access.network.trustAllowList,
+  }),
+  begin: (app, limits, services) => new RequestOutbound(app, limits, services),
+  end: (request, reason) => (request as RequestOutbound).end(reason ?? REQUEST_ENDED),
+  idle: NO_OUTBOUND,
+};

@@ -2,10 +2,9 @@
 // of a deploy never blocks the event loop serving requests.
 
 import { Worker } from "node:worker_threads";
-import type { ComponentInfo } from "./component-info.ts";
-import { RuntimeError, type RuntimeErrorCode } from "./errors.ts";
-import type { PrepareLimits } from "./prepare.ts";
-import type { PrepareRequest } from "./prepare.worker.ts";
+import type { ComponentInfo } from "../component-info.ts";
+import { RuntimeError, type RuntimeErrorCode } from "../errors.ts";
+import type { PrepareLimits, PrepareRequest } from "../protocol.ts";
 
 type Reply = { id: number; info?: ComponentInfo; error?: { code: RuntimeErrorCode; message: string } };
 
@@ -20,7 +19,7 @@ export function createPreparer(): Preparer {
   const pending = new Map<number, { resolve(info: ComponentInfo): void; reject(err: Error): void }>();
 
   function start(): Worker {
-    const w = new Worker(new URL("./prepare.worker.ts", import.meta.url));
+    const w = new Worker(new URL("../worker/prepare.worker.ts", import.meta.url));
     w.on("message", (msg: Reply) => {
       const p = pending.get(msg.id);
       pending.delete(msg.id);

@@ -1,6 +1,8 @@
-// Messages between the main thread and guest workers.
+// The protocol between the main thread (runtime/host/) and the worker threads (runtime/worker/):
+// the messages each way, what a worker is started with, and the shapes both sides agree on. The
+// two sides share nothing else but the CPU slot's layout (cpu-slot.ts).
 
-import type { GatewayListeners } from "./capabilities/outbound-hosts.ts";
+import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
 import type { GuestLimits } from "./limits.ts";
@@ -107,3 +109,25 @@ export type FromWorker =
   | { type: "ready" }
   /** The worker unloaded an idle deployment to stay within its memory budget. */
   | { type: "unloaded"; key: string };
+
+/** Which key-value store guests use; each worker opens its own client from this description. */
+export type KvBackendConfig = { kind: "redis"; url: string } | { kind: "sqlite"; path: string };
+
+/** Statuses whose responses carry no body, whatever the guest wrote. */
+export const NULL_BODY_STATUS: ReadonlySet<number> = new Set([204, 205, 304]);
+
+/** Deploy-time limits for the prepare worker. */
+export interface PrepareLimits {
+  /** Largest component accepted. */
+  maxBytes: number;
+  /** Linear memory cap the app runs with: a component starting with more is refused. */
+  memoryBytes: number;
+}
+
+/** A transpile for the prepare worker. */
+export interface PrepareRequest {
+  id: number;
+  bytes: Uint8Array;
+  outDir: string;
+  limits: PrepareLimits;
+}

@@ -2,8 +2,8 @@
 // each request names its context. They made up most of every invoke message: without them,
 // copying one takes 2.6 µs instead of 4.8.
 
-import type { GuestLimits } from "./limits.ts";
-import type { NetworkGrant, ToWorker, WireAccess, WireLimits } from "./wire.ts";
+import type { GuestLimits } from "../limits.ts";
+import type { NetworkGrant, ToWorker, WireAccess, WireLimits } from "../protocol.ts";
 
 /** Past this many contexts sent to a worker, it is told to forget them all and they go anew. */
 export const MAX_CONTEXTS_PER_WORKER = 1024;

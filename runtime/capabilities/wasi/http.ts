@@ -2,6 +2,9 @@
 // Incoming requests are built by the worker from the gateway's request; the guest's response is
 // handed to a `ResponseSink` as soon as `response-outparam.set` is called, and its body streams out
 // as the guest writes it.
+//
+// Over 400 lines on purpose: the wasi:http resources (fields, requests, responses, bodies, futures)
+// are one family whose methods hand each other private state.
 
 import { type ByteQueue, type ByteSink, fail, InputStream, IoError, OutputStream, Pollable } from "./io.ts";
 

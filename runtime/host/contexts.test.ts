@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { GuestLimits } from "../limits.ts";
+import type { ToWorker } from "../protocol.ts";
 import { WorkerContexts } from "./contexts.ts";
-import type { GuestLimits } from "./limits.ts";
-import type { ToWorker } from "./wire.ts";
 
 function limits(cpuMs = 50): GuestLimits {
   return {

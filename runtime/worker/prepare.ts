@@ -5,12 +5,11 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
-import { createConfigImports, EMPTY_CONFIG } from "./capabilities/config.ts";
-import { createKeyValueImports, KV_ASYNC_IMPORTS } from "./capabilities/keyvalue.ts";
-import type { ComponentInfo } from "./component-info.ts";
-import { RuntimeError } from "./errors.ts";
+import { asyncImports, supportedImports } from "../capabilities/index.ts";
+import type { ComponentInfo } from "../component-info.ts";
+import { RuntimeError } from "../errors.ts";
+import type { PrepareLimits } from "../protocol.ts";
 import { capMemory } from "./memory-cap.ts";
-import { ASYNC_IMPORTS, createWasiImports, GuestOutput } from "./wasi/index.ts";
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const CORE_VERSION = [0x01, 0x00, 0x00, 0x00];
@@ -18,18 +17,8 @@ const COMPONENT_VERSION = [0x0d, 0x00, 0x01, 0x00];
 const HTTP_HANDLER = /^wasi:http\/incoming-handler@0\.2\.\d+$/;
 const EDGE_HANDLER = /^wasmgate:edge\/handler@0\.1\.\d+$/;
 
-export const SUPPORTED_IMPORTS: ReadonlySet<string> = new Set([
-  ...Object.keys(createWasiImports(new GuestOutput(0, () => {}))),
-  ...Object.keys(
-    createKeyValueImports(
-      () => {
-        throw new Error("not used");
-      },
-      () => ({ tenant: "", buckets: [], opsLeft: 0 }),
-    ),
-  ),
-  ...Object.keys(createConfigImports(() => EMPTY_CONFIG)),
-]);
+/** What a component may import: every interface some capability implements. */
+export const SUPPORTED_IMPORTS: ReadonlySet<string> = supportedImports();
 
 function startsWith(bytes: Uint8Array, offset: number, expected: number[]): boolean {
   return expected.every((b, i) => bytes[offset + i] === b);
@@ -58,12 +47,7 @@ export function checkComponentHeader(bytes: Uint8Array, maxBytes: number): void 
   }
 }
 
-export interface PrepareLimits {
-  /** Largest component accepted. */
-  maxBytes: number;
-  /** Linear memory cap the app runs with: a component starting with more is refused. */
-  memoryBytes: number;
-}
+export type { PrepareLimits };
 
 /**
  * Validates and transpiles `bytes` into `outDir` (written atomically: a temp directory renamed
@@ -81,7 +65,7 @@ export async function prepareComponent(
       name: "component",
       instantiation: "async",
       asyncMode: "jspi",
-      asyncImports: [...ASYNC_IMPORTS, ...KV_ASYNC_IMPORTS],
+      asyncImports: asyncImports(),
       asyncExports: ["wasi:http/incoming-handler#handle", "wasmgate:edge/handler#handle"],
       emitTypescriptDeclarations: false,
     } as never)) as never;

@@ -2,6 +2,8 @@
 // variable or a secret, never both: the gateway refuses the second), as they were when the
 // request started. They travel with each request, so a change is seen by the next request.
 
+import type { Capability } from "../types.ts";
+
 /** What the running request may read; set by the worker before each call. */
 export interface ConfigGrant {
   entries: ReadonlyMap<string, string>;
@@ -25,3 +27,14 @@ export function createConfigImports(grant: () => ConfigGrant) {
     },
   };
 }
+
+/** wasi:config/store@0.2.0-draft on the app's variables and secrets. */
+export const config: Capability<ConfigGrant, ConfigGrant> = {
+  name: "config",
+  docs: "runtime/capabilities/config/README.md",
+  asyncImports: [],
+  imports: ({ current }) => createConfigImports(current),
+  forApp: (access) => (access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) }),
+  begin: (app) => app,
+  idle: EMPTY_CONFIG,
+};

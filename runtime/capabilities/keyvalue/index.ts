@@ -5,9 +5,10 @@
 // wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
 // budget, and reports failures as the WIT error variant, never as a trap.
 
-import { isKvError } from "../../kv/errors.ts";
-import type { KvNamespace, KvStore } from "../../kv/store.ts";
-import { GuestStopped, suspend } from "../cpu-meter.ts";
+import { isKvError } from "../../../kv/errors.ts";
+import type { KvNamespace, KvStore } from "../../../kv/store.ts";
+import { GuestStopped, suspend } from "../../worker/cpu-meter.ts";
+import type { Capability } from "../types.ts";
 
 /** What the running request may do; set by the worker before each call. */
 export interface KvGrant {
@@ -178,3 +179,19 @@ export function createKeyValueImports(
     },
   };
 }
+
+const NO_KV: KvGrant = Object.freeze({ tenant: "", buckets: Object.freeze([]), opsLeft: 0 });
+
+/**
+ * wasi:keyvalue@0.2.0-draft2 and wasmgate:kv/ext on the gateway's store: an app opens only the
+ * buckets granted to it, each request has an operation budget (`kvOps`).
+ */
+export const keyValue: Capability<Pick<KvGrant, "tenant" | "buckets">, KvGrant> = {
+  name: "keyvalue",
+  docs: "runtime/capabilities/keyvalue/README.md",
+  asyncImports: KV_ASYNC_IMPORTS,
+  imports: ({ current, services }) => createKeyValueImports(services.kvStore, current, services.onKvOpLimit),
+  forApp: (access) => ({ tenant: access.tenant, buckets: access.buckets }),
+  begin: (app, limits) => ({ tenant: app.tenant, buckets: app.buckets, opsLeft: limits.kvOps }),
+  idle: NO_KV,
+};

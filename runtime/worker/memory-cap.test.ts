@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RuntimeError } from "./errors.ts";
+import { RuntimeError } from "../errors.ts";
 import { capMemory, WASM_PAGE } from "./memory-cap.ts";
 
 // (module (memory (export "m") <min> [max]) (func (export "grow") (param i32) (result i32) local.get 0 memory.grow))

@@ -3,7 +3,7 @@
 // maximum makes `memory.grow` fail at the cap instead (measured: an uncapped bomb reached 3 GiB RSS,
 // a capped one trapped in 72 ms).
 
-import { RuntimeError } from "./errors.ts";
+import { RuntimeError } from "../errors.ts";
 
 export const WASM_PAGE = 64 * 1024;
 const MEMORY_SECTION = 5;

@@ -2,28 +2,32 @@
 // both ways with flow control, enforces deadlines, and runs the CPU watchdog. A worker whose guest
 // overruns its CPU budget is terminated (the only way to stop a wasm loop) and replaced at once by a
 // pre-spawned spare; only the requests in flight on that worker fail.
+//
+// Over 400 lines on purpose: dispatch, body pumping both ways, deadlines and the watchdog all act
+// on the same per-worker slots and pending requests; split apart they would pass that state around.
 
 import { Worker } from "node:worker_threads";
+import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
+import { type CpuSlot, createCpuSlot, now } from "../cpu-slot.ts";
+import { RuntimeError } from "../errors.ts";
+import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import { Outbox } from "../outbox.ts";
+import {
+  type FromWorker,
+  type KvBackendConfig,
+  type NetworkGrant,
+  NULL_BODY_STATUS,
+  type ToWorker,
+  type WireDeployment,
+  type WireHeaders,
+  type WireLimits,
+  type WireRequest,
+} from "../protocol.ts";
+import { createStatsBuffer, type RuntimeStats, StatsTotals } from "../stats.ts";
 import { bodyBytesPassed } from "./body-memory.ts";
-import { type GatewayListeners, NO_LISTENERS } from "./capabilities/outbound-hosts.ts";
 import { WorkerContexts } from "./contexts.ts";
-import { type CpuSlot, createCpuSlot, now, overrun } from "./cpu-meter.ts";
-import { RuntimeError } from "./errors.ts";
-import type { KvBackendConfig } from "./kv-backend.ts";
-import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "./limits.ts";
-import type { Logger } from "./logger.ts";
-import { Outbox } from "./outbox.ts";
-import { NULL_BODY_STATUS } from "./response-head.ts";
-import { createStatsBuffer, type RuntimeStats, StatsTotals } from "./stats.ts";
-import type {
-  FromWorker,
-  NetworkGrant,
-  ToWorker,
-  WireDeployment,
-  WireHeaders,
-  WireLimits,
-  WireRequest,
-} from "./wire.ts";
+import { overrun } from "./watchdog.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -107,7 +111,7 @@ export type GuestOutputListener = (ctx: InvokeContext, stream: "stdout" | "stder
 
 /** Every response carries the request id the gateway's log uses. */
 export const REQUEST_ID_HEADER = "x-request-id";
-const WORKER_URL = new URL("./guest.worker.ts", import.meta.url);
+const WORKER_URL = new URL("../worker/guest.worker.ts", import.meta.url);
 // A worker keeps its preferred apps while it is at most this many requests busier than the least
 // busy one: apps stay warm in few workers without one worker queueing everything.
 const AFFINITY_SLACK = 4;

@@ -1,42 +1,22 @@
-// Guest CPU accounting shared between a worker and the main thread's watchdog.
-//
-// A worker runs one guest at a time. Guests are charged the worker thread's real CPU time while
-// their code runs; time they spend suspended (awaiting host I/O through JSPI) is not charged.
-// Whenever a guest suspends or finishes, the worker compares its CPU with its budget and stops it
-// if it is over: precise, and no other request is affected. A guest that never suspends (a wasm
-// loop) cannot be stopped from inside, so while a guest runs the shared slot holds its request id,
-// the thread's CPU clock when it resumed, its remaining budget and a wall-clock deadline. Past the
-// deadline the main thread's watchdog reads the worker thread's real CPU time (Linux: from /proc)
-// and terminates the worker only if the guest really used more than its budget; wall time alone
-// overstates CPU on a busy machine, and a false kill fails every request sharing the worker.
+// Worker side of guest CPU accounting (see ../cpu-slot.ts): charges guests the thread's CPU time
+// while their code runs, stops a guest over its budget whenever it suspends or finishes, and keeps
+// the slot the main thread's watchdog reads up to date.
 
 import { readFileSync } from "node:fs";
+import {
+  CPU_AT_ENTER,
+  type CpuSlot,
+  DEADLINE,
+  HARD_DEADLINE,
+  ID,
+  LEFT,
+  now,
+  TID,
+  WALL_FACTOR,
+  WATCHDOG_GRACE_MS,
+} from "../cpu-slot.ts";
 
-const ID = 0;
-const TID = 1;
-const DEADLINE = 0;
-const CPU_AT_ENTER = 1;
-const LEFT = 2;
-const HARD_DEADLINE = 3;
-
-/**
- * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
- * clock) is stopped. A backstop: where /proc can be read, a loop is caught by its CPU first (at
- * its budget plus a tick); on a busy machine, where it gets a fraction of a core, this bounds how
- * long it can take. A healthy 10 ms call would have to wait 65 ms for a core to be cut short.
- */
-export const WALL_FACTOR = 1.5;
-
-/**
- * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
- * checks its real CPU (or, where that cannot be read, terminates its worker).
- */
-export const WATCHDOG_GRACE_MS = 15;
-
-/** Milliseconds since the epoch, comparable across threads. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { openCpuSlot } from "../cpu-slot.ts";
 
 function threadCpuMs(): number {
   const { user, system } = process.threadCpuUsage();
@@ -50,52 +30,6 @@ function osThreadId(): number {
   } catch {
     return 0;
   }
-}
-
-// /proc reports CPU in clock ticks of 10 ms (USER_HZ 100 on Linux); allow one tick of rounding.
-const TICK_MS = 10;
-
-/** CPU milliseconds a thread of this process has used, read from /proc, or undefined. */
-function procThreadCpuMs(tid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return undefined;
-  }
-}
-
-export interface CpuSlot {
-  ids: Int32Array;
-  times: Float64Array;
-}
-
-export function createCpuSlot(): { buffer: SharedArrayBuffer; slot: CpuSlot } {
-  const buffer = new SharedArrayBuffer(40);
-  return { buffer, slot: openCpuSlot(buffer) };
-}
-
-export function openCpuSlot(buffer: SharedArrayBuffer): CpuSlot {
-  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 4) };
-}
-
-/**
- * Main thread: the request whose guest has run uninterrupted past its deadline at `at` and, where
- * the worker thread's CPU can be read, has really used more than its remaining budget; or 0.
- */
-export function overrun(slot: CpuSlot, at: number): number {
-  const id = Atomics.load(slot.ids, ID);
-  if (id === 0 || at <= slot.times[DEADLINE]!) return 0;
-  if (at > slot.times[HARD_DEADLINE]!) return Atomics.load(slot.ids, ID) === id ? id : 0;
-  const cpuAtEnter = slot.times[CPU_AT_ENTER]!;
-  const left = slot.times[LEFT]!;
-  const tid = Atomics.load(slot.ids, TID);
-  if (tid !== 0) {
-    const cpu = procThreadCpuMs(tid);
-    if (cpu !== undefined && cpu - cpuAtEnter <= left + TICK_MS) return 0;
-  }
-  return Atomics.load(slot.ids, ID) === id ? id : 0;
 }
 
 /** Thrown into a guest's pending host call when it must stop (CPU budget, deadline, client gone). */

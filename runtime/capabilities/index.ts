@@ -1,0 +1,49 @@
+// The registry: every capability guests can import, one line each. The worker builds each
+// instance's imports from it, the preparer derives which imports a component may have and which
+// of them suspend, and the docs link each capability's page. Adding a capability is a folder here
+// and a line below.
+
+import { config } from "./config/index.ts";
+import { keyValue } from "./keyvalue/index.ts";
+import { outboundHttp } from "./outbound-http/index.ts";
+import type { Capability, HostServices, InstanceContext } from "./types.ts";
+import { GuestOutput } from "./wasi/cli.ts";
+import { wasi } from "./wasi/index.ts";
+
+export const CAPABILITIES: readonly Capability[] = [
+  wasi as Capability,
+  keyValue as Capability,
+  config as Capability,
+  outboundHttp as Capability,
+];
+
+export type { Capability, HostServices, InstanceContext } from "./types.ts";
+
+/** Host functions that suspend the guest, for jco's `--async-imports`. */
+export function asyncImports(): string[] {
+  return CAPABILITIES.flatMap((c) => c.asyncImports);
+}
+
+const UNUSED: HostServices = {
+  kvStore: () => {
+    throw new Error("not used");
+  },
+  onKvOpLimit: () => {},
+  gatewayListeners: () => {
+    throw new Error("not used");
+  },
+};
+
+/** Every interface some capability implements (unversioned): what a component may import. */
+export function supportedImports(): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const c of CAPABILITIES) {
+    const ctx: InstanceContext<unknown> = {
+      current: () => c.idle,
+      services: UNUSED,
+      output: new GuestOutput(0, () => {}),
+    };
+    for (const name of Object.keys(c.imports(ctx))) names.add(name);
+  }
+  return names;
+}

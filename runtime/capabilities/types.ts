@@ -1,0 +1,77 @@
+// What a guest capability is: one folder under runtime/capabilities/ exporting one `Capability`,
+// registered by one line in ./index.ts. The worker, the preparer and the gateway loop over that
+// list; none of them names a capability. Modelled on Spin's factors (configure per app, prepare
+// per instance, state per request) with less ceremony: a capability is a plain object.
+
+import type { KvStore } from "../../kv/index.ts";
+import type { WireAccess, WireLimits } from "../protocol.ts";
+import type { GatewayListeners } from "./outbound-http/hosts.ts";
+import type { GuestOutput } from "./wasi/cli.ts";
+
+/** What the worker running a guest offers every capability's host imports. */
+export interface HostServices {
+  /** The worker's key-value store client, opened on first use. */
+  kvStore(): KvStore;
+  /** Told when a store call is refused for the request's operation budget. */
+  onKvOpLimit(): void;
+  /** The gateway's own listening ports, as the worker knows them now. */
+  gatewayListeners(): GatewayListeners;
+}
+
+/** What one instance's host imports see. */
+export interface InstanceContext<Request> {
+  /** The running request's state for this capability (`idle` between requests). */
+  current(): Request;
+  services: HostServices;
+  /** The instance's stdout and stderr. */
+  output: GuestOutput;
+}
+
+/**
+ * One guest capability.
+ *
+ * @example
+ * export const clock: Capability<undefined, undefined> = {
+ *   name: "clock",
+ *   docs: "runtime/capabilities/clock/README.md",
+ *   asyncImports: [],
+ *   imports: () => ({ "example:clock/now": { now: () => BigInt(Date.now()) } }),
+ *   forApp: () => undefined,
+ *   begin: () => undefined,
+ *   idle: undefined,
+ * };
+ */
+export interface Capability<App = unknown, Request = unknown> {
+  /** A short name, for logs and docs. */
+  readonly name: string;
+  /** The page (a path in the repository) that tells guest authors what it offers. */
+  readonly docs: string;
+  /**
+   * Host functions that wait (suspend the guest through JSPI), as jco's `--async-imports` takes
+   * them: `interface#function`, unversioned.
+   */
+  readonly asyncImports: readonly string[];
+  /**
+   * The host imports of one instance, keyed by unversioned interface name (jco looks imports up
+   * without the version, so one implementation serves every version a component uses). The keys
+   * are also what the preparer accepts: a component importing anything no capability offers is
+   * refused at deploy.
+   */
+  imports(ctx: InstanceContext<Request>): Record<string, object>;
+  /**
+   * Just before a core module is instantiated: may replace jco's glue for functions that need
+   * none with the host function itself.
+   */
+  linkCore?(imports: WebAssembly.Imports): void;
+  /** Once per app and worker: what the app's access and limits mean here, worked out once. */
+  forApp(access: WireAccess, limits: WireLimits): App;
+  /** Before each request: the state its calls see. */
+  begin(app: App, limits: WireLimits, services: HostServices): Request;
+  /**
+   * The request ended: `reason` is undefined when it was answered, else why it was stopped (a
+   * deadline, the client gone). May be called twice. Release what the request held.
+   */
+  end?(request: Request, reason: unknown): void;
+  /** The state between requests: it grants nothing. */
+  readonly idle: Request;
+}

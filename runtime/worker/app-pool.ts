@@ -1,0 +1,390 @@
+// A worker's loaded deployments: compiled code per digest (shared by every app that deploys the
+// same bytes), and per app a pool of instances, grown only while the worker has time to spare,
+// swept when idle, and dropped least recently used first to stay within the memory budget.
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { CAPABILITIES } from "../capabilities/index.ts";
+import { GuestOutput, type IncomingRequest, type ResponseOutparam } from "../capabilities/wasi/index.ts";
+import type { ComponentInfo } from "../component-info.ts";
+import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
+import type { WireDeployment, WireRequest } from "../protocol.ts";
+import { meter, post, services, stats, workerConfig } from "./env.ts";
+import { loadInstantiate } from "./load-component.ts";
+import { capMemory } from "./memory-cap.ts";
+
+/** What each capability's requests see between requests: nothing granted. */
+const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
+
+/** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
+export const IDLE_MS = 60_000;
+/** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
+const GROW_WINDOW_MIN_MS = 1;
+const GROW_WINDOW_MAX_MS = 20;
+/** How often the loaded deployments are checked against the memory budget, besides on loads. */
+export const BUDGET_CHECK_MS = 1000;
+
+/** The fast world's answer: a response record. */
+export interface EdgeResponse {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array | number[] | undefined;
+}
+
+export interface HttpHandler {
+  handle(request: IncomingRequest, out: ResponseOutparam): Promise<void>;
+}
+export interface EdgeHandler {
+  handle(request: Omit<WireRequest, "body" | "scheme"> & { body: Uint8Array }): Promise<EdgeResponse>;
+}
+type Handler = HttpHandler | EdgeHandler;
+
+export interface Instance {
+  handler: Handler;
+  output: GuestOutput;
+  /** Each capability's state for the running request, in registry order (`idle` between them). */
+  states: unknown[];
+  memories: WebAssembly.Memory[];
+  requestId: number;
+  uses: number;
+  idleSince: number;
+}
+
+type Instantiate = (
+  getCoreModule: (name: string) => Promise<WebAssembly.Module>,
+  imports: Record<string, unknown>,
+  instantiateCore: (
+    module: WebAssembly.Module,
+    imports: WebAssembly.Imports,
+  ) => Promise<WebAssembly.Instance>,
+) => Promise<Record<string, Handler>>;
+
+/**
+ * The compiled code of one digest under one memory cap. Code is immutable, so every app that
+ * deploys the same bytes shares it; instances never are (see AppPool).
+ */
+export class Code {
+  readonly key: string;
+  readonly dir: string;
+  readonly info: ComponentInfo;
+  readonly memoryBytes: number;
+  #instantiate: Promise<Instantiate> | undefined;
+  readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
+  /** Size of the core wasm code and generated JS, known once they are loaded. */
+  codeBytes = 0;
+  jsBytes = 0;
+  /** Pools using it: it is forgotten with the last. */
+  users = 0;
+
+  constructor(key: string, deployment: WireDeployment, memoryBytes: number) {
+    this.key = key;
+    this.dir = deployment.dir;
+    this.info = deployment.info;
+    this.memoryBytes = memoryBytes;
+  }
+
+  instantiate(): Promise<Instantiate> {
+    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.dir, "component.js")).then((loaded) => {
+      this.jsBytes = loaded.bytes;
+      return loaded.instantiate;
+    });
+    return this.#instantiate;
+  }
+
+  coreModule(name: string): Promise<WebAssembly.Module> {
+    let module = this.#cores.get(name);
+    if (!module) {
+      module = readFile(join(this.dir, name)).then((bytes) => {
+        this.codeBytes += bytes.byteLength;
+        return WebAssembly.compile(capMemory(bytes, this.memoryBytes).bytes as Uint8Array<ArrayBuffer>);
+      });
+      this.#cores.set(name, module);
+    }
+    return module;
+  }
+
+  /** Rough memory held: the wasm and generated JS, and what they compiled to. */
+  estimateBytes(): number {
+    return (this.codeBytes + this.jsBytes) * 2;
+  }
+}
+
+const codes = new Map<string, Code>();
+
+function codeFor(deployment: WireDeployment, memoryBytes: number): Code {
+  const key = `${deployment.key}:${memoryBytes}`;
+  let code = codes.get(key);
+  if (!code) {
+    code = new Code(key, deployment, memoryBytes);
+    codes.set(key, code);
+  }
+  code.users++;
+  return code;
+}
+
+/**
+ * The instances of one app (of one tenant) for one deployment. Instances hold the guest's
+ * module-level state in their memories, so a pool is never shared between apps, even when they
+ * deploy identical bytes: one app's requests never run on an instance another app's requests ran on.
+ */
+export class AppPool {
+  readonly code: Code;
+  readonly #idle: Instance[] = [];
+  /** Wall-clock milliseconds the last instance's start code took (compiling not included). */
+  #createMs = 0;
+  /** The worker sat idle long enough with requests waiting: the next waiter makes an instance. */
+  #mayGrow = false;
+  #growTimer: NodeJS.Timeout | undefined;
+  #live = 0;
+  #creating = 0;
+  /** Out of `pools`: its instances no longer count as live (busy ones finish regardless). */
+  #dropped = false;
+  readonly #waiters: (() => void)[] = [];
+  lastUsed = Date.now();
+
+  constructor(code: Code) {
+    this.code = code;
+  }
+
+  get singleUse(): boolean {
+    return this.code.info.singleUse;
+  }
+  get world(): ComponentInfo["world"] {
+    return this.code.info.world;
+  }
+  get live(): number {
+    return this.#live;
+  }
+
+  /**
+   * An idle instance, or a new one once the worker has sat idle, with requests of this app waiting,
+   * for half as long as making an instance takes. A worker runs one guest at a time: while it has
+   * guest code to run, another instance would only interleave with the busy ones on the same
+   * thread and cost memory and cache (StarlingMonkey hello went from 962 to 1,241 req/s when
+   * instances stopped piling up, the KV counter from 440-652 to 756-816). Idle time with requests
+   * waiting means every instance is waiting on something (KV, a body, a timer, an outgoing call)
+   * and another would put the thread to use. A short wait on a fast store (a Redis round trip) is
+   * not worth an instance; guests that wait long get one after the next, up to `limit`. The first
+   * instance is made at once.
+   */
+  async acquire(id: number, limit: number): Promise<Instance> {
+    for (;;) {
+      const idle = this.take(id);
+      if (idle) return idle;
+      if (this.#creating === 0 && this.#live < limit && (this.#live === 0 || this.#mayGrow)) break;
+      this.#watchIdle(limit);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    this.#mayGrow = false;
+    this.#addLive(1);
+    this.#creating++;
+    try {
+      const instance = await this.#create(id);
+      stats.instanceCreated();
+      enforceBudget();
+      return this.#lend(instance, id);
+    } catch (err) {
+      this.#addLive(-1);
+      throw err;
+    } finally {
+      this.#creating--;
+      meter.leave(id);
+      // A waiter may now take an instance that frees up, or wait for the next one.
+      this.#waiters.shift()?.();
+    }
+  }
+
+  /** An idle instance, lent at once, or undefined (then `acquire` waits for or makes one). */
+  take(id: number): Instance | undefined {
+    this.lastUsed = Date.now();
+    const idle = this.#idle.pop();
+    return idle && this.#lend(idle, id);
+  }
+
+  /**
+   * While requests wait for an instance, looks at how long the worker's event loop sat idle over
+   * the time making an instance takes; past half of it, the next waiter makes one.
+   */
+  #watchIdle(limit: number): void {
+    // Idle time while an instance is being made is the compiler's, not guests' waiting.
+    if (this.#growTimer || this.#creating > 0 || this.#live >= limit) return;
+    const window = Math.min(GROW_WINDOW_MAX_MS, Math.max(GROW_WINDOW_MIN_MS, this.#createMs));
+    const idleAtStart = performance.eventLoopUtilization().idle;
+    this.#growTimer = setTimeout(() => {
+      this.#growTimer = undefined;
+      if (this.#waiters.length === 0 || this.#dropped || this.#creating > 0) return;
+      if (performance.eventLoopUtilization().idle - idleAtStart >= window / 2) {
+        this.#mayGrow = true;
+        this.#waiters.shift()?.();
+      } else {
+        this.#watchIdle(limit);
+      }
+    }, window);
+    this.#growTimer.unref();
+  }
+
+  #lend(instance: Instance, id: number): Instance {
+    instance.requestId = id;
+    return instance;
+  }
+
+  release(instance: Instance, reusable: boolean, maxUses: number): void {
+    if (reusable && instance.uses < maxUses) {
+      instance.idleSince = Date.now();
+      this.#idle.push(instance);
+      // One freed up: the pool was not short after all.
+      this.#mayGrow = false;
+    } else {
+      this.#addLive(-1);
+    }
+    this.#waiters.shift()?.();
+  }
+
+  /** Instances serving a request right now. */
+  get busy(): number {
+    return this.#live - this.#idle.length;
+  }
+
+  /** Rough memory its instances hold (the code is counted once, in `codes`). */
+  estimateBytes(): number {
+    let bytes = 0;
+    for (const instance of this.#idle) {
+      for (const memory of instance.memories) bytes += memory.buffer.byteLength;
+    }
+    return bytes + this.busy * this.code.memoryBytes;
+  }
+
+  /** Drops instances idle since before `cutoff`; true when nothing is left. */
+  sweep(cutoff: number): boolean {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      if (this.#idle[i]!.idleSince < cutoff) {
+        this.#idle.splice(i, 1);
+        this.#addLive(-1);
+      }
+    }
+    return this.#live === 0 && this.lastUsed < cutoff;
+  }
+
+  get dropped(): boolean {
+    return this.#dropped;
+  }
+
+  /** Called when the pool is taken out of `pools`. */
+  drop(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    stats.instances(-this.#live);
+    if (--this.code.users === 0) codes.delete(this.code.key);
+  }
+
+  #addLive(delta: number): void {
+    this.#live += delta;
+    if (!this.#dropped) stats.instances(delta);
+  }
+
+  async #create(id: number): Promise<Instance> {
+    const code = this.code;
+    const instantiate = await code.instantiate();
+    const instance: Instance = {
+      handler: undefined as never,
+      output: undefined as never,
+      states: [...IDLE_STATES],
+      memories: [],
+      requestId: 0,
+      uses: 0,
+      idleSince: 0,
+    };
+    instance.output = new GuestOutput(GUEST_OUTPUT_LIMIT, (stream, line) =>
+      post({ type: "log", id: instance.requestId, stream, line }),
+    );
+    const getCoreModule = (name: string) => code.coreModule(name);
+    // Keep the instance's memories, to tell an out-of-memory trap from others.
+    const instantiateCore = async (module: WebAssembly.Module, imports?: WebAssembly.Imports) => {
+      if (imports) for (const c of CAPABILITIES) c.linkCore?.(imports);
+      const core = await WebAssembly.instantiate(module, imports);
+      for (const value of Object.values(core.exports)) {
+        if (value instanceof WebAssembly.Memory) instance.memories.push(value);
+      }
+      return core;
+    };
+    const imports: Record<string, object> = {};
+    CAPABILITIES.forEach((c, i) => {
+      Object.assign(
+        imports,
+        c.imports({ current: () => instance.states[i], services, output: instance.output }),
+      );
+    });
+    // Compile first (not guest code, and it waits); then run the component's start code metered.
+    await Promise.all(code.info.files.filter((f) => f.endsWith(".wasm")).map(getCoreModule));
+    await meter.begin(id, INSTANTIATE_CPU_MS);
+    const started = performance.now();
+    const exports = await instantiate(getCoreModule, imports, instantiateCore);
+    this.#createMs = performance.now() - started;
+    const handler = exports[code.info.handlerExport];
+    if (!handler) throw new Error(`the component has no export ${code.info.handlerExport}`);
+    instance.handler = handler;
+    return instance;
+  }
+}
+
+export const pools = new Map<string, AppPool>();
+
+export const deployments = new Map<string, WireDeployment>();
+
+/**
+ * The pool of one app's instances of a deployment: keyed by the deployment (its digest), the
+ * memory cap its code was compiled under, and the app it serves.
+ */
+export function poolFor(deployment: WireDeployment, memoryBytes: number, owner: string): AppPool {
+  const key = `${deployment.key}:${memoryBytes}:${owner}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = new AppPool(codeFor(deployment, memoryBytes));
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+/** Who a pool's instances serve: one app of one tenant (names hold no newline). */
+export function ownerOf(tenant: string, app: string): string {
+  return `${tenant}\n${app}`;
+}
+
+/**
+ * Keeps the loaded deployments within this worker's memory budget: past it, the least recently
+ * used pools with nothing in flight are dropped (their code and instances are collected; a later
+ * request loads them again).
+ */
+export function enforceBudget(): void {
+  let total = 0;
+  for (const pool of pools.values()) total += pool.estimateBytes();
+  for (const code of codes.values()) total += code.estimateBytes();
+  if (total <= workerConfig.memoryBudgetBytes) return;
+  const idle = [...pools.entries()]
+    .filter(([, p]) => p.busy === 0)
+    .sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+  for (const [key, pool] of idle) {
+    if (total <= workerConfig.memoryBudgetBytes) break;
+    total -= pool.estimateBytes();
+    // Code goes with the last pool that uses it.
+    if (pool.code.users === 1) total -= pool.code.estimateBytes();
+    pool.drop();
+    pools.delete(key);
+    post({ type: "unloaded", key });
+  }
+}
+
+// Instances grow their memories while they serve: look at the budget now and then, besides
+// whenever an instance is made.
+setInterval(enforceBudget, BUDGET_CHECK_MS).unref();
+
+setInterval(() => {
+  const cutoff = Date.now() - IDLE_MS;
+  for (const [key, pool] of pools) {
+    if (pool.sweep(cutoff)) {
+      pool.drop();
+      pools.delete(key);
+    }
+  }
+}, IDLE_MS / 4).unref();
