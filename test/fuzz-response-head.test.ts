@@ -138,6 +138,10 @@ const NAMES = [
   "x\u0000",
   "é",
   "x\r\nInjected",
+  "constructor",
+  "__proto__",
+  "toString",
+  "hasOwnProperty",
 ];
 const VALUES = [
   "",

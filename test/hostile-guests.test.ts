@@ -111,6 +111,18 @@ describe("a hostile response head", () => {
         await assertAlive();
       });
 
+      it(`${w.app} world, ${path.name} path: header names that are properties of every object are headers`, async () => {
+        const names = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"];
+        const res = await ask(
+          w.host,
+          { status: 200, headers: names.map((n) => [n, `is-${n}`] as [string, string]), body: "plain" },
+          path,
+        );
+        assert.equal(res.status, 200, res.text);
+        for (const n of names) assert.equal(res.headers.get(n), `is-${n}`, n);
+        await assertAlive();
+      });
+
       it(`${w.app} world, ${path.name} path: statuses outside 200-599 are a 502`, async () => {
         // The standard world cannot even set what wasi:http refuses (below 100, above 999).
         for (const status of w.app === "edge"

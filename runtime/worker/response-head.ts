@@ -77,7 +77,10 @@ export function checkResponseHead(
       `the guest's response has ${entries.length} header fields; at most ${MAX_RESPONSE_HEADERS} are allowed`,
     );
   }
-  const headers: WireHeaders = {};
+  // No prototype: a guest's header named `constructor` or `__proto__` is a header like any other
+  // (on a plain object the first found a function, which no message can carry, and killed the
+  // worker; the second was swallowed).
+  const headers: WireHeaders = Object.create(null);
   let size = 0;
   let declared: string | undefined;
   let lengths = 0;
