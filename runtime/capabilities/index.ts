@@ -6,6 +6,7 @@
 import { config } from "./config/index.ts";
 import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
+import { spinVariables } from "./spin-variables/index.ts";
 import type { Capability, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
 import { wasi } from "./wasi/index.ts";
@@ -15,6 +16,7 @@ export const CAPABILITIES: readonly Capability[] = [
   keyValue as Capability,
   config as Capability,
   outboundHttp as Capability,
+  spinVariables as Capability,
 ];
 
 export type { Capability, HostServices, InstanceContext } from "./types.ts";
