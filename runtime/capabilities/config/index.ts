@@ -17,6 +17,7 @@ export const EMPTY_CONFIG: ConfigGrant = Object.freeze({ entries: new Map<string
  */
 export function createConfigImports(grant: () => ConfigGrant) {
   return {
+    // Typed by what jco generates from the WIT (sdk/generated), so a WIT change breaks the build.
     "wasi:config/store": {
       get(key: string): string | undefined {
         return grant().entries.get(key);
@@ -24,7 +25,7 @@ export function createConfigImports(grant: () => ConfigGrant) {
       getAll(): [string, string][] {
         return [...grant().entries];
       },
-    },
+    } satisfies typeof import("wasi:config/store@0.2.0-draft"),
   };
 }
 
