@@ -1,10 +1,11 @@
 // Runs `deploy-cli dev` as a user would, for end-to-end tests: the real binary in a project
 // folder, its output kept (JSON events with --json, lines otherwise), and a clean stop.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ROOT } from "./gateway.ts";
+import { signalGroup, spawnOwned } from "./process.ts";
 
 const DEPLOY_CLI = join(ROOT, "bin", "deploy-cli.js");
 
@@ -26,7 +27,7 @@ export interface DevProcess {
 }
 
 export function startDev(cwd: string, args: string[] = [], env: Record<string, string> = {}): DevProcess {
-  const child = spawn(process.execPath, [DEPLOY_CLI, "dev", "--port", "0", ...args], {
+  const child = spawnOwned(process.execPath, [DEPLOY_CLI, "dev", "--port", "0", ...args], {
     cwd,
     env: { ...process.env, WASMGATE_TOKEN: "", WASMGATE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,7 +88,7 @@ export function startDev(cwd: string, args: string[] = [], env: Record<string, s
       waitFor(() => events.find(test), "matching event", timeoutMs),
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
-      child.kill("SIGINT");
+      signalGroup(child, "SIGINT");
       return exited;
     },
   };

@@ -1,12 +1,13 @@
 // Starts real gateway processes for end-to-end tests: ephemeral ports, a temporary state directory,
 // logs kept for assertions. Also runs the deploy-cli binary as a user would.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { signalGroup, spawnOwned } from "./process.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WASMGATE = join(ROOT, "bin", "wasmgate.js");
@@ -42,7 +43,7 @@ export function tempDir(prefix = "wasmgate-test-"): string {
 export async function startGateway(options: StartOptions = {}): Promise<GatewayProcess> {
   const ownDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? tempDir();
-  const child = spawn(
+  const child = spawnOwned(
     process.execPath,
     [
       WASMGATE,
@@ -102,7 +103,7 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayP
     process: child,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
-      child.kill("SIGTERM");
+      signalGroup(child, "SIGTERM");
       return exited;
     },
     async dispose() {
@@ -134,7 +135,7 @@ export function runCli(
   cwd?: string,
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [DEPLOY_CLI, ...args], {
+    const child = spawnOwned(process.execPath, [DEPLOY_CLI, ...args], {
       env: {
         ...process.env,
         WASMGATE_TOKEN: "",

@@ -9,12 +9,13 @@
  * const store = createRedisKvStore({ url: redis.url });
  * ```
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { signalGroup, spawnOwned } from "./process.ts";
 
 export interface RedisServerOptions {
   /** Turn on the append-only file so data survives `stop()`/`restart()` (and `kill()` up to fsync). */
@@ -126,7 +127,7 @@ async function spawnRedis(
     "--loglevel",
     "warning",
   ];
-  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnOwned("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -156,14 +157,14 @@ async function spawnRedis(
     if (await answersPing(port)) return child;
     await sleep(20);
   }
-  child.kill("SIGKILL");
+  signalGroup(child, "SIGKILL");
   throw new Error(`redis-server did not answer PING on port ${port} in time:\n${output}`);
 }
 
 async function waitForExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill(signal);
+  signalGroup(child, signal);
   await exited;
 }
 
