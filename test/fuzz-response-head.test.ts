@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { Client } from "undici";
 import { buildGuest } from "../scripts/guests.ts";
 import { type GatewayProcess, get, push, startGateway } from "./harness/gateway.ts";
-import { type HostileSpec, specHeader } from "./harness/hostile.ts";
+import { type HostileSpec, specHeader, streamedSpec } from "./harness/hostile.ts";
 
 /** Batches of pipelined requests; RUNS × BATCH response heads in all. */
 const RUNS = 700;
@@ -307,13 +307,7 @@ describe("fuzzed response heads", () => {
           const declared = Math.max(0, size + off);
           const client = new Client(gw.dataUrl);
           try {
-            const s: HostileSpec = {
-              status: 200,
-              headers: [["content-length", String(declared)]],
-              body: "",
-              fill: size,
-              chunk: 64 * 1024,
-            };
+            const s = streamedSpec(declared, size);
             let outcome: string;
             try {
               const got = await send(client, "std.localhost", "GET", { "x-spec": specHeader(s) });

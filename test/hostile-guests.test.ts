@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildGuest } from "../scripts/guests.ts";
 import { adminCall, type GatewayProcess, get, push, startGateway } from "./harness/gateway.ts";
-import { type HostileSpec, specHeader } from "./harness/hostile.ts";
+import { type HostileSpec, specHeader, streamedSpec } from "./harness/hostile.ts";
 import { exchange, parseResponses, rawRequest, WireParseError } from "./harness/http-wire.ts";
 import { waitFor } from "./harness/ops.ts";
 import { type RedisServer, startRedisServer } from "./harness/redis-server.ts";
@@ -161,14 +161,9 @@ describe("a hostile response head", () => {
       [2 * 1024 * 1024, STREAMED],
       [STREAMED, 2 * 1024 * 1024],
     ] as const) {
-      const spec: HostileSpec = {
-        status: 200,
-        headers: [["content-length", String(declared)]],
-        body: "",
-        fill: size,
-        chunk: 64 * 1024,
-      };
-      const first = rawRequest("GET", "std.localhost", "/", { "x-spec": specHeader(spec) });
+      const first = rawRequest("GET", "std.localhost", "/", {
+        "x-spec": specHeader(streamedSpec(declared, size)),
+      });
       const second = rawRequest("GET", "bystander.localhost", "/never");
       const bytes = await exchange(gw.dataPort, [first, second]);
       // The head promised `declared` bytes; fewer arrived and then the connection closed.
@@ -185,14 +180,9 @@ describe("a hostile response head", () => {
   });
 
   it("a streamed body that keeps its content-length is served whole", async () => {
-    const spec: HostileSpec = {
-      status: 200,
-      headers: [["content-length", String(STREAMED)]],
-      body: "",
-      fill: STREAMED,
-      chunk: 64 * 1024,
-    };
-    const first = rawRequest("GET", "std.localhost", "/", { "x-spec": specHeader(spec) });
+    const first = rawRequest("GET", "std.localhost", "/", {
+      "x-spec": specHeader(streamedSpec(STREAMED, STREAMED)),
+    });
     const second = rawRequest("GET", "bystander.localhost", "/after");
     const answers = parseResponses(await exchange(gw.dataPort, [first, second]), ["GET", "GET"]);
     assert.equal(answers.length, 2);

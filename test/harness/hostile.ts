@@ -20,3 +20,14 @@ export function specHeader(spec: HostileSpec): string {
   );
   return Buffer.from(json, "latin1").toString("base64");
 }
+
+/** A standard-world head promising `declared` bytes, then a body of `size` dots written in 64 KiB steps. */
+export function streamedSpec(declared: number, size: number): HostileSpec {
+  return {
+    status: 200,
+    headers: [["content-length", String(declared)]],
+    body: "",
+    fill: size,
+    chunk: 64 * 1024,
+  };
+}
