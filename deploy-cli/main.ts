@@ -170,9 +170,6 @@ export async function main(argv: string[]): Promise<number> {
         : new CliError(
             "ERR_INTERNAL",
             `deploy-cli failed unexpectedly: ${(caught as Error)?.message ?? caught}`,
-            {
-              exitCode: 2,
-            },
           );
     return report(err, json);
   }

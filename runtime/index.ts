@@ -49,7 +49,7 @@ export {
   parseOutboundPattern,
 } from "./capabilities/outbound-hosts.ts";
 export type { ComponentInfo } from "./component-info.ts";
-export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+export { RUNTIME_ERROR_MEANINGS, RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export { createKvBackend, type KvBackendConfig } from "./kv-backend.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
