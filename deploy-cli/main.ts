@@ -17,8 +17,8 @@ import { logs } from "./logs.ts";
 import { resolveTarget, type Target } from "./profiles.ts";
 import { appsDelete, rollback, tenants, tokens } from "./tenancy.ts";
 
-/** Every command, in the order `--help` lists them. */
-const COMMANDS: readonly Command[] = [
+/** Every command, in the order `--help` lists them (and docs/reference/cli.md). */
+export const COMMANDS: readonly Command[] = [
   init,
   dev,
   pushCommand,
@@ -41,7 +41,8 @@ const GLOBAL_OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies ParseArgsOptionsConfig;
 
-function overview(): string {
+/** `deploy-cli --help`. */
+export function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
   return `Usage: deploy-cli <command> [options]
@@ -65,7 +66,8 @@ Examples:
 `;
 }
 
-function commandHelp(command: Command): string {
+/** `deploy-cli <command> --help`. */
+export function commandHelp(command: Command): string {
   const parts = [
     `Usage: deploy-cli ${command.usage}\n\n${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.\n`,
   ];
