@@ -3,7 +3,7 @@
 // Exit code 0 on success, 1 for a mistake the user can fix, 2 when the gateway or the tools failed.
 
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { type Command, type CommandContext, REMOTE_HELP, REMOTE_OPTIONS } from "./command.ts";
+import { type Command, type CommandContext, GLOBAL_HELP, REMOTE_HELP, REMOTE_OPTIONS } from "./command.ts";
 import { appsList } from "./commands/apps.ts";
 import { secrets, vars } from "./commands/config.ts";
 import { deploymentsList } from "./commands/deployments.ts";
@@ -53,8 +53,7 @@ ${lines.join("\n")}
 Run \`deploy-cli <command> --help\` for a command's options and examples.
 
 Options for every command:
-  --json             print the result (or the error) as JSON on stdout
-  --help, -h         show help
+${GLOBAL_HELP}
 Options for commands that talk to a gateway:
 ${REMOTE_HELP}
 
@@ -72,9 +71,7 @@ export function commandHelp(command: Command): string {
     `Usage: deploy-cli ${command.usage}\n\n${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.\n`,
   ];
   if (command.details) parts.push(`${command.details}\n`);
-  parts.push(
-    `Options:\n  --json             print the result (or the error) as JSON on stdout\n  --help, -h         show this help${command.remote ? `\n${REMOTE_HELP}` : ""}\n`,
-  );
+  parts.push(`Options:\n${GLOBAL_HELP}${command.remote ? `\n${REMOTE_HELP}` : ""}\n`);
   parts.push(`Examples:\n${command.examples.map((e) => `  ${e}`).join("\n")}\n`);
   return parts.join("\n");
 }
