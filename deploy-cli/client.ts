@@ -72,7 +72,6 @@ export function createClient(options: ClientOptions) {
         "ERR_GATEWAY_UNREACHABLE",
         `cannot reach the gateway at ${base}: ${(err as Error).message}`,
         {
-          exitCode: 2,
           hint: "start it (`wasmgate serve`; `deploy-cli dev` for local work), or point --gateway, WASMGATE_URL or `deploy-cli login` at it",
           cause: err,
         },
@@ -90,7 +89,6 @@ export function createClient(options: ClientOptions) {
         "ERR_BAD_RESPONSE",
         `the gateway answered ${res.statusCode} with a body that is not JSON`,
         {
-          exitCode: 2,
           hint: "check that --gateway points at the admin API (default port 8788), not the data plane",
         },
       );
@@ -98,10 +96,14 @@ export function createClient(options: ClientOptions) {
     if (res.statusCode >= 400) {
       const error = (json as Partial<ErrorBody> | undefined)?.error;
       const code = error?.code ?? `HTTP_${res.statusCode}`;
-      throw new CliError(code, `${error?.message ?? `the gateway answered ${res.statusCode}`} (${code})`, {
-        exitCode: res.statusCode >= 500 ? 2 : 1,
-        hint: HINTS[code],
-      });
+      throw new CliError(
+        { gateway: code },
+        `${error?.message ?? `the gateway answered ${res.statusCode}`} (${code})`,
+        {
+          exitCode: res.statusCode >= 500 ? 2 : 1,
+          hint: HINTS[code],
+        },
+      );
     }
     return json as T;
   }

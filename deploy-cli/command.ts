@@ -33,6 +33,10 @@ export interface CommandContext {
   progress(line: string): void;
 }
 
+/** The options every command takes, as both the overview and each command's help show them. */
+export const GLOBAL_HELP = `  --json             print the result (or the error) as JSON on stdout
+  --help, -h         show help`;
+
 /** Options every command that talks to a gateway takes. */
 export const REMOTE_OPTIONS = {
   gateway: { type: "string" },

@@ -62,7 +62,7 @@ async function follow(url: string, token: string | undefined, app: string, out: 
       const text = await res.body.text();
       const error = (JSON.parse(text || "{}") as { error?: { code?: string; message?: string } }).error;
       throw new CliError(
-        error?.code ?? `HTTP_${res.statusCode}`,
+        { gateway: error?.code ?? `HTTP_${res.statusCode}` },
         `${error?.message ?? `the gateway answered ${res.statusCode}`} (${error?.code ?? res.statusCode})`,
         { exitCode: res.statusCode >= 500 ? 2 : 1 },
       );
@@ -75,7 +75,6 @@ async function follow(url: string, token: string | undefined, app: string, out: 
     for await (const chunk of res.body) parser.push(chunk as Buffer);
     if (interrupted) return;
     throw new CliError("ERR_LOG_STREAM_ENDED", `the gateway ended the log stream of ${app}`, {
-      exitCode: 2,
       hint: "the gateway may be restarting; run the command again to follow from there",
     });
   } catch (err) {
@@ -85,7 +84,6 @@ async function follow(url: string, token: string | undefined, app: string, out: 
       "ERR_LOG_STREAM_FAILED",
       `the log stream of ${app} failed: ${(err as Error).message}`,
       {
-        exitCode: 2,
         hint: "check that the gateway is running and reachable, then run the command again",
         cause: err,
       },

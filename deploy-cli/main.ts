@@ -3,7 +3,7 @@
 // Exit code 0 on success, 1 for a mistake the user can fix, 2 when the gateway or the tools failed.
 
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import { type Command, type CommandContext, REMOTE_HELP, REMOTE_OPTIONS } from "./command.ts";
+import { type Command, type CommandContext, GLOBAL_HELP, REMOTE_HELP, REMOTE_OPTIONS } from "./command.ts";
 import { appsList } from "./commands/apps.ts";
 import { secrets, vars } from "./commands/config.ts";
 import { deploymentsList } from "./commands/deployments.ts";
@@ -17,8 +17,8 @@ import { logs } from "./logs.ts";
 import { resolveTarget, type Target } from "./profiles.ts";
 import { appsDelete, rollback, tenants, tokens } from "./tenancy.ts";
 
-/** Every command, in the order `--help` lists them. */
-const COMMANDS: readonly Command[] = [
+/** Every command, in the order `--help` lists them (and docs/reference/cli.md). */
+export const COMMANDS: readonly Command[] = [
   init,
   dev,
   pushCommand,
@@ -41,7 +41,8 @@ const GLOBAL_OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies ParseArgsOptionsConfig;
 
-function overview(): string {
+/** `deploy-cli --help`. */
+export function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
   return `Usage: deploy-cli <command> [options]
@@ -52,8 +53,7 @@ ${lines.join("\n")}
 Run \`deploy-cli <command> --help\` for a command's options and examples.
 
 Options for every command:
-  --json             print the result (or the error) as JSON on stdout
-  --help, -h         show help
+${GLOBAL_HELP}
 Options for commands that talk to a gateway:
 ${REMOTE_HELP}
 
@@ -65,14 +65,13 @@ Examples:
 `;
 }
 
-function commandHelp(command: Command): string {
+/** `deploy-cli <command> --help`. */
+export function commandHelp(command: Command): string {
   const parts = [
     `Usage: deploy-cli ${command.usage}\n\n${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.\n`,
   ];
   if (command.details) parts.push(`${command.details}\n`);
-  parts.push(
-    `Options:\n  --json             print the result (or the error) as JSON on stdout\n  --help, -h         show this help${command.remote ? `\n${REMOTE_HELP}` : ""}\n`,
-  );
+  parts.push(`Options:\n${GLOBAL_HELP}${command.remote ? `\n${REMOTE_HELP}` : ""}\n`);
   parts.push(`Examples:\n${command.examples.map((e) => `  ${e}`).join("\n")}\n`);
   return parts.join("\n");
 }
@@ -170,9 +169,6 @@ export async function main(argv: string[]): Promise<number> {
         : new CliError(
             "ERR_INTERNAL",
             `deploy-cli failed unexpectedly: ${(caught as Error)?.message ?? caught}`,
-            {
-              exitCode: 2,
-            },
           );
     return report(err, json);
   }

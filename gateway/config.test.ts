@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULT_ADMIN_HOST, DEFAULT_PORT, parseConfig } from "./config.ts";
+import {
+  CONFIG_HELP,
+  ConfigError,
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_PORT,
+  parseConfig,
+  SETTINGS,
+} from "./config.ts";
 
 describe("parseConfig", () => {
   it("uses defaults", () => {
@@ -23,5 +30,15 @@ describe("parseConfig", () => {
     assert.throws(() => parseConfig([], { WASMGATE_PORT: "70000" }), ConfigError);
     assert.throws(() => parseConfig([], { REDIS_URL: "not a url" }), ConfigError);
     assert.throws(() => parseConfig(["--bogus", "1"], {}), /bogus/);
+  });
+  it("shows in SETTINGS and the help the defaults the parser applies", () => {
+    const defaults: Record<string, unknown> = parseConfig([], {});
+    for (const s of SETTINGS) {
+      const actual = defaults[s.key];
+      if (s.default === undefined) assert.equal(actual, undefined, s.key);
+      else if (s.key !== "workers") assert.equal(s.default.split(" ")[0], String(actual), s.key);
+      assert.ok(CONFIG_HELP.includes(`--${s.flag} ${s.arg}`), `help names --${s.flag}`);
+      assert.ok(CONFIG_HELP.includes(s.env), `help names ${s.env}`);
+    }
   });
 });

@@ -12,6 +12,9 @@ export const DEFAULT_HOST = "0.0.0.0";
 export const DEFAULT_ADMIN_HOST = "127.0.0.1";
 export const DEFAULT_STATE_DIR = ".wasmgate";
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MEMORY_BUDGET_MB = 2048;
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Bytes = z.coerce.number().int().positive();
@@ -31,50 +34,177 @@ const ConfigSchema = z.object({
     .int()
     .min(64)
     .max(1024 * 1024)
-    .default(2048),
-  shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    .default(DEFAULT_MEMORY_BUDGET_MB),
+  shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
+  logLevel: z.enum(LOG_LEVELS).default("info"),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
-
-export const CONFIG_HELP = `Usage: wasmgate serve [options]
-
-Options (environment variable in brackets):
-  --port <n>             data plane port, 0 picks a free one   [WASMGATE_PORT]        (${DEFAULT_PORT})
-  --host <addr>          data plane address                    [WASMGATE_HOST]        (${DEFAULT_HOST})
-  --admin-port <n>       admin API port, 0 picks a free one    [WASMGATE_ADMIN_PORT]  (${DEFAULT_ADMIN_PORT})
-  --admin-host <addr>    admin API address                     [WASMGATE_ADMIN_HOST]  (${DEFAULT_ADMIN_HOST})
-  --state-dir <dir>      where state, keys and artifacts live  [WASMGATE_STATE_DIR]   (${DEFAULT_STATE_DIR})
-  --workers <n>          guest worker threads                  [WASMGATE_WORKERS]     (number of cores)
-  --max-component-bytes  largest component a deploy accepts    [WASMGATE_MAX_COMPONENT_BYTES] (50 MiB)
-  --max-body-bytes       largest request body to a guest       [WASMGATE_MAX_BODY_BYTES] (10 MiB)
-  --memory-budget-mb     memory for loaded apps; idle ones go   [WASMGATE_MEMORY_BUDGET_MB] (2048)
-  --shutdown-grace-ms    on SIGTERM, time to finish requests    [WASMGATE_SHUTDOWN_GRACE_MS] (30000)
-  --log-level <level>    fatal|error|warn|info|debug|silent    [WASMGATE_LOG_LEVEL]   (info)
-  --redis-url <url>      Redis for shared state and KV; gateways [REDIS_URL]
-                         on one Redis serve as one (default: SQLite in the state directory)
-`;
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** Every setting: its config key, command-line flag and environment variable. */
+/** One setting of `wasmgate serve`, as the parser, `--help` and docs/reference/configuration.md see it. */
+export interface Setting {
+  readonly key: keyof Config;
+  readonly flag: string;
+  /** What the flag takes, as the help shows it. */
+  readonly arg: string;
+  readonly env: string;
+  /** The default as the help shows it; undefined when the setting is unset by default. */
+  readonly default: string | undefined;
+  readonly meaning: string;
+}
+
+const bytes = (n: number) => `${n} (${n / (1024 * 1024)} MiB)`;
+
+/**
+ * Every setting: the one table the parser, CONFIG_HELP and the configuration reference are made
+ * from (`npm run gen:docs`). A setting added to the schema but not here fails to compile below.
+ */
 export const SETTINGS = [
-  { key: "port", flag: "port", env: "WASMGATE_PORT" },
-  { key: "host", flag: "host", env: "WASMGATE_HOST" },
-  { key: "adminPort", flag: "admin-port", env: "WASMGATE_ADMIN_PORT" },
-  { key: "adminHost", flag: "admin-host", env: "WASMGATE_ADMIN_HOST" },
-  { key: "stateDir", flag: "state-dir", env: "WASMGATE_STATE_DIR" },
-  { key: "redisUrl", flag: "redis-url", env: "REDIS_URL" },
-  { key: "workers", flag: "workers", env: "WASMGATE_WORKERS" },
-  { key: "maxComponentBytes", flag: "max-component-bytes", env: "WASMGATE_MAX_COMPONENT_BYTES" },
-  { key: "maxBodyBytes", flag: "max-body-bytes", env: "WASMGATE_MAX_BODY_BYTES" },
-  { key: "memoryBudgetMb", flag: "memory-budget-mb", env: "WASMGATE_MEMORY_BUDGET_MB" },
-  { key: "shutdownGraceMs", flag: "shutdown-grace-ms", env: "WASMGATE_SHUTDOWN_GRACE_MS" },
-  { key: "logLevel", flag: "log-level", env: "WASMGATE_LOG_LEVEL" },
-] as const satisfies readonly { key: keyof Config; flag: string | undefined; env: string }[];
+  {
+    key: "port",
+    flag: "port",
+    arg: "<n>",
+    env: "WASMGATE_PORT",
+    default: String(DEFAULT_PORT),
+    meaning: "data plane port; 0 picks a free one",
+  },
+  {
+    key: "host",
+    flag: "host",
+    arg: "<addr>",
+    env: "WASMGATE_HOST",
+    default: DEFAULT_HOST,
+    meaning: "data plane address",
+  },
+  {
+    key: "adminPort",
+    flag: "admin-port",
+    arg: "<n>",
+    env: "WASMGATE_ADMIN_PORT",
+    default: String(DEFAULT_ADMIN_PORT),
+    meaning: "admin API port; 0 picks a free one",
+  },
+  {
+    key: "adminHost",
+    flag: "admin-host",
+    arg: "<addr>",
+    env: "WASMGATE_ADMIN_HOST",
+    default: DEFAULT_ADMIN_HOST,
+    meaning: "admin API address",
+  },
+  {
+    key: "stateDir",
+    flag: "state-dir",
+    arg: "<dir>",
+    env: "WASMGATE_STATE_DIR",
+    default: DEFAULT_STATE_DIR,
+    meaning: "state, signing key, operator token, secrets key, artifacts, compiled code, embedded KV",
+  },
+  {
+    key: "workers",
+    flag: "workers",
+    arg: "<n>",
+    env: "WASMGATE_WORKERS",
+    default: "number of cores",
+    meaning: "guest worker threads (1-256)",
+  },
+  {
+    key: "maxComponentBytes",
+    flag: "max-component-bytes",
+    arg: "<n>",
+    env: "WASMGATE_MAX_COMPONENT_BYTES",
+    default: bytes(DEFAULT_MAX_COMPONENT_BYTES),
+    meaning: "largest component a deploy accepts (413 beyond)",
+  },
+  {
+    key: "maxBodyBytes",
+    flag: "max-body-bytes",
+    arg: "<n>",
+    env: "WASMGATE_MAX_BODY_BYTES",
+    default: bytes(DEFAULT_MAX_BODY_BYTES),
+    meaning: "largest request body passed to a guest (413 beyond); an app's limits may change it",
+  },
+  {
+    key: "memoryBudgetMb",
+    flag: "memory-budget-mb",
+    arg: "<n>",
+    env: "WASMGATE_MEMORY_BUDGET_MB",
+    default: String(DEFAULT_MEMORY_BUDGET_MB),
+    meaning:
+      "memory for loaded apps (code, idle instances); past it the least recently used idle apps are unloaded",
+  },
+  {
+    key: "shutdownGraceMs",
+    flag: "shutdown-grace-ms",
+    arg: "<ms>",
+    env: "WASMGATE_SHUTDOWN_GRACE_MS",
+    default: String(DEFAULT_SHUTDOWN_GRACE_MS),
+    meaning: "on SIGTERM: stop accepting, let requests in flight finish this long, then exit 0",
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    arg: "<level>",
+    env: "WASMGATE_LOG_LEVEL",
+    default: "info",
+    meaning: `one of ${LOG_LEVELS.join(", ")}`,
+  },
+  {
+    key: "redisUrl",
+    flag: "redis-url",
+    arg: "<url>",
+    env: "REDIS_URL",
+    default: undefined,
+    meaning:
+      "Redis for shared state (apps, tenants, tokens, deployments, keys) and guests' key-value data; " +
+      "every gateway on it serves as one (unset: SQLite in the state directory)",
+  },
+] as const satisfies readonly Setting[];
+
+// Compiles only while SETTINGS names every key of the schema.
+const everySettingListed: Exclude<keyof Config, (typeof SETTINGS)[number]["key"]> extends never
+  ? true
+  : never = true;
+void everySettingListed;
+
+const HELP_INDENT = 30;
+const HELP_WIDTH = 100;
+
+/**
+ * `text` then `where`, in lines of at most HELP_WIDTH columns after HELP_INDENT (the first after
+ * `left`); `where` is never split.
+ */
+function helpEntry(left: string, text: string, where?: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of [...text.split(" "), ...(where ? [where] : [])]) {
+    if (line !== "" && HELP_INDENT + line.length + 1 + word.length > HELP_WIDTH) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.map((l, i) => `${(i === 0 ? left : "").padEnd(HELP_INDENT)}${l}\n`).join("");
+}
+
+/** `wasmgate serve --help`, made from SETTINGS. */
+export const CONFIG_HELP = `Usage: wasmgate serve [options]
+
+Starts the gateway: the data plane and the admin API. Flags win over environment variables, which
+win over defaults.
+
+Options:
+${SETTINGS.map((s) =>
+  helpEntry(
+    `  --${s.flag} ${s.arg}`,
+    s.meaning,
+    `[${s.env}${s.default === undefined ? "" : `; default: ${s.default}`}]`,
+  ),
+).join("")}${helpEntry("  --help", "show this help")}`;
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const options: Record<string, { type: "string" }> = {};

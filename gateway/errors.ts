@@ -44,6 +44,52 @@ export const GATEWAY_ERRORS = {
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
+/** What each code means, in one line: docs/reference/errors.md is made from this (`npm run gen:docs`). */
+export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> = {
+  ERR_HOST_NOT_FOUND: "no app serves the request's host (data plane)",
+  ERR_APP_NOT_FOUND: "there is no app of that name",
+  ERR_APP_NOT_DEPLOYED: "the host's app exists but has no deployment yet (data plane)",
+  ERR_DEPLOYMENT_NOT_FOUND: "the app has no deployment of that id (rollback)",
+  ERR_KV_KEY_NOT_FOUND: "the bucket holds no such key (admin API)",
+  ERR_BUCKET_NOT_GRANTED: "the app is not granted that key-value bucket (admin API)",
+  ERR_ROUTE_NOT_FOUND: "no such admin API route; the API lives under /v1",
+  ERR_BAD_REQUEST:
+    "the request is malformed: a body that is not JSON, or more than one Host header on the data plane",
+  ERR_VALIDATION: "a name, query parameter or JSON field is not valid; the message says which",
+  ERR_HOSTNAME_INVALID: "a hostname or hostname pattern is not valid",
+  ERR_HOSTNAME_TAKEN: "the hostname already belongs to another app",
+  ERR_CONFIG_NAME_TAKEN: "the name is already used by the other kind (a variable or a secret, never both)",
+  ERR_VAR_NOT_FOUND: "the app has no variable of that name",
+  ERR_SECRET_NOT_FOUND: "the app has no secret of that name",
+  ERR_OUTBOUND_HOST_INVALID: "an allowed outbound host is not a `scheme://host[:port]` pattern",
+  ERR_OUTBOUND_HOST_PRIVATE:
+    "a tenant's token named a special address (loopback, private, link-local…) or localhost outside the ranges the operator opened to the tenant",
+  ERR_BODY_TOO_LARGE: "the request body is over the app's (or the gateway's) limit; the guest was not called",
+  ERR_UNSUPPORTED_MEDIA_TYPE: "a deployment upload without `Content-Type: application/wasm`",
+  ERR_AUTH_MISSING: "the admin API call carries no bearer token",
+  ERR_AUTH_INVALID: "the Authorization header or the token is malformed",
+  ERR_AUTH_BAD_SIGNATURE:
+    "the token's signature does not verify (another issuer's key, or a tampered payload)",
+  ERR_AUTH_ALG_NOT_ALLOWED: "the token uses an algorithm outside the allow-list (`none`, HS256…)",
+  ERR_AUTH_EXPIRED: "the token has expired",
+  ERR_AUTH_CLAIM_INVALID: "a claim of the token other than iss, aud, nbf or exp fails validation",
+  ERR_AUTH_NOT_YET_VALID: "the token's nbf or iat lies in the future",
+  ERR_AUTH_WRONG_ISSUER: "the token was issued for another issuer",
+  ERR_AUTH_WRONG_AUDIENCE: "the token was issued for another audience",
+  ERR_AUTH_REVOKED: "the token was revoked, or a tenant token is not on record",
+  ERR_FORBIDDEN:
+    "the call is not this token's to make: another tenant's app, or tenants and tokens (the operator's)",
+  ERR_SCOPE_MISSING: "the token lacks the scope the call needs",
+  ERR_HOSTNAME_NOT_GRANTED: "the hostname is outside the patterns the operator granted the tenant",
+  ERR_QUOTA_EXCEEDED: "the tenant is at its app quota",
+  ERR_TENANT_NOT_FOUND: "there is no tenant of that name",
+  ERR_TENANT_HAS_APPS: "a tenant with apps cannot be deleted",
+  ERR_TOKEN_NOT_FOUND: "there is no token of that id",
+  ERR_STATE_UNAVAILABLE: "the state store (Redis) cannot be reached; hosts already resolved keep serving",
+  ERR_NOT_READY: "`/readyz`: the state store, the key-value store or a guest worker is not ready",
+  ERR_INTERNAL: "an unexpected failure; the request id finds it in the gateway's log",
+};
+
 export class GatewayError extends Error {
   override readonly name = "GatewayError";
   readonly code: GatewayErrorCode;

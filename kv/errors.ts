@@ -14,49 +14,53 @@
  */
 
 const USER_CODES = [
-  /** The key is empty, not a string, or has lone surrogates (not well-formed UTF-16). */
   "ERR_KV_KEY_INVALID",
-  /** The key's UTF-8 encoding is longer than `maxKeyBytes`. */
   "ERR_KV_KEY_TOO_LONG",
-  /** The value is not a `Uint8Array`. */
   "ERR_KV_VALUE_INVALID",
-  /** The value is longer than `maxValueBytes`. */
   "ERR_KV_VALUE_TOO_LARGE",
-  /** The metadata is not a well-formed string. */
   "ERR_KV_METADATA_INVALID",
-  /** The metadata's UTF-8 encoding is longer than `maxMetadataBytes`. */
   "ERR_KV_METADATA_TOO_LARGE",
-  /** The bucket name is empty, too long or not well-formed. */
   "ERR_KV_BUCKET_INVALID",
-  /** The tenant name is empty, too long or not well-formed. */
   "ERR_KV_TENANT_INVALID",
-  /** `ttlSeconds` is not a whole number of seconds within range. */
   "ERR_KV_TTL_INVALID",
-  /** The list cursor was not produced by this store's `listKeys`. */
   "ERR_KV_CURSOR_INVALID",
-  /** `increment` found a value that is not a signed 64-bit decimal integer. */
   "ERR_KV_NOT_AN_INTEGER",
-  /** `increment` would leave the signed 64-bit range, or the delta is outside it. */
   "ERR_KV_INTEGER_OVERFLOW",
-  /** A batch or list page asks for more than the limits allow. */
   "ERR_KV_OP_LIMIT",
 ] as const;
 
-const SYSTEM_CODES = [
-  /** The backend cannot be reached (Redis down or reconnecting, SQLite file unusable). */
-  "ERR_KV_UNAVAILABLE",
-  /** The backend did not answer within `opTimeoutMs` (the operation may still have been applied). */
-  "ERR_KV_TIMEOUT",
-  /** The store was closed with `close()`. */
-  "ERR_KV_CLOSED",
-  /** The backend failed in a way the store does not expect; see `cause`. */
-  "ERR_KV_INTERNAL",
-] as const;
+const SYSTEM_CODES = ["ERR_KV_UNAVAILABLE", "ERR_KV_TIMEOUT", "ERR_KV_CLOSED", "ERR_KV_INTERNAL"] as const;
 
 export type KvUserErrorCode = (typeof USER_CODES)[number];
 export type KvSystemErrorCode = (typeof SYSTEM_CODES)[number];
 export type KvErrorCode = KvUserErrorCode | KvSystemErrorCode;
 export type KvErrorKind = "user" | "system";
+
+/**
+ * What each code means, in one line: docs/reference/errors.md is made from this (`npm run gen:docs`).
+ * User codes are the caller's to fix (400 on the admin API); system codes are the store's (503).
+ */
+export const KV_ERROR_MEANINGS: Readonly<Record<KvErrorCode, string>> = {
+  ERR_KV_KEY_INVALID: "the key is empty, not a string, or has lone surrogates (not well-formed UTF-16)",
+  ERR_KV_KEY_TOO_LONG: "the key's UTF-8 encoding is longer than `maxKeyBytes`",
+  ERR_KV_VALUE_INVALID: "the value is not a `Uint8Array`",
+  ERR_KV_VALUE_TOO_LARGE: "the value is longer than `maxValueBytes`",
+  ERR_KV_METADATA_INVALID: "the metadata is not a well-formed string",
+  ERR_KV_METADATA_TOO_LARGE: "the metadata's UTF-8 encoding is longer than `maxMetadataBytes`",
+  ERR_KV_BUCKET_INVALID: "the bucket name is empty, too long or not well-formed",
+  ERR_KV_TENANT_INVALID: "the tenant name is empty, too long or not well-formed",
+  ERR_KV_TTL_INVALID: "`ttlSeconds` is not a whole number of seconds within range",
+  ERR_KV_CURSOR_INVALID: "the list cursor was not produced by this store's `listKeys`",
+  ERR_KV_NOT_AN_INTEGER: "`increment` found a value that is not a signed 64-bit decimal integer",
+  ERR_KV_INTEGER_OVERFLOW: "`increment` would leave the signed 64-bit range, or the delta is outside it",
+  ERR_KV_OP_LIMIT:
+    "a batch or list page asks for more than the limits allow, or the request has used up its operations (`kvOps`)",
+  ERR_KV_UNAVAILABLE: "the backend cannot be reached (Redis down or reconnecting, SQLite file unusable)",
+  ERR_KV_TIMEOUT:
+    "the backend did not answer within `opTimeoutMs` (the operation may still have been applied)",
+  ERR_KV_CLOSED: "the store was closed with `close()`",
+  ERR_KV_INTERNAL: "the backend failed in a way the store does not expect; see `cause`",
+};
 
 const USER_CODE_SET: ReadonlySet<string> = new Set(USER_CODES);
 

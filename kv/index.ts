@@ -13,7 +13,7 @@
  */
 
 export type { KvErrorCode, KvErrorKind, KvSystemErrorCode, KvUserErrorCode } from "./errors.ts";
-export { isKvError, KV_ERROR_CODES, KvError } from "./errors.ts";
+export { isKvError, KV_ERROR_CODES, KV_ERROR_MEANINGS, KvError } from "./errors.ts";
 export type { KvLimits } from "./limits.ts";
 export {
   DEFAULT_KV_LIMITS,

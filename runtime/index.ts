@@ -49,7 +49,7 @@ export {
 } from "./capabilities/outbound-http/hosts.ts";
 export { HOP_BY_HOP } from "./capabilities/wasi/index.ts";
 export type { ComponentInfo } from "./component-info.ts";
-export { RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
+export { RUNTIME_ERROR_MEANINGS, RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export {
   type AppOwner,
   type GuestOutputListener,

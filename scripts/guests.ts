@@ -71,10 +71,14 @@ export interface GuestBuildOptions {
   readonly onProgress?: (line: string) => void;
 }
 
-export type GuestBuildErrorCode =
-  | "ERR_GUEST_NOT_FOUND"
-  | "ERR_GUEST_CONFIG_INVALID"
-  | "ERR_GUEST_BUILD_FAILED";
+/** The build script's codes and what each means (docs/reference/errors.md is made from this). */
+export const GUEST_BUILD_ERRORS = {
+  ERR_GUEST_NOT_FOUND: "no example or fixture of that name, or one of its source files is missing",
+  ERR_GUEST_CONFIG_INVALID: "a guest's `guest.json` (or its WIT folder, for a fixture) is not valid",
+  ERR_GUEST_BUILD_FAILED: "a guest's build step failed; the message holds the tool's output",
+} as const satisfies Record<string, string>;
+
+export type GuestBuildErrorCode = keyof typeof GUEST_BUILD_ERRORS;
 
 export class GuestBuildError extends Error {
   override readonly name = "GuestBuildError";

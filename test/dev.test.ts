@@ -1,4 +1,4 @@
-// `deploy-cli dev` end to end, the way the README's tutorial uses it: init a project, serve it,
+// `deploy-cli dev` end to end, the way the tutorial (docs/tutorial.md) uses it: init a project, serve it,
 // edit it, break it, and come back to it later. Real builds (StarlingMonkey), the real binary.
 
 import assert from "node:assert/strict";

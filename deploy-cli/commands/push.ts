@@ -97,7 +97,6 @@ export async function componentFor(options: {
     }
     if (err instanceof BuildToolError) {
       throw new CliError("ERR_BUILD_TOOL", `the build tools failed: ${err.message}`, {
-        exitCode: 2,
         hint: "reinstall wasmgate's dependencies (npm ci) and try again",
       });
     }

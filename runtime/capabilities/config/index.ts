@@ -32,7 +32,7 @@ export function createConfigImports(grant: () => ConfigGrant) {
 /** wasi:config/store@0.2.0-draft on the app's variables and secrets. */
 export const config: Capability<ConfigGrant, ConfigGrant> = {
   name: "config",
-  docs: "runtime/capabilities/config/README.md",
+  docs: "docs/guides/vars-and-secrets.md",
   asyncImports: [],
   imports: ({ current }) => createConfigImports(current),
   forApp: (access) => (access.config.length === 0 ? EMPTY_CONFIG : { entries: new Map(access.config) }),

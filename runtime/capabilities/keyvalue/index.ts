@@ -188,7 +188,7 @@ const NO_KV: KvGrant = Object.freeze({ tenant: "", buckets: Object.freeze([]), o
  */
 export const keyValue: Capability<Pick<KvGrant, "tenant" | "buckets">, KvGrant> = {
   name: "keyvalue",
-  docs: "runtime/capabilities/keyvalue/README.md",
+  docs: "docs/guides/key-value.md",
   asyncImports: KV_ASYNC_IMPORTS,
   imports: ({ current, services }) => createKeyValueImports(services.kvStore, current, services.onKvOpLimit),
   forApp: (access) => ({ tenant: access.tenant, buckets: access.buckets }),

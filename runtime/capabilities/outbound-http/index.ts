@@ -508,7 +508,7 @@ class RequestOutbound implements OutboundGrant {
  */
 export const outboundHttp: Capability<OutboundApp, OutboundGrant> = {
   name: "outbound-http",
-  docs: "runtime/capabilities/outbound-http/README.md",
+  docs: "docs/guides/outbound-http.md",
   asyncImports: [],
   imports: ({ current }) => createOutboundHttpImports(current),
   forApp: (access) => ({

@@ -432,10 +432,6 @@ export function createHttpImports() {
     FutureIncomingResponse,
     httpErrorCode,
   };
-  const outgoingHandler = {
-    handle(_request: OutgoingRequest, _options: RequestOptions | undefined): never {
-      return fail({ tag: "HTTP-request-denied" });
-    },
-  };
-  return { "wasi:http/types": types, "wasi:http/outgoing-handler": outgoingHandler };
+  // wasi:http/outgoing-handler is a capability of its own (../outbound-http).
+  return { "wasi:http/types": types };
 }

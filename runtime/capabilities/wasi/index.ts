@@ -58,7 +58,7 @@ export function createWasiImports(output: GuestOutput): Record<string, Record<st
  */
 export const wasi: Capability<undefined, undefined> = {
   name: "wasi",
-  docs: "runtime/capabilities/wasi/README.md",
+  docs: "docs/guides/components.md",
   asyncImports: ASYNC_IMPORTS,
   imports: (ctx) => createWasiImports(ctx.output),
   linkCore: linkDirectly,

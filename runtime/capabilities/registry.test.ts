@@ -1,0 +1,33 @@
+// The registry itself: every capability is documented, named once, and offers what the preparer
+// will accept; an interface two capabilities both claim would make one of them unreachable.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { it } from "node:test";
+import { asyncImports, CAPABILITIES, type HostServices, supportedImports } from "./index.ts";
+import { GuestOutput } from "./wasi/cli.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const services = {} as HostServices;
+
+it("each capability has a name of its own and a docs page that exists", () => {
+  const names = CAPABILITIES.map((c) => c.name);
+  assert.equal(new Set(names).size, names.length, names.join(", "));
+  for (const c of CAPABILITIES) assert.ok(existsSync(path.join(ROOT, c.docs)), `${c.name}: ${c.docs}`);
+});
+
+it("no interface is offered by two capabilities, and every async import belongs to an offered one", () => {
+  const owner = new Map<string, string>();
+  for (const c of CAPABILITIES) {
+    const imports = c.imports({ current: () => c.idle, services, output: new GuestOutput(0, () => {}) });
+    for (const name of Object.keys(imports)) {
+      assert.equal(owner.get(name), undefined, `${name} is offered by ${owner.get(name)} and ${c.name}`);
+      owner.set(name, c.name);
+    }
+  }
+  assert.deepEqual([...supportedImports()].sort(), [...owner.keys()].sort());
+  for (const name of asyncImports()) {
+    assert.ok(owner.has(name.split("#")[0]!), `${name} is async but no capability offers its interface`);
+  }
+});
