@@ -19,14 +19,22 @@ export const DEADLINE = 0;
 export const CPU_AT_ENTER = 1;
 export const LEFT = 2;
 export const HARD_DEADLINE = 3;
+/** Wall-clock time the running guest last resumed. */
+export const ENTERED = 4;
 
 /**
- * However the CPU reads, a guest running uninterrupted this many times its remaining budget (wall
- * clock) is stopped. A backstop: where /proc can be read, a loop is caught by its CPU first (at
- * its budget plus a tick); on a busy machine, where it gets a fraction of a core, this bounds how
- * long it can take. A healthy 10 ms call would have to wait 65 ms for a core to be cut short.
+ * Where the thread's CPU time cannot be read (no /proc), a guest running uninterrupted this many
+ * times its remaining budget (wall clock) is taken to have overrun it: wall time is all there is.
+ * Where it can be read, only CPU counts, and a thread that is not scheduled is never stopped for CPU.
  */
 export const WALL_FACTOR = 1.5;
+
+/**
+ * Wall-clock time a guest may run without yielding, whatever CPU it used, before its worker is
+ * recycled as stalled (ERR_RUNTIME_STALLED): far above any CPU budget, so only a wedged worker or a
+ * host that stopped scheduling it for that long reaches it.
+ */
+export const DEFAULT_STALL_MS = 2000;
 
 /**
  * Wall-clock time a guest may run uninterrupted beyond its remaining CPU budget before the watchdog
@@ -48,10 +56,10 @@ export interface CpuSlot {
 }
 
 export function createCpuSlot(): { buffer: SharedArrayBuffer; slot: CpuSlot } {
-  const buffer = new SharedArrayBuffer(40);
+  const buffer = new SharedArrayBuffer(48);
   return { buffer, slot: openCpuSlot(buffer) };
 }
 
 export function openCpuSlot(buffer: SharedArrayBuffer): CpuSlot {
-  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 4) };
+  return { ids: new Int32Array(buffer, 0, 2), times: new Float64Array(buffer, 8, 5) };
 }

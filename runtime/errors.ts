@@ -21,6 +21,7 @@ export const RUNTIME_ERRORS = {
   ERR_GUEST_BAD_RESPONSE: 502,
   ERR_RUNTIME_INSTANTIATE: 500,
   ERR_RUNTIME_WORKER_RESTARTED: 503,
+  ERR_RUNTIME_STALLED: 503,
   ERR_RUNTIME_OVERLOADED: 503,
   ERR_RUNTIME_CLOSED: 503,
   ERR_RUNTIME_ARTIFACT_MISSING: 500,
@@ -51,7 +52,9 @@ export const RUNTIME_ERROR_MEANINGS: Readonly<Record<RuntimeErrorCode, string>> 
     "the guest's status or headers cannot be written (bad status, header name or value, too many or too large), or its body broke its own content-length",
   ERR_RUNTIME_INSTANTIATE: "the component could not be instantiated",
   ERR_RUNTIME_WORKER_RESTARTED:
-    "the request's worker was replaced (another guest's CPU kill or a crash); retry, see Retry-After",
+    "the request's worker was replaced (another guest's CPU kill or stall, or a crash); retry, see Retry-After",
+  ERR_RUNTIME_STALLED:
+    "the guest ran for longer than the stall limit (2 s of wall-clock time by default) without yielding, whatever CPU it used; its worker was replaced",
   ERR_RUNTIME_OVERLOADED:
     "reserved for a gateway refusing work when overloaded (retryable); not raised today",
   ERR_RUNTIME_CLOSED: "the gateway is shutting down",

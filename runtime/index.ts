@@ -90,6 +90,11 @@ export interface RuntimeOptions {
   kv?: KvBackendConfig;
   /** Memory for loaded deployments (code and idle instances); least recently used ones go first. */
   memoryBudgetBytes?: number;
+  /**
+   * Wall-clock time a guest may run without yielding before its worker is recycled as stalled
+   * (ERR_RUNTIME_STALLED), whatever CPU it used; default 2 s. CPU limits count CPU only.
+   */
+  stallMs?: number;
 }
 
 export interface DeployedComponent {
@@ -160,6 +165,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxUsesPerInstance: options.maxUsesPerInstance ?? DEFAULT_MAX_USES_PER_INSTANCE,
     kv: options.kv,
     memoryBudgetBytes: options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
+    ...(options.stallMs === undefined ? {} : { stallMs: options.stallMs }),
   });
   const dirOf = (digest: string) => {
     if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");

@@ -44,6 +44,8 @@ export interface RuntimeStats {
   instancesCreated: number;
   /** Requests stopped for going over their CPU budget (worker terminated or guest stopped). */
   cpuLimitKills: number;
+  /** Workers recycled because a guest ran too long without yielding (ERR_RUNTIME_STALLED). */
+  stalls: number;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   workerRestarts: number;
   /** Store calls guests made, by operation. */

@@ -8,7 +8,7 @@
 
 import { Worker } from "node:worker_threads";
 import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
-import { type CpuSlot, createCpuSlot, now } from "../cpu-slot.ts";
+import { type CpuSlot, createCpuSlot, DEFAULT_STALL_MS, now } from "../cpu-slot.ts";
 import { RuntimeError } from "../errors.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "../limits.ts";
 import type { Logger } from "../logger.ts";
@@ -27,7 +27,7 @@ import {
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "../stats.ts";
 import { bodyBytesPassed } from "./body-memory.ts";
 import { WorkerContexts } from "./contexts.ts";
-import { overrun } from "./watchdog.ts";
+import { type OverrunReason, overrun } from "./watchdog.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -72,6 +72,8 @@ export interface GuestPoolOptions {
   kv: KvBackendConfig | undefined;
   /** Memory for loaded deployments across all workers; each gets an equal share. */
   memoryBudgetBytes: number;
+  /** Wall-clock time a guest may run without yielding before its worker is recycled (default 2 s). */
+  stallMs?: number;
 }
 
 interface Pending {
@@ -152,6 +154,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   let closed = false;
   let restarts = 0;
   let cpuLimitKills = 0;
+  let stalls = 0;
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const totals = new StatsTotals();
   /** Slots whose worker has not exited yet: their counters are read where they are. */
   const counting = new Set<Slot>();
@@ -210,12 +214,18 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   }
 
   /** Takes `slot` out of service, puts the spare in its place, fails what was in flight on it. */
-  function replace(slot: Slot, culprit: number | undefined): void {
+  /** Terminates a worker and fails what it was running; `culprit` is the guest that caused it. */
+  function replace(slot: Slot, culprit?: { id: number; reason: OverrunReason }): void {
     if (slot.retired) return;
     slot.retired = true;
     slot.outbox.close();
     restarts++;
-    if (culprit !== undefined) cpuLimitKills++;
+    if (culprit?.reason === "cpu") cpuLimitKills++;
+    if (culprit?.reason === "stalled") stalls++;
+    const why =
+      culprit?.reason === "stalled"
+        ? `another guest ran for more than ${stallMs} ms without yielding`
+        : "another guest overran its CPU limit";
     const index = slots.indexOf(slot);
     if (index !== -1 && !closed) {
       slots[index] = spare ?? spawn();
@@ -224,15 +234,20 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     void slot.worker.terminate();
     for (const [id, p] of slot.pending) {
       const err =
-        id === culprit
+        id !== culprit?.id
           ? new RuntimeError(
-              "ERR_RUNTIME_CPU_LIMIT",
-              "the guest used more CPU time than its limit and was stopped",
-            )
-          : new RuntimeError(
               "ERR_RUNTIME_WORKER_RESTARTED",
-              "the worker running this request was restarted because another guest overran its CPU limit; retry",
-            );
+              `the worker running this request was restarted because ${why}; retry`,
+            )
+          : culprit.reason === "cpu"
+            ? new RuntimeError(
+                "ERR_RUNTIME_CPU_LIMIT",
+                "the guest used more CPU time than its limit and was stopped",
+              )
+            : new RuntimeError(
+                "ERR_RUNTIME_STALLED",
+                `the guest ran for more than ${stallMs} ms of wall-clock time without yielding and was stopped`,
+              );
       settle(slot, id, p);
       fail(p, err);
     }
@@ -435,14 +450,16 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   const watchdog = setInterval(() => {
     const t = now();
     for (const slot of slots) {
-      const id = overrun(slot.cpu, t);
-      if (id === 0) continue;
-      const p = slot.pending.get(id);
+      const culprit = overrun(slot.cpu, t, stallMs);
+      if (!culprit) continue;
+      const p = slot.pending.get(culprit.id);
       logger.warn(
-        { requestId: p?.ctx.requestId, app: p?.ctx.app },
-        "guest CPU limit exceeded; restarting its worker",
+        { requestId: p?.ctx.requestId, app: p?.ctx.app, reason: culprit.reason },
+        culprit.reason === "cpu"
+          ? "guest CPU limit exceeded; restarting its worker"
+          : "guest stalled without yielding; restarting its worker",
       );
-      replace(slot, id);
+      replace(slot, culprit);
     }
   }, WATCHDOG_MS);
   watchdog.unref();
@@ -457,6 +474,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         workersReady: slots.filter((s) => s.ready && !s.retired).length,
         closed,
         cpuLimitKills,
+        stalls,
         workerRestarts: restarts,
         ...totals.sum([...counting].map((s) => ({ buffer: s.stats, retired: s.retired }))),
       };

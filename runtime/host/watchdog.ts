@@ -1,8 +1,18 @@
-// Main thread: tells which worker's guest has overrun its CPU budget, from the slot the worker
-// writes (../cpu-slot.ts) and the worker thread's real CPU time, read from /proc.
+// Main thread: tells which worker's guest has overrun its CPU budget, or stalled, from the slot the
+// worker writes (../cpu-slot.ts) and the worker thread's real CPU time, read from /proc.
 
 import { readFileSync } from "node:fs";
-import { CPU_AT_ENTER, type CpuSlot, DEADLINE, HARD_DEADLINE, ID, LEFT, TICK_MS, TID } from "../cpu-slot.ts";
+import {
+  CPU_AT_ENTER,
+  type CpuSlot,
+  DEADLINE,
+  ENTERED,
+  HARD_DEADLINE,
+  ID,
+  LEFT,
+  TICK_MS,
+  TID,
+} from "../cpu-slot.ts";
 
 /** CPU milliseconds a thread of this process has used, read from /proc, or undefined. */
 function procThreadCpuMs(tid: number): number | undefined {
@@ -15,20 +25,39 @@ function procThreadCpuMs(tid: number): number | undefined {
   }
 }
 
+/** Why the watchdog stops a worker: its guest used more CPU than its budget, or ran too long. */
+export type OverrunReason = "cpu" | "stalled";
+
 /**
- * Main thread: the request whose guest has run uninterrupted past its deadline at `at` and, where
- * the worker thread's CPU can be read, has really used more than its remaining budget; or 0.
+ * Main thread: the request whose guest must be stopped at `at`, and why, or undefined. Past its
+ * deadline a guest is checked against the worker thread's real CPU time: only CPU used beyond its
+ * budget (plus a tick of /proc's rounding) stops it for CPU, so a thread the host did not schedule
+ * (contention, a CPU quota, a paused VM) is never stopped for CPU. A guest that has run without
+ * yielding for `stallMs` of wall time is stopped as stalled. Where the thread's CPU cannot be
+ * read, the wall-clock backstop (WALL_FACTOR) stands in for it.
  */
-export function overrun(slot: CpuSlot, at: number): number {
+export function overrun(
+  slot: CpuSlot,
+  at: number,
+  stallMs: number,
+): { id: number; reason: OverrunReason } | undefined {
   const id = Atomics.load(slot.ids, ID);
-  if (id === 0 || at <= slot.times[DEADLINE]!) return 0;
-  if (at > slot.times[HARD_DEADLINE]!) return Atomics.load(slot.ids, ID) === id ? id : 0;
-  const cpuAtEnter = slot.times[CPU_AT_ENTER]!;
-  const left = slot.times[LEFT]!;
-  const tid = Atomics.load(slot.ids, TID);
-  if (tid !== 0) {
-    const cpu = procThreadCpuMs(tid);
-    if (cpu !== undefined && cpu - cpuAtEnter <= left + TICK_MS) return 0;
+  if (id === 0) return undefined;
+  const pastDeadline = at > slot.times[DEADLINE]!;
+  const stalled = at - slot.times[ENTERED]! > stallMs;
+  if (!pastDeadline && !stalled) return undefined;
+  let reason: OverrunReason | undefined;
+  if (pastDeadline) {
+    const tid = Atomics.load(slot.ids, TID);
+    const cpu = tid === 0 ? undefined : procThreadCpuMs(tid);
+    const overBudget =
+      cpu === undefined
+        ? at > slot.times[HARD_DEADLINE]!
+        : cpu - slot.times[CPU_AT_ENTER]! > slot.times[LEFT]! + TICK_MS;
+    if (overBudget) reason = "cpu";
   }
-  return Atomics.load(slot.ids, ID) === id ? id : 0;
+  reason ??= stalled ? "stalled" : undefined;
+  if (reason === undefined) return undefined;
+  // The guest may have yielded meanwhile: stop only the one still running.
+  return Atomics.load(slot.ids, ID) === id ? { id, reason } : undefined;
 }

@@ -7,6 +7,7 @@ import {
   CPU_AT_ENTER,
   type CpuSlot,
   DEADLINE,
+  ENTERED,
   HARD_DEADLINE,
   ID,
   LEFT,
@@ -32,6 +33,12 @@ function osThreadId(): number {
   }
 }
 
+/** How the meter stops a request that must end: what it races waits against, and a CPU stop. */
+export interface Abort {
+  readonly promise: Promise<never>;
+  stopForCpu(): void;
+}
+
 /** Thrown into a guest's pending host call when it must stop (CPU budget, deadline, client gone). */
 export class GuestStopped extends Error {
   readonly reason: "cpu" | "cancelled";
@@ -53,7 +60,7 @@ export class CpuMeter {
   readonly #slot: CpuSlot;
   readonly #used = new Map<number, number>();
   readonly #budget = new Map<number, number>();
-  readonly #aborts = new Map<number, { readonly promise: Promise<never> }>();
+  readonly #aborts = new Map<number, Abort>();
   #current = 0;
   #cpuSince = 0;
   #holder = 0;
@@ -86,9 +93,14 @@ export class CpuMeter {
     this.#enter(id);
   }
 
-  async #acquire(id: number): Promise<void> {
+  /** Waits for the baton; a guest `resuming` whose request ended meanwhile is stopped instead. */
+  async #acquire(id: number, resuming = false): Promise<void> {
     while (this.#holder !== 0 && this.#holder !== id) {
       await new Promise<void>((resolve) => this.#turns.push(resolve));
+    }
+    if (resuming && !this.#budget.has(id)) {
+      this.#turns.shift()?.();
+      throw new GuestStopped("cancelled", "the request has ended");
     }
     this.#holder = id;
   }
@@ -111,6 +123,7 @@ export class CpuMeter {
     const at = now();
     times[DEADLINE] = at + left + WATCHDOG_GRACE_MS;
     times[HARD_DEADLINE] = at + left * WALL_FACTOR + WATCHDOG_GRACE_MS;
+    times[ENTERED] = at;
     Atomics.store(this.#slot.ids, ID, id);
   }
 
@@ -147,7 +160,7 @@ export class CpuMeter {
   }
 
   /** While `id` runs, its waits reject as soon as `cancellation.promise` does (a deadline or a cancel). */
-  abortWith(id: number, cancellation: { readonly promise: Promise<never> }): void {
+  abortWith(id: number, cancellation: Abort): void {
     this.#aborts.set(id, cancellation);
   }
 
@@ -159,16 +172,26 @@ export class CpuMeter {
   async wait<T>(promise: Promise<T>): Promise<T> {
     const id = this.#holder;
     if (id === 0) return promise;
-    const aborted = this.#aborts.get(id)?.promise;
+    const abort = this.#aborts.get(id);
     this.#pause();
-    if (this.over(id)) throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
-    this.#release(id);
-    try {
-      return await (aborted ? Promise.race([promise, aborted]) : promise);
-    } finally {
-      await this.#acquire(id);
-      this.#enter(id);
+    if (this.over(id)) {
+      abort?.stopForCpu();
+      throw new GuestStopped("cpu", "the guest used more CPU time than its limit");
     }
+    this.#release(id);
+    // A guest stopped while it waits is not resumed (jco abandons a host call that throws, and
+    // the request ends without it): it must not take the baton, or the watchdog would see it run.
+    let outcome: { value: T } | { error: unknown };
+    try {
+      outcome = { value: await (abort ? Promise.race([promise, abort.promise]) : promise) };
+    } catch (error) {
+      if (error instanceof GuestStopped) throw error;
+      outcome = { error };
+    }
+    await this.#acquire(id, true);
+    this.#enter(id);
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
   }
 }
 

@@ -88,9 +88,19 @@ class Cancellation {
   }
 
   cancel(reason: string): void {
-    if (this.reason !== undefined) return;
+    if (this.reason !== undefined || this.overBudget) return;
     this.reason = reason;
     this.#reject?.(new GuestStopped("cancelled", reason));
+  }
+
+  /** Set when the meter stopped the guest for CPU at one of its waits. */
+  overBudget = false;
+
+  stopForCpu(): void {
+    if (this.reason !== undefined || this.overBudget) return;
+    this.overBudget = true;
+    void this.promise;
+    this.#reject!(new GuestStopped("cpu", "the guest used more CPU time than its limit"));
   }
 }
 
@@ -216,10 +226,14 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
   if (turn) await turn;
   meter.abortWith(id, cancellation);
   try {
-    answered =
+    const call =
       whole === undefined
-        ? await callHttp(instance, { ...request, body: body ?? ByteQueue.of(inline) }, sink)
-        : await callEdge(instance, request, whole, sink);
+        ? callHttp(instance, { ...request, body: body ?? ByteQueue.of(inline) }, sink)
+        : callEdge(instance, request, whole, sink);
+    // A guest stopped while it waits (deadline, client gone, CPU) is never resumed: jco abandons a
+    // host call that throws, so its call would never settle. The request ends without it.
+    call.catch(() => {});
+    answered = await Promise.race([call, cancellation.promise]);
   } catch (err) {
     threw = true;
     failure = err;
