@@ -27,7 +27,7 @@ export {
   type KvLimits,
 } from "../kv/index.ts";
 export { MAX_REDIRECTS } from "../runtime/capabilities/outbound-http/index.ts";
-export { WALL_FACTOR, WATCHDOG_GRACE_MS } from "../runtime/cpu-slot.ts";
+export { DEFAULT_STALL_MS, WALL_FACTOR, WATCHDOG_GRACE_MS } from "../runtime/cpu-slot.ts";
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_COMPONENT_BYTES,

@@ -27,6 +27,7 @@ import {
   DEFAULT_MAX_COMPONENT_BYTES,
   DEFAULT_MAX_INSTANCES_PER_APP,
   DEFAULT_MEMORY_BUDGET_BYTES,
+  DEFAULT_STALL_MS,
   DEPLOY_MESSAGE_MAX,
   DEPLOYMENTS_RETAINED,
   FIRST_CALL_ALLOWANCE_MAX_MS,
@@ -398,8 +399,12 @@ ${table(
       `the remaining CPU budget + ${ms(WATCHDOG_GRACE_MS)}`,
     ],
     [
-      "uninterrupted run (wall clock) after which the guest is stopped, whatever its CPU time says",
+      "where the thread's CPU time cannot be read (no /proc): uninterrupted run (wall clock) after which the guest is taken to be over budget",
       `${WALL_FACTOR} × the remaining CPU budget + ${ms(WATCHDOG_GRACE_MS)}`,
+    ],
+    [
+      "run without yielding (wall clock, whatever the CPU) after which the guest is stopped as stalled",
+      `${ms(DEFAULT_STALL_MS)} (${rt("ERR_RUNTIME_STALLED")})`,
     ],
     ["guest stdout/stderr kept per request (the rest is dropped with a note)", bytes(GUEST_OUTPUT_LIMIT)],
     ["request bodies up to this size go to the worker whole; larger ones stream", bytes(INLINE_BODY_MAX)],
