@@ -15,7 +15,7 @@ import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
 
 /** What each capability's requests see between requests: nothing granted. */
-const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
+export const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
 
 /** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
 export const IDLE_MS = 60_000;

@@ -16,6 +16,7 @@ import {
   deployments,
   type EdgeHandler,
   type HttpHandler,
+  IDLE_STATES,
   type Instance,
   ownerOf,
   poolFor,
@@ -23,8 +24,6 @@ import {
 import { GuestStopped } from "./cpu-meter.ts";
 import { meter, post, services } from "./env.ts";
 import { Sink } from "./sink.ts";
-
-const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
 
 interface Running {
   pool: AppPool;
