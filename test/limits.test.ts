@@ -31,7 +31,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 describe("runtime limits", () => {
-  it("stops an infinite loop within its CPU budget + 100 ms, and other apps keep answering", async (t) => {
+  it("stops an infinite loop once it has used its CPU budget, and other apps keep answering", async (t) => {
     await push(gw, await buildGuest("fixture", "infinite-loop"), "loop", ["--host", "loop.localhost"]);
     assert.equal((await get(gw, "other.localhost", "/warm")).status, 200);
 
@@ -52,9 +52,13 @@ describe("runtime limits", () => {
       await Promise.all(lanes);
     })();
 
-    // Each kill also boots a new spare worker on the same two cores, so single answers jitter:
-    // judge the median, and bound every one.
+    // The watchdog counts the CPU the guest's thread used, so how long the answer takes in wall
+    // time depends on how much of a core the loop got next to the other app's traffic (and each
+    // kill boots a spare worker on the same two cores). What must hold: each loop is stopped once
+    // it has used its budget, plus /proc's 10 ms tick and a watchdog period or two, and none runs
+    // on for long in wall time.
     const answered: number[] = [];
+    const seen = gw.logs.length;
     try {
       for (let i = 0; i < 5; i++) {
         const [res, ms] = await timed(() => get(gw, "loop.localhost", "/"));
@@ -62,10 +66,17 @@ describe("runtime limits", () => {
         assert.equal(res.json().error.code, "ERR_RUNTIME_CPU_LIMIT");
         answered.push(ms);
       }
-      t.diagnostic(`infinite loop answered 503 after ${answered.map((ms) => ms.toFixed(0)).join(", ")} ms`);
-      const median = [...answered].sort((a, b) => a - b)[2]!;
-      assert.ok(median < CPU_MS + 100, `median answer after ${median.toFixed(0)} ms`);
-      assert.ok(Math.max(...answered) < 400, "every loop is stopped");
+      const kills = gw.logs
+        .slice(seen)
+        .filter((e) => e.app === "loop" && e.reason === "cpu" && typeof e.overBudgetMs === "number");
+      const over = kills.map((e) => e.overBudgetMs as number);
+      t.diagnostic(
+        `infinite loop answered 503 after ${answered.map((ms) => ms.toFixed(0)).join(", ")} ms, ` +
+          `stopped ${over.map((ms) => ms.toFixed(0)).join(", ")} ms of CPU past its ${CPU_MS} ms budget`,
+      );
+      assert.equal(kills.length, 5, "the watchdog read each loop's CPU time and stopped it for CPU");
+      for (const ms of over) assert.ok(ms < 40, `stopped ${ms.toFixed(0)} ms of CPU past its budget`);
+      assert.ok(Math.max(...answered) < 1000, "every loop is stopped within a second");
     } finally {
       running = false;
       await background;

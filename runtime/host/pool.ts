@@ -27,7 +27,7 @@ import {
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "../stats.ts";
 import { bodyBytesPassed } from "./body-memory.ts";
 import { WorkerContexts } from "./contexts.ts";
-import { type OverrunReason, overrun } from "./watchdog.ts";
+import { type Overrun, overrun } from "./watchdog.ts";
 
 export interface InvokeContext {
   requestId: string;
@@ -215,7 +215,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   /** Takes `slot` out of service, puts the spare in its place, fails what was in flight on it. */
   /** Terminates a worker and fails what it was running; `culprit` is the guest that caused it. */
-  function replace(slot: Slot, culprit?: { id: number; reason: OverrunReason }): void {
+  function replace(slot: Slot, culprit?: Overrun): void {
     if (slot.retired) return;
     slot.retired = true;
     slot.outbox.close();
@@ -454,7 +454,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       if (!culprit) continue;
       const p = slot.pending.get(culprit.id);
       logger.warn(
-        { requestId: p?.ctx.requestId, app: p?.ctx.app, reason: culprit.reason },
+        {
+          requestId: p?.ctx.requestId,
+          app: p?.ctx.app,
+          reason: culprit.reason,
+          overBudgetMs: culprit.overBudgetMs,
+        },
         culprit.reason === "cpu"
           ? "guest CPU limit exceeded; restarting its worker"
           : "guest stalled without yielding; restarting its worker",

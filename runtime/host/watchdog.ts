@@ -28,6 +28,14 @@ function procThreadCpuMs(tid: number): number | undefined {
 /** Why the watchdog stops a worker: its guest used more CPU than its budget, or ran too long. */
 export type OverrunReason = "cpu" | "stalled";
 
+/** A guest to stop. */
+export interface Overrun {
+  id: number;
+  reason: OverrunReason;
+  /** CPU milliseconds the guest had used past its budget when seen, where /proc could tell. */
+  overBudgetMs?: number;
+}
+
 /**
  * Main thread: the request whose guest must be stopped at `at`, and why, or undefined. Past its
  * deadline a guest is checked against the worker thread's real CPU time: only CPU used beyond its
@@ -36,28 +44,24 @@ export type OverrunReason = "cpu" | "stalled";
  * yielding for `stallMs` of wall time is stopped as stalled. Where the thread's CPU cannot be
  * read, the wall-clock backstop (WALL_FACTOR) stands in for it.
  */
-export function overrun(
-  slot: CpuSlot,
-  at: number,
-  stallMs: number,
-): { id: number; reason: OverrunReason } | undefined {
+export function overrun(slot: CpuSlot, at: number, stallMs: number): Overrun | undefined {
   const id = Atomics.load(slot.ids, ID);
   if (id === 0) return undefined;
   const pastDeadline = at > slot.times[DEADLINE]!;
   const stalled = at - slot.times[ENTERED]! > stallMs;
   if (!pastDeadline && !stalled) return undefined;
   let reason: OverrunReason | undefined;
+  let overBudgetMs: number | undefined;
   if (pastDeadline) {
     const tid = Atomics.load(slot.ids, TID);
     const cpu = tid === 0 ? undefined : procThreadCpuMs(tid);
-    const overBudget =
-      cpu === undefined
-        ? at > slot.times[HARD_DEADLINE]!
-        : cpu - slot.times[CPU_AT_ENTER]! > slot.times[LEFT]! + TICK_MS;
+    if (cpu !== undefined) overBudgetMs = cpu - slot.times[CPU_AT_ENTER]! - slot.times[LEFT]!;
+    const overBudget = overBudgetMs === undefined ? at > slot.times[HARD_DEADLINE]! : overBudgetMs > TICK_MS;
     if (overBudget) reason = "cpu";
   }
   reason ??= stalled ? "stalled" : undefined;
   if (reason === undefined) return undefined;
   // The guest may have yielded meanwhile: stop only the one still running.
-  return Atomics.load(slot.ids, ID) === id ? { id, reason } : undefined;
+  if (Atomics.load(slot.ids, ID) !== id) return undefined;
+  return overBudgetMs === undefined ? { id, reason } : { id, reason, overBudgetMs };
 }
