@@ -3,19 +3,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT, MAX_VALUE_BYTES } from "../kv/index.ts";
-import type { OutboundPattern, Runtime } from "../runtime/index.ts";
-import {
-  AddressRanges,
-  namedSpecialAddresses,
-  parseOutboundPattern,
-  RuntimeError,
-} from "../runtime/index.ts";
+import { bucketsGrant, grantOf, outboundHostsGrant } from "../runtime/grants.ts";
+import { type Runtime, RuntimeError } from "../runtime/index.ts";
 import { accessControl } from "./access.ts";
 import type { AppConfig } from "./app-config.ts";
 import { type Auth, bearerAuth, type Principal } from "./auth.ts";
 import type { Components } from "./components.ts";
 import { mountConfigApi } from "./config-api.ts";
 import { GatewayError } from "./errors.ts";
+import { acceptGrants } from "./grants.ts";
 import { patternCovers } from "./hostnames.ts";
 import { type Env, onError, readBody, requestId } from "./http.ts";
 import { mountKvApi } from "./kv-api.ts";
@@ -41,7 +37,6 @@ import {
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
   type StateStore,
-  type TenantRecord,
 } from "./state/store.ts";
 import { hostnamePattern, jsonBody, mountTenantsApi, mustGetTenant, validation } from "./tenants-api.ts";
 
@@ -96,8 +91,9 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
 
   app.put("/v1/apps/:app", async (c) => {
     const name = appName(c.req.param("app"));
-    const body = PutAppBody.safeParse(await jsonBody(c.req.raw));
-    if (!body.success) throw validation(body.error.issues);
+    const parsed = PutAppBody.safeParse(await jsonBody(c.req.raw));
+    if (!parsed.success) throw validation(parsed.error.issues);
+    const body = { data: parsed.data as PutAppBody };
     const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(hostnamePattern))];
     const principal = c.get("principal");
     const existing = await state.getApp(name);
@@ -114,12 +110,11 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
         `the app ${name} belongs to tenant ${tenantName}; an app cannot move to another tenant`,
       );
     }
-    const outbound = body.data.allowedOutboundHosts?.map(outboundPattern);
     let maxApps: number | undefined;
-    if (tenantName !== DEFAULT_TENANT) {
-      const tenant = await mustGetTenant(state, tenantName);
+    const tenant = tenantName === DEFAULT_TENANT ? undefined : await mustGetTenant(state, tenantName);
+    const grants = acceptGrants(body.data, { role: principal.role, tenant });
+    if (tenant) {
       maxApps = tenant.quotas.apps;
-      if (principal.role === "tenant") checkPrivateHosts(outbound ?? [], tenant);
       for (const pattern of hostnames ?? []) {
         if (!tenant.hostnames.some((grant) => patternCovers(grant, pattern))) {
           throw new GatewayError(
@@ -134,8 +129,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
       maxApps,
       hostnames,
       limits: body.data.limits,
-      buckets: body.data.buckets && [...new Set(body.data.buckets)],
-      allowedOutboundHosts: outbound && [...new Set(outbound.map((p) => p.raw))],
+      grants,
     });
     invalidate();
     logger.info(
@@ -145,7 +139,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
         tenant: record.tenant,
         hostnames: record.hostnames,
         limits: record.limits,
-        allowedOutboundHosts: record.allowedOutboundHosts,
+        allowedOutboundHosts: grantOf(outboundHostsGrant, record.grants),
       },
       created ? "app created" : "app updated",
     );
@@ -292,8 +286,8 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     if (purge) {
       // A bucket is the tenant's: purge only those no other app of the tenant is granted.
       const others = await state.listApps(removed.tenant);
-      for (const bucket of removed.buckets) {
-        if (others.some((a) => a.buckets.includes(bucket))) continue;
+      for (const bucket of grantOf(bucketsGrant, removed.grants)) {
+        if (others.some((a) => grantOf(bucketsGrant, a.grants).includes(bucket))) continue;
         response.purgedKeys += await purgeBucket(deps.kv, { tenant: removed.tenant, bucket });
         response.purgedBuckets.push(bucket);
       }
@@ -333,30 +327,6 @@ function appName(raw: string): string {
   return parsed.data;
 }
 
-function outboundPattern(raw: string): OutboundPattern {
-  const pattern = parseOutboundPattern(raw);
-  if (typeof pattern === "string") throw new GatewayError("ERR_OUTBOUND_HOST_INVALID", pattern);
-  return pattern;
-}
-
-/**
- * A tenant's token may not name a special address (loopback, private, link-local, metadata…) or
- * `localhost` outside the ranges the operator opened to the tenant: network policy is the
- * operator's. Wildcards and names pass; what they resolve to is checked on every connection.
- */
-function checkPrivateHosts(patterns: readonly OutboundPattern[], tenant: TenantRecord): void {
-  const granted = new AddressRanges(tenant.allowPrivateNetwork);
-  for (const pattern of patterns) {
-    const named = namedSpecialAddresses(pattern);
-    if (named.length === 0 || named.some((address) => granted.has(address))) continue;
-    const what = pattern.host === "localhost" || pattern.host.endsWith(".localhost") ? "localhost" : named[0];
-    throw new GatewayError(
-      "ERR_OUTBOUND_HOST_PRIVATE",
-      `${pattern.raw} names ${what}, a loopback, private, link-local or otherwise special address, which tenant ${tenant.name}'s apps may not call (its private network ranges: ${tenant.allowPrivateNetwork.join(", ") || "none"}); ask the operator to grant the range with deploy-cli tenants update ${tenant.name} --allow-private-network <cidr>`,
-    );
-  }
-}
-
 async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
   const app = await state.getApp(name);
   if (!app) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
@@ -392,8 +362,7 @@ function appView(app: AppRecord): AppView {
     name: app.name,
     tenant: app.tenant,
     hostnames: app.hostnames,
-    buckets: app.buckets,
-    allowedOutboundHosts: app.allowedOutboundHosts,
+    ...app.grants,
     limits: app.limits,
     activeDeployment: app.activeDeployment ?? null,
     createdAt: app.createdAt,

@@ -3,6 +3,7 @@
 // admin-routes-doc.test.ts checks it against the routes the Hono app registers and against the
 // scope the access middleware asks for.
 
+import { GRANTS } from "../runtime/grants.ts";
 import type { Scope } from "./auth.ts";
 
 export interface AdminRouteDoc {
@@ -71,8 +72,7 @@ export const ADMIN_ROUTES: readonly AdminRouteDoc[] = [
     method: "PUT",
     path: "/v1/apps/:app",
     scope: "apps:write",
-    purpose:
-      'create the app or change it: `{"tenant"?, "hostnames", "limits", "buckets", "allowedOutboundHosts"}`; a field left out keeps its value (409 if a hostname belongs to another app)',
+    purpose: `create the app or change it: \`{"tenant"?, "hostnames", "limits", ${GRANTS.map((g) => `"${g.field}"`).join(", ")}}\` (grants below); a field left out keeps its value (409: a hostname is taken)`,
   },
   {
     method: "DELETE",

@@ -3,6 +3,7 @@
 
 import type { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../kv/index.ts";
+import { bucketsGrant, grantOf } from "../runtime/grants.ts";
 import { GatewayError } from "./errors.ts";
 import { readBody } from "./http.ts";
 import { BucketName } from "./schemas.ts";
@@ -19,10 +20,11 @@ export function mountKvApi(app: Hono<any>, deps: { state: StateStore; kv: KvStor
     if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${appName}`);
     const bucket = BucketName.safeParse(bucketRaw);
     if (!bucket.success) throw new GatewayError("ERR_VALIDATION", bucket.error.issues[0]!.message);
-    if (!record.buckets.includes(bucket.data)) {
+    const buckets = grantOf(bucketsGrant, record.grants);
+    if (!buckets.includes(bucket.data)) {
       throw new GatewayError(
         "ERR_BUCKET_NOT_GRANTED",
-        `app ${appName} is not granted the bucket "${bucket.data}" (it has: ${record.buckets.join(", ") || "none"})`,
+        `app ${appName} is not granted the bucket "${bucket.data}" (it has: ${buckets.join(", ") || "none"})`,
       );
     }
     return { tenant: record.tenant, bucket: bucket.data };

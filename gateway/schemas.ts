@@ -2,6 +2,7 @@
 
 import { isIP } from "node:net";
 import { z } from "zod";
+import { BUCKET_NAME, BUCKET_NAME_RULE, GRANTS } from "../runtime/grants.ts";
 
 /** Every error answer, from both listeners. */
 export interface ErrorBody {
@@ -48,14 +49,8 @@ export const AppLimits = z
   .strict();
 export type AppLimits = z.infer<typeof AppLimits>;
 
-export const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
-export const BucketName = z
-  .string()
-  .regex(
-    BUCKET_NAME,
-    "a bucket name is 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit",
-  );
-export const DEFAULT_BUCKETS = ["default"];
+export { BUCKET_NAME, DEFAULT_BUCKETS, GRANTS } from "../runtime/grants.ts";
+export const BucketName = z.string().regex(BUCKET_NAME, BUCKET_NAME_RULE);
 
 export const TenantName = z
   .string()
@@ -64,21 +59,28 @@ export const TenantName = z
     "a tenant name is 1-63 lower-case letters, digits or dashes, not starting or ending with a dash",
   );
 
-/** Creates the app or updates it; a field left out keeps its current value. */
+/**
+ * Creates the app or updates it; a field left out keeps its current value. Besides its tenant,
+ * hostnames and limits, an app has one field per capability grant (runtime/grants.ts: `buckets`,
+ * `allowedOutboundHosts`), each validated by its capability's schema.
+ */
 export const PutAppBody = z
   .object({
     /** The tenant owning a new app (operator only; a tenant's token creates apps in its tenant). */
     tenant: TenantName,
     hostnames: z.array(z.string()).max(100, "at most 100 hostnames per app"),
     limits: AppLimits,
-    /** Key-value buckets the app's guests may open. */
-    buckets: z.array(BucketName).max(100, "at most 100 buckets per app"),
-    /** `scheme://host[:port]` patterns the app's guests may call over HTTP. */
-    allowedOutboundHosts: z.array(z.string().max(300)).max(100, "at most 100 allowed outbound hosts per app"),
+    ...Object.fromEntries(GRANTS.map((g) => [g.field, g.schema(z)])),
   })
   .partial()
   .strict();
-export type PutAppBody = z.infer<typeof PutAppBody>;
+export type PutAppBody = {
+  tenant?: string;
+  hostnames?: string[];
+  limits?: AppLimits;
+  /** Grant fields, by name. */
+  [grant: string]: unknown;
+};
 
 export const DEPLOY_MESSAGE_MAX = 500;
 
@@ -86,12 +88,12 @@ export interface AppView {
   name: string;
   tenant: string;
   hostnames: string[];
-  buckets: string[];
-  allowedOutboundHosts: string[];
   limits: AppLimits;
   activeDeployment: string | null;
   createdAt: string;
   updatedAt: string;
+  /** Grant fields (runtime/grants.ts), each with its value. */
+  [grant: string]: unknown;
 }
 
 export interface DeploymentView {

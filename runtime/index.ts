@@ -9,8 +9,8 @@
  * // worker once, keyed by it.
  * const limits = { ...DEFAULT_LIMITS, cpuMs: 20 };
  * const { status, headers, body } = await runtime.invoke({ digest, info }, request, limits, {
- *   requestId, app: "hello", tenant: "acme", buckets: ["default"],
- *   allowedOutboundHosts: ["https://api.example.com"],
+ *   requestId, app: "hello", tenant: "acme",
+ *   grants: { buckets: ["default"], allowedOutboundHosts: ["https://api.example.com"] },
  *   network: { allowPrivateNetwork: ["10.0.0.0/8"], trustAllowList: false },
  * });
  * // Once the gateway listens, so guests cannot call back into it:

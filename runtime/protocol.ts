@@ -2,6 +2,7 @@
 // the messages each way, what a worker is started with, and the shapes both sides agree on. The
 // two sides share nothing else but the CPU slot's layout (cpu-slot.ts).
 
+import type { Grants } from "./capabilities/grants.ts";
 import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
@@ -39,16 +40,15 @@ export interface NetworkGrant {
 }
 
 /**
- * What the request may touch: its app's tenant and the buckets granted to the app, the outbound
- * host patterns it allows and the special addresses the operator opened, and its variables and
+ * What the request may touch: its app's tenant, what the app is granted (by field, see
+ * capabilities/grants.ts), the special addresses the operator opened, and its variables and
  * secrets (merged) for wasi:config.
  */
 export interface WireAccess {
   tenant: string;
   /** The app the requests are for: instances are never shared with another app. */
   app: string;
-  buckets: readonly string[];
-  allowedOutboundHosts: readonly string[];
+  grants: Grants;
   network: NetworkGrant;
   config: readonly (readonly [string, string])[];
 }

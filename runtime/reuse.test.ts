@@ -31,7 +31,7 @@ async function setUp(fixture: string, maxUsesPerInstance?: number) {
   const digest = createHash("sha256").update(bytes).digest("hex");
   const limits: GuestLimits = { ...DEFAULT_LIMITS, memoryBytes: 4 * MIB };
   const info = await runtime.prepare(digest, bytes, limits.memoryBytes);
-  const ctx = { requestId: "r", app: "app", tenant: "t", buckets: [] };
+  const ctx = { requestId: "r", app: "app", tenant: "t", grants: { buckets: [] } };
   async function call(): Promise<number> {
     const res = await runtime.invoke(
       { digest, info },

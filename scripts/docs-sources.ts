@@ -28,6 +28,7 @@ export {
 } from "../kv/index.ts";
 export { MAX_REDIRECTS } from "../runtime/capabilities/outbound-http/index.ts";
 export { DEFAULT_STALL_MS, WALL_FACTOR, WATCHDOG_GRACE_MS } from "../runtime/cpu-slot.ts";
+export { GRANTS } from "../runtime/grants.ts";
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_COMPONENT_BYTES,

@@ -34,6 +34,7 @@ import {
   FIRST_CALL_ALLOWANCE_MS_PER_MIB,
   GATEWAY_ERROR_MEANINGS,
   GATEWAY_ERRORS,
+  GRANTS,
   GUEST_BUILD_ERRORS,
   GUEST_OUTPUT_LIMIT,
   INLINE_BODY_MAX,
@@ -172,6 +173,16 @@ the operator's token holds every scope, and a tenant's token reaches only its ow
 ${table(
   ["call", "who", "does"],
   ADMIN_ROUTES.map((r) => [`\`${r.method} ${r.path}\``, who(r.scope), r.purpose]),
+)}
+
+## What an app is granted
+
+One field of the app per capability that needs a grant (\`GRANTS\` in runtime/grants.ts), the same
+in \`PUT /v1/apps/:app\`, in \`wasmgate.json\` and as a \`deploy-cli push\` flag:
+
+${table(
+  ["field", "push flag", "grants"],
+  GRANTS.map((g) => [`\`${g.field}\``, `\`--${g.cli.flag} ${g.cli.value}\``, g.summary]),
 )}
 
 Tokens, scopes and tenants: [Tenants and fleets](../guides/tenants-and-fleets.md). The log stream's

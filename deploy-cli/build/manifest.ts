@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { AppLimits, AppName, BucketName } from "../../gateway/schemas.ts";
+import { AppLimits, AppName, BucketName, GRANTS } from "../../gateway/schemas.ts";
 import { CliError } from "../errors.ts";
 
 export const MANIFEST_FILE = "wasmgate.json";
@@ -21,6 +21,8 @@ export const Manifest = z
     /** The guest's entry module (.ts or .js), or a built .wasm component. */
     main: z.string().min(1).optional(),
     hostnames: z.array(z.string()).optional(),
+    /** What the app is granted: one field per capability grant, as in `PUT /v1/apps/:app`. */
+    ...Object.fromEntries(GRANTS.map((g) => [g.field, g.schema(z).optional()])),
     /**
      * Key-value buckets the app may open: a list of names, or binding → bucket
      * (`{"KV": "default"}` gives SDK guests `env.KV`).
@@ -29,7 +31,6 @@ export const Manifest = z
     /** Variables set on the app when it is pushed (and in `deploy-cli dev`). */
     vars: z.record(z.string(), z.string()).optional(),
     limits: AppLimits.optional(),
-    allowedOutboundHosts: z.array(z.string()).optional(),
     /** Build for the fast world with QuickJS (the entry exports `handler`). */
     fast: z.boolean().optional(),
     /** The WIT world to build against, for entries that are not SDK guests. */
@@ -85,10 +86,27 @@ export function parseManifest(text: string, file: string): Manifest {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? `"${issue.path.join(".")}": ` : "";
     throw new CliError("ERR_MANIFEST_INVALID", `${file}: ${where}${issue.message}`, {
-      hint: "fields: name, main, hostnames, buckets, vars, limits, allowedOutboundHosts, fast, world",
+      hint: `fields: ${Object.keys(Manifest.shape)
+        .filter((f) => f !== "$schema")
+        .join(", ")}`,
     });
   }
   return parsed.data;
+}
+
+/**
+ * The grant fields the manifest sets, as `PUT /v1/apps/:app` takes them. A grant given as a
+ * binding → value map (`buckets` for SDK guests) grants its values.
+ */
+export function grantsOf(manifest: Manifest | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { field } of GRANTS) {
+    const raw = (manifest as Record<string, unknown> | undefined)?.[field];
+    if (raw === undefined) continue;
+    out[field] =
+      Array.isArray(raw) || typeof raw !== "object" || raw === null ? raw : [...new Set(Object.values(raw))];
+  }
+  return out;
 }
 
 /** Bucket names the app is granted, and the SDK bindings (binding → bucket). */

@@ -14,7 +14,7 @@ import {
   shownPath,
   summarizeBuildError,
 } from "../build/index.ts";
-import { bucketsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
+import { bucketsOf, grantsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
 import type { Command } from "../command.ts";
 import { createDevOutput } from "../dev/output.ts";
 import { exists, sourceHash, watchProject } from "../dev/watch.ts";
@@ -146,13 +146,13 @@ object on its own line.`,
     let appliedSettings = "";
     async function configure(): Promise<void> {
       const m = manifest?.manifest;
-      const { buckets } = bucketsOf(m);
       const hostnames = [...new Set([...(m?.hostnames ?? []), `${app}.localhost`, "localhost", "127.0.0.1"])];
       const settings = {
         hostnames,
-        ...(buckets.length > 0 ? { buckets } : {}),
+        ...Object.fromEntries(
+          Object.entries(grantsOf(m)).filter(([, v]) => !(Array.isArray(v) && v.length === 0)),
+        ),
         ...(m?.limits ? { limits: m.limits } : {}),
-        ...(m?.allowedOutboundHosts ? { allowedOutboundHosts: m.allowedOutboundHosts } : {}),
       };
       const key = JSON.stringify([settings, m?.vars]);
       if (key === appliedSettings) return;

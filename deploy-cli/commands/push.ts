@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { AppLimits, AppView, DeployResponse } from "../../gateway/schemas.ts";
+import { type AppLimits, type AppView, type DeployResponse, GRANTS } from "../../gateway/schemas.ts";
 import {
   BuildError,
   BuildToolError,
@@ -14,7 +14,7 @@ import {
   shownPath,
   summarizeBuildError,
 } from "../build/index.ts";
-import { bucketsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
+import { bucketsOf, grantsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
 import { createClient } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
@@ -170,14 +170,18 @@ async function push(ctx: CommandContext): Promise<void> {
     progress: ctx.progress,
   });
 
-  const buckets = (values.bucket as string[] | undefined) ?? bucketsOf(m).buckets;
-  const outbound = (values["allow-outbound"] as string[] | undefined) ?? m?.allowedOutboundHosts ?? [];
+  // Each grant from its flag, else from wasmgate.json; an empty list changes nothing.
+  const grants = grantsOf(m);
+  for (const { field, cli } of GRANTS) {
+    const flagged = values[cli.flag] as string[] | undefined;
+    if (flagged) grants[field] = cli.parse(flagged);
+    if (Array.isArray(grants[field]) && grants[field].length === 0) delete grants[field];
+  }
   const wantedLimits = m?.limits || limits ? { ...existing?.limits, ...m?.limits, ...limits } : undefined;
-  if (!existing || hosts.length > 0 || wantedLimits || buckets.length > 0 || outbound.length > 0) {
+  if (!existing || hosts.length > 0 || wantedLimits || Object.keys(grants).length > 0) {
     await client.putJson(`/v1/apps/${encodeURIComponent(app)}`, {
       ...(hosts.length > 0 ? { hostnames: hosts } : {}),
-      ...(buckets.length > 0 ? { buckets } : {}),
-      ...(outbound.length > 0 ? { allowedOutboundHosts: outbound } : {}),
+      ...grants,
       ...(wantedLimits ? { limits: wantedLimits } : {}),
     });
   }
@@ -213,6 +217,12 @@ async function push(ctx: CommandContext): Promise<void> {
   ctx.result(build ? { ...result, build } : result, `${lines.join("\n")}\n`);
 }
 
+/** A grant's flag in the help, its description in the column the other flags use. */
+function grantHelp({ cli }: (typeof GRANTS)[number]): string {
+  const flag = `  --${cli.flag} ${cli.value}`;
+  return flag.length < 27 ? `${flag.padEnd(27)}${cli.help}` : `${flag}\n${" ".repeat(27)}${cli.help}`;
+}
+
 export const pushCommand: Command = {
   name: "push",
   summary: "build (for .ts/.js) and deploy an app, then print its URL",
@@ -225,9 +235,7 @@ directory is read (--manifest <file> names another).
 
   --app <name>             the app (wasmgate.json "name")
   --host <hostname>        the app's hostnames, replacing its current ones (repeatable; "hostnames")
-  --bucket <name>          key-value buckets the app may open (repeatable; "buckets"; default: default)
-  --allow-outbound <scheme://host[:port]>
-                           hosts the app may call over HTTP (repeatable; "allowedOutboundHosts")
+${GRANTS.map(grantHelp).join("\n")}
   --fast                   build with QuickJS for the fast world ("fast": true)
   --message <text>         a note kept with the deployment
 Limits (kept for later pushes; "limits" in wasmgate.json): --cpu-ms <n> (guest CPU per request,
@@ -247,8 +255,7 @@ default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, 
     app: { type: "string" },
     host: { type: "string", multiple: true },
     message: { type: "string" },
-    bucket: { type: "string", multiple: true },
-    "allow-outbound": { type: "string", multiple: true },
+    ...Object.fromEntries(GRANTS.map((g) => [g.cli.flag, { type: "string" as const, multiple: true }])),
     fast: { type: "boolean" },
     manifest: { type: "string" },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),

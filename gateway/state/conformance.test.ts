@@ -166,6 +166,21 @@ for (const [name, open] of Object.entries(backends)) {
       await store.deleteApp("net-default");
     });
 
+    test("grants: a new app has each grant's initial value; a change keeps the fields it leaves out", async () => {
+      const { store, peer } = s;
+      const { app } = await store.putApp("granted", { hostnames: ["granted.example.com"] });
+      assert.deepEqual(app.grants, { buckets: ["default"], allowedOutboundHosts: [] });
+      await store.putApp("granted", { grants: { buckets: ["carts", "sessions"] } });
+      await peer.putApp("granted", { grants: { allowedOutboundHosts: ["https://api.example.com"] } });
+      const expected = { buckets: ["carts", "sessions"], allowedOutboundHosts: ["https://api.example.com"] };
+      assert.deepEqual((await store.getApp("granted"))?.grants, expected);
+      assert.deepEqual((await peer.listApps()).find((a) => a.name === "granted")?.grants, expected);
+      assert.deepEqual((await peer.routeFor("granted.example.com"))?.grants, expected);
+      await store.putApp("granted", { limits: { cpuMs: 10 } });
+      assert.deepEqual((await peer.getApp("granted"))?.grants, expected, "another change keeps them");
+      assert.deepEqual((await store.deleteApp("granted"))?.grants, expected);
+    });
+
     test("deployments: newest first, the newest ones retained, delete takes them with the app", async () => {
       const { store, peer } = s;
       await store.putApp("deploys", { hostnames: ["deploys.example.com"] });
@@ -280,6 +295,49 @@ describe("state store: sqlite, a state directory from before private ranges", ()
         assert.deepEqual((await store.routeFor("a.old.example.com"))?.allowPrivateNetwork, [
           "192.168.0.0/16",
         ]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("state store: sqlite, a state directory from before grants were listed by capability", () => {
+  test("keeps each app's buckets and allowed outbound hosts, and changes one without the other", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "wasmgate-state-grants-"));
+    try {
+      const old = new DatabaseSync(join(dir, "state.db"));
+      old.exec(`
+        CREATE TABLE apps (name TEXT PRIMARY KEY, active_deployment TEXT, limits TEXT NOT NULL DEFAULT '{}',
+          tenant TEXT NOT NULL DEFAULT 'default', buckets TEXT NOT NULL DEFAULT '["default"]',
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+          allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]');
+        CREATE TABLE hostnames (pattern TEXT PRIMARY KEY, app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE);
+        INSERT INTO apps (name, buckets, allowed_outbound_hosts, created_at, updated_at)
+          VALUES ('shop', '["carts","sessions"]', '["https://api.example.com"]', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
+                 ('plain', '["default"]', '[]', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
+        INSERT INTO hostnames VALUES ('shop.example.com', 'shop');
+      `);
+      old.close();
+      const store = createSqliteStateStore(dir);
+      try {
+        const shop = await store.getApp("shop");
+        assert.deepEqual(shop?.grants, {
+          buckets: ["carts", "sessions"],
+          allowedOutboundHosts: ["https://api.example.com"],
+        });
+        assert.deepEqual((await store.getApp("plain"))?.grants, {
+          buckets: ["default"],
+          allowedOutboundHosts: [],
+        });
+        assert.deepEqual((await store.routeFor("shop.example.com"))?.grants, shop?.grants);
+        await store.putApp("shop", { grants: { allowedOutboundHosts: [] } });
+        assert.deepEqual((await store.getApp("shop"))?.grants, {
+          buckets: ["carts", "sessions"],
+          allowedOutboundHosts: [],
+        });
       } finally {
         await store.close();
       }

@@ -8,6 +8,7 @@
 
 import { Redis } from "ioredis";
 import { GatewayError } from "../errors.ts";
+import { completeGrants, pickGrants } from "../grants.ts";
 import type { Logger } from "../logger.ts";
 import {
   type AppRecord,
@@ -107,6 +108,24 @@ type Outcome = { ok: true } | { ok: false; reason: "taken" | "full" | "exists"; 
 
 /** A change computed from what was read, or a result that needs no change. */
 type Plan<T> = { checks: Check[]; ops: Op[]; result: T } | { result: T; checks?: undefined };
+
+/**
+ * An app as the JSON of its key holds it: the grant fields sit beside the others, as they did
+ * before grants were listed by capability, so gateways of either version read each other's apps.
+ */
+type StoredApp = Omit<AppRecord, "grants"> & Record<string, unknown>;
+
+function toStoredApp({ grants, ...rest }: AppRecord): StoredApp {
+  return { ...rest, ...grants };
+}
+
+function fromStoredApp(stored: StoredApp | undefined): AppRecord | undefined {
+  if (!stored) return undefined;
+  const grants = completeGrants(pickGrants(stored));
+  const rest: Record<string, unknown> = { ...stored };
+  for (const field of Object.keys(grants)) delete rest[field];
+  return { ...(rest as Omit<AppRecord, "grants">), grants };
+}
 
 export interface RedisStateStore extends StateStore {
   /**
@@ -380,24 +399,24 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     },
 
     async getApp(name) {
-      return (await readJson<AppRecord>(K.app(name))).value;
+      return fromStoredApp((await readJson<StoredApp>(K.app(name))).value);
     },
     async listApps(tenant) {
       const names = await client.smembers(tenant === undefined ? K.apps : K.tenantApps(tenant));
-      return (await readMany<AppRecord>(names.map(K.app))).sort(byName);
+      return (await readMany<StoredApp>(names.map(K.app))).map((a) => fromStoredApp(a)!).sort(byName);
     },
-    async putApp(name, { tenant, maxApps, hostnames, limits, buckets, allowedOutboundHosts }) {
+    async putApp(name, { tenant, maxApps, hostnames, limits, grants }) {
       return transact(
         async () => {
-          const { raw, value: current } = await readJson<AppRecord>(K.app(name));
+          const { raw, value: stored } = await readJson<StoredApp>(K.app(name));
+          const current = fromStoredApp(stored);
           const now = new Date().toISOString();
           const owner = current?.tenant ?? tenant ?? DEFAULT_TENANT;
           const app: AppRecord = {
             name,
             tenant: owner,
             hostnames: hostnames ? [...hostnames].sort() : (current?.hostnames ?? []),
-            buckets: buckets ?? current?.buckets ?? ["default"],
-            allowedOutboundHosts: allowedOutboundHosts ?? current?.allowedOutboundHosts ?? [],
+            grants: completeGrants({ ...current?.grants, ...grants }),
             limits: limits ?? current?.limits ?? {},
             activeDeployment: current?.activeDeployment,
             createdAt: current?.createdAt ?? now,
@@ -407,7 +426,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
           if (!current && maxApps !== undefined)
             checks.push({ t: "scardLt", k: K.tenantApps(owner), n: maxApps });
           const ops: Op[] = [
-            { t: "set", k: K.app(name), v: JSON.stringify(app) },
+            { t: "set", k: K.app(name), v: JSON.stringify(toStoredApp(app)) },
             { t: "sadd", k: K.apps, m: name },
             { t: "sadd", k: K.tenantApps(owner), m: name },
           ];
@@ -433,7 +452,8 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     },
     async deleteApp(name) {
       return transact(async () => {
-        const { raw, value: app } = await readJson<AppRecord>(K.app(name));
+        const { raw, value: stored } = await readJson<StoredApp>(K.app(name));
+        const app = fromStoredApp(stored);
         if (!app) return { result: undefined };
         const ops: Op[] = [
           { t: "del", k: K.app(name) },
@@ -460,8 +480,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       return {
         app: app.name,
         tenant: app.tenant,
-        buckets: app.buckets,
-        allowedOutboundHosts: app.allowedOutboundHosts,
+        grants: app.grants,
         allowPrivateNetwork: tenant?.allowPrivateNetwork ?? [],
         pattern,
         limits: app.limits,

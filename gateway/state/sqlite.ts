@@ -6,6 +6,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { GatewayError } from "../errors.ts";
+import { completeGrants } from "../grants.ts";
 import {
   type AppRecord,
   configNameTaken,
@@ -86,8 +87,7 @@ interface AppRow {
   active_deployment: string | null;
   limits: string;
   tenant: string;
-  buckets: string;
-  allowed_outbound_hosts: string;
+  grants: string;
   created_at: string;
   updated_at: string;
 }
@@ -131,6 +131,12 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   const columns = db.prepare("PRAGMA table_info(apps)").all() as { name: string }[];
   if (!columns.some((c) => c.name === "allowed_outbound_hosts")) {
     db.exec("ALTER TABLE apps ADD COLUMN allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]'");
+  }
+  // ... and before grants were listed by capability, this one: an object of grant fields, made
+  // from the two columns it replaces (which stay, no longer read or written).
+  if (!columns.some((c) => c.name === "grants")) {
+    db.exec(`ALTER TABLE apps ADD COLUMN grants TEXT NOT NULL DEFAULT '{}';
+      UPDATE apps SET grants = json_object('buckets', json(buckets), 'allowedOutboundHosts', json(allowed_outbound_hosts));`);
   }
   // ... and before rollbacks, this one.
   const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
@@ -178,8 +184,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     ownerOf: db.prepare("SELECT app FROM hostnames WHERE pattern = ?"),
     touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
     setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
-    setBuckets: db.prepare("UPDATE apps SET buckets = ? WHERE name = ?"),
-    setOutbound: db.prepare("UPDATE apps SET allowed_outbound_hosts = ? WHERE name = ?"),
+    setGrants: db.prepare("UPDATE apps SET grants = json_patch(grants, ?) WHERE name = ?"),
     vars: db.prepare("SELECT name, value FROM app_vars WHERE app = ? ORDER BY name"),
     hasVar: db.prepare("SELECT 1 AS x FROM app_vars WHERE app = ? AND name = ?"),
     countVars: db.prepare("SELECT COUNT(*) AS n FROM app_vars WHERE app = ?"),
@@ -197,7 +202,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.buckets AS app_buckets, a.allowed_outbound_hosts AS app_outbound, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.grants AS app_grants, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
       "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -229,8 +234,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       hostnames: (q.hostsOf.all(row.name) as { pattern: string }[]).map((r) => r.pattern),
       limits: JSON.parse(row.limits),
       tenant: row.tenant,
-      buckets: JSON.parse(row.buckets),
-      allowedOutboundHosts: JSON.parse(row.allowed_outbound_hosts ?? "[]"),
+      grants: completeGrants(JSON.parse(row.grants)),
       activeDeployment: row.active_deployment ?? undefined,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -346,7 +350,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       const rows = (tenant === undefined ? q.apps.all() : q.appsOf.all(tenant)) as unknown as AppRow[];
       return rows.map(toApp);
     },
-    async putApp(name, { tenant, maxApps, hostnames, limits, buckets, allowedOutboundHosts }) {
+    async putApp(name, { tenant, maxApps, hostnames, limits, grants }) {
       const now = new Date().toISOString();
       return transaction(() => {
         for (const pattern of hostnames ?? []) {
@@ -370,8 +374,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           for (const pattern of hostnames) q.insertHost.run(pattern, name);
         }
         if (limits) q.setLimits.run(JSON.stringify(limits), name);
-        if (buckets) q.setBuckets.run(JSON.stringify(buckets), name);
-        if (allowedOutboundHosts) q.setOutbound.run(JSON.stringify(allowedOutboundHosts), name);
+        if (grants && Object.keys(grants).length > 0) q.setGrants.run(JSON.stringify(grants), name);
         return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
       });
     },
@@ -381,8 +384,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
             app: string;
             app_limits: string;
             app_tenant: string;
-            app_buckets: string;
-            app_outbound: string;
+            app_grants: string;
             tenant_private: string | null;
             id: string | null;
           })
@@ -393,8 +395,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         pattern,
         limits: JSON.parse(row.app_limits),
         tenant: row.app_tenant,
-        buckets: JSON.parse(row.app_buckets),
-        allowedOutboundHosts: JSON.parse(row.app_outbound),
+        grants: completeGrants(JSON.parse(row.app_grants)),
         allowPrivateNetwork: row.tenant_private ? JSON.parse(row.tenant_private) : [],
         deployment: row.id ? toDeployment(row) : undefined,
       };

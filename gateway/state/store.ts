@@ -1,6 +1,7 @@
 // What the gateway keeps: apps with their hostnames, immutable deployments, and component
 // artifacts addressed by SHA-256. The embedded backend is SQLite in the state directory.
 
+import type { Grants } from "../../runtime/grants.ts";
 import type { ComponentInfo } from "../../runtime/index.ts";
 import { GatewayError } from "../errors.ts";
 import type { AppLimits } from "../schemas.ts";
@@ -44,9 +45,8 @@ export interface AppRecord {
   name: string;
   tenant: string;
   hostnames: string[];
-  buckets: string[];
-  /** `scheme://host[:port]` patterns its guests may call over HTTP (none: no outbound HTTP). */
-  allowedOutboundHosts: string[];
+  /** What the app is granted, every field of the registry's grants present (gateway/grants.ts). */
+  grants: Grants;
   limits: AppLimits;
   activeDeployment: string | undefined;
   createdAt: string;
@@ -70,8 +70,7 @@ export interface DeploymentRecord {
 export interface Route {
   app: string;
   tenant: string;
-  buckets: string[];
-  allowedOutboundHosts: string[];
+  grants: Grants;
   /** The tenant's `allowPrivateNetwork` (the default tenant's: none). */
   allowPrivateNetwork: string[];
   pattern: string;
@@ -115,8 +114,8 @@ export interface StateStore {
       maxApps?: number;
       hostnames?: string[];
       limits?: AppLimits;
-      buckets?: string[];
-      allowedOutboundHosts?: string[];
+      /** The grant fields to change; the others keep their values. */
+      grants?: Readonly<Record<string, unknown>>;
     },
   ): Promise<{ app: AppRecord; created: boolean }>;
   /**

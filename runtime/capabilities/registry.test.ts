@@ -31,3 +31,16 @@ it("no interface is offered by two capabilities, and every async import belongs 
     assert.ok(owner.has(name.split("#")[0]!), `${name} is async but no capability offers its interface`);
   }
 });
+
+it("the runtime's grants entry lists exactly the capabilities' grants, each field once", async () => {
+  const { GRANTS } = await import("../grants.ts");
+  const declared = CAPABILITIES.flatMap((c) => (c.grant ? [c.grant] : []));
+  assert.deepEqual(
+    GRANTS.map((g) => g.field).sort(),
+    declared.map((g) => g.field).sort(),
+    "runtime/grants.ts and the capabilities name the same grants",
+  );
+  for (const g of declared) assert.ok(GRANTS.includes(g), `${g.field}: the same object in both lists`);
+  const flags = GRANTS.map((g) => g.cli.flag);
+  assert.equal(new Set(flags).size, flags.length, flags.join(", "));
+});

@@ -5,6 +5,7 @@
 
 import type { KvStore } from "../../kv/index.ts";
 import type { WireAccess, WireLimits } from "../protocol.ts";
+import type { Grant } from "./grants.ts";
 import type { GatewayListeners } from "./outbound-http/hosts.ts";
 import type { GuestOutput } from "./wasi/cli.ts";
 
@@ -63,6 +64,8 @@ export interface Capability<App = unknown, Request = unknown> {
    * none with the host function itself.
    */
   linkCore?(imports: WebAssembly.Imports): void;
+  /** The field of the app this capability is granted through, if it needs one. */
+  readonly grant?: Grant<any>;
   /** Once per app and worker: what the app's access and limits mean here, worked out once. */
   forApp(access: WireAccess, limits: WireLimits): App;
   /** Before each request: the state its calls see. */

@@ -7,6 +7,7 @@
 // on the same per-worker slots and pending requests; split apart they would pass that state around.
 
 import { Worker } from "node:worker_threads";
+import type { Grants } from "../capabilities/grants.ts";
 import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
 import { type CpuSlot, createCpuSlot, DEFAULT_STALL_MS, now } from "../cpu-slot.ts";
 import { RuntimeError } from "../errors.ts";
@@ -32,11 +33,10 @@ import { type Overrun, overrun } from "./watchdog.ts";
 export interface InvokeContext {
   requestId: string;
   app: string;
-  /** The tenant owning the app, and the key-value buckets granted to it. */
+  /** The tenant owning the app. */
   tenant: string;
-  buckets: readonly string[];
-  /** `scheme://host[:port]` patterns the app's guests may call (deny by default). */
-  allowedOutboundHosts?: readonly string[];
+  /** What the app is granted, by field (capabilities/grants.ts); a field left out grants its default. */
+  grants?: Grants;
   /** The special addresses the operator opened for the app (none by default). */
   network?: NetworkGrant;
   /** The app's variables and secrets, merged, as wasi:config/store serves them. */

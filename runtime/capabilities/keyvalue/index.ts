@@ -8,7 +8,9 @@
 import { isKvError } from "../../../kv/errors.ts";
 import type { KvNamespace, KvStore } from "../../../kv/store.ts";
 import { GuestStopped, suspend } from "../../worker/cpu-meter.ts";
+import { grantOf } from "../grants.ts";
 import type { Capability } from "../types.ts";
+import { bucketsGrant } from "./grant.ts";
 
 /** What the running request may do; set by the worker before each call. */
 export interface KvGrant {
@@ -191,7 +193,8 @@ export const keyValue: Capability<Pick<KvGrant, "tenant" | "buckets">, KvGrant> 
   docs: "docs/guides/key-value.md",
   asyncImports: KV_ASYNC_IMPORTS,
   imports: ({ current, services }) => createKeyValueImports(services.kvStore, current, services.onKvOpLimit),
-  forApp: (access) => ({ tenant: access.tenant, buckets: access.buckets }),
+  grant: bucketsGrant,
+  forApp: (access) => ({ tenant: access.tenant, buckets: grantOf(bucketsGrant, access.grants) }),
   begin: (app, limits) => ({ tenant: app.tenant, buckets: app.buckets, opsLeft: limits.kvOps }),
   idle: NO_KV,
 };

@@ -22,6 +22,7 @@ import { Readable } from "node:stream";
 import type { Agent } from "undici";
 import { STREAM_WINDOW } from "../../limits.ts";
 import type { WireLimits } from "../../protocol.ts";
+import { grantOf } from "../grants.ts";
 import type { Capability, HostServices } from "../types.ts";
 import {
   type ErrorCode,
@@ -33,6 +34,7 @@ import {
   type RequestOptions,
 } from "../wasi/http.ts";
 import { ByteQueue, fail } from "../wasi/io.ts";
+import { outboundHostsGrant } from "./grant.ts";
 import {
   AddressRanges,
   addressAllowed,
@@ -511,9 +513,10 @@ export const outboundHttp: Capability<OutboundApp, OutboundGrant> = {
   docs: "docs/guides/outbound-http.md",
   asyncImports: [],
   imports: ({ current }) => createOutboundHttpImports(current),
+  grant: outboundHostsGrant,
   forApp: (access) => ({
     // The gateway validated them; anything unparsable is simply not allowed.
-    allowed: access.allowedOutboundHosts
+    allowed: grantOf(outboundHostsGrant, access.grants)
       .map(parseOutboundPattern)
       .filter((p): p is OutboundPattern => typeof p !== "string"),
     granted:
