@@ -29,7 +29,7 @@ export {
   OP_TIMEOUT_MS,
 } from "./limits.ts";
 export type { KvLogger, RedisKvStoreOptions } from "./redis.ts";
-export { createRedisKvStore } from "./redis.ts";
+export { createRedisKvStore } from "./redis-lazy.ts";
 export type { SqliteKvStoreOptions } from "./sqlite.ts";
 export { createSqliteKvStore } from "./sqlite.ts";
 export type { KvEntry, KvListOptions, KvListPage, KvNamespace, KvSetOptions, KvStore } from "./store.ts";

@@ -4,8 +4,7 @@
 // stays readable, so what it counted before a CPU-limit kill is not lost.
 
 // The errors module alone: a worker must not load the Redis client before it needs it.
-import { isKvError, KV_ERROR_CODES, type KvErrorCode } from "../kv/errors.ts";
-import type { KvStore } from "../kv/store.ts";
+import { isKvError, KV_ERROR_CODES, type KvErrorCode, type KvStore } from "../kv/index.ts";
 
 /** The store calls guests make, as the metrics label them. */
 export const KV_OPS = [

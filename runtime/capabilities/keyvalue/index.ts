@@ -5,8 +5,7 @@
 // wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
 // budget, and reports failures as the WIT error variant, never as a trap.
 
-import { isKvError } from "../../../kv/errors.ts";
-import type { KvNamespace, KvStore } from "../../../kv/store.ts";
+import { isKvError, type KvNamespace, type KvStore } from "../../../kv/index.ts";
 import { GuestStopped, suspend } from "../../worker/cpu-meter.ts";
 import { grantOf } from "../grants.ts";
 import type { Capability } from "../types.ts";

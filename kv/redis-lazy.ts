@@ -1,0 +1,56 @@
+// The Redis store as the kv entry exports it: ioredis (about 30 ms to load) is loaded on the
+// store's first operation, so a process that imports the kv module without using Redis (a guest
+// worker on the embedded store, a worker replacing one stopped for a runaway guest) never pays it.
+
+import type { RedisKvStoreOptions } from "./redis.ts";
+import type { KvStore } from "./store.ts";
+
+/** A Redis-backed KvStore (./redis.ts), made on its first operation. */
+export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
+  return lazyKvStore(async () => (await import("./redis.ts")).createRedisKvStore(options));
+}
+
+/** Every operation of a store, so that the compiler checks a wrapper forwards them all. */
+const OPERATIONS: { [K in keyof KvStore]: true } = {
+  get: true,
+  getWithMetadata: true,
+  set: true,
+  delete: true,
+  exists: true,
+  listKeys: true,
+  increment: true,
+  compareAndSwap: true,
+  getMany: true,
+  setMany: true,
+  deleteMany: true,
+  deleteBucket: true,
+  ping: true,
+  close: true,
+};
+
+/**
+ * A store made by `load` on its first operation. Closing one never made makes nothing; a call
+ * after that gets what a closed store answers (the store is made and closed for it).
+ */
+function lazyKvStore(load: () => Promise<KvStore>): KvStore {
+  let store: Promise<KvStore> | undefined;
+  let closed = false;
+  const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const name of Object.keys(OPERATIONS) as (keyof KvStore)[]) {
+    lazy[name] = async (...args) => {
+      if (name === "close" && !store) {
+        closed = true;
+        return;
+      }
+      store ??= closed
+        ? load().then(async (made) => {
+            await made.close();
+            return made;
+          })
+        : load();
+      const loaded = (await store) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return loaded[name]!(...args);
+    };
+  }
+  return lazy as unknown as KvStore;
+}
