@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type GatewayProcess, push, startGateway } from "../test/harness/gateway.ts";
 import { metric, scrape } from "../test/harness/ops.ts";
+import { assertPinned, pinnedCommand, SERVER_CPUS, WRK_CPUS } from "./pin.ts";
 import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
 
 /** The custom section name the benchmarks use to give copies of one component distinct digests. */
@@ -55,10 +56,14 @@ export async function measure(
   return medianResult(results);
 }
 
-/** A server to load: its URL and the headers each request carries (the Host of an app). */
+/**
+ * A server to load: its URL, the headers each request carries (the Host of an app), and its
+ * process, which must be pinned to SERVER_CPUS (./pin.ts) like every other server.
+ */
 export interface Target {
   url: string;
   headers?: Record<string, string>;
+  pid: number | undefined;
 }
 
 export interface PairResult {
@@ -77,6 +82,14 @@ export interface PairResult {
 export async function measurePair(a: Target, b: Target, settings: WrkSettings): Promise<PairResult> {
   const { connections, seconds, runs } = settings;
   const once = (t: Target, s: number) => wrk(t.url, { connections, seconds: s, headers: t.headers });
+  for (const [t, what] of [
+    [a, "the baseline"],
+    [b, "the measured server"],
+  ] as const) {
+    if (t.pid === undefined) throw new Error(`${what} has no process to pin`);
+    const threads = assertPinned(t.pid, SERVER_CPUS, what);
+    process.stderr.write(`${what}: ${threads} threads, all on CPUs ${SERVER_CPUS}\n`);
+  }
   await once(a, Math.min(3, seconds));
   await once(b, Math.min(3, seconds));
   const as: WrkResult[] = [];
@@ -107,8 +120,8 @@ export const STARLINGMONKEY_HELLO = {
 } as const;
 
 export interface GatewayComparison {
-  /** The other server, already listening, and the name its result line gets. */
-  baseline: { name: string; url: string };
+  /** The other server, already listening, its process, and the name its result line gets. */
+  baseline: { name: string; url: string; pid: number | undefined };
   /** The component pushed to a fresh gateway as `app` on `host`, and its result line's name. */
   guest: string;
   app: string;
@@ -129,8 +142,8 @@ export async function compareWithGateway(c: GatewayComparison, settings: WrkSett
   try {
     await c.check?.(gw);
     const result = await measurePair(
-      { url: c.baseline.url },
-      { url: gw.dataUrl, headers: { host: c.host } },
+      { url: c.baseline.url, pid: c.baseline.pid },
+      { url: gw.dataUrl, headers: { host: c.host }, pid: gw.process.pid },
       settings,
     );
     showWrk(c.baseline.name, result.a);
@@ -146,12 +159,12 @@ export async function compareWithGateway(c: GatewayComparison, settings: WrkSett
 /** The line saying how a comparison is measured. */
 export function describePairs(settings: WrkSettings): void {
   process.stderr.write(
-    `wrk -t1 -c${settings.connections} -d${settings.seconds}s, ${settings.runs} rounds, one run of each in turn\n`,
+    `wrk -t1 -c${settings.connections} -d${settings.seconds}s on CPUs ${WRK_CPUS}, every server on CPUs ${SERVER_CPUS} (taskset), ${settings.runs} rounds, one run of each in turn\n`,
   );
 }
 
 /** Runs `fn` against a bare Hono hello on a free loopback port, then stops it. */
-export function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
+export function bareHono<T>(fn: (url: string, pid: number | undefined) => Promise<T>): Promise<T> {
   return benchServer("bare-hono.ts", fn);
 }
 
@@ -159,8 +172,12 @@ export function bareHono<T>(fn: (url: string) => Promise<T>): Promise<T> {
  * Runs `fn` against a server script of this folder (it prints `{"port": n}` once it listens),
  * then stops it.
  */
-export async function benchServer<T>(script: string, fn: (url: string) => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url))], {
+export async function benchServer<T>(
+  script: string,
+  fn: (url: string, pid: number | undefined) => Promise<T>,
+): Promise<T> {
+  const server = fileURLToPath(new URL(`./${script}`, import.meta.url));
+  const child = spawn(...pinnedCommand(SERVER_CPUS, process.execPath, [server]), {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
@@ -169,7 +186,7 @@ export async function benchServer<T>(script: string, fn: (url: string) => Promis
       once(createInterface({ input: child.stdout }), "line"),
       `${script} start`,
     )) as [string];
-    return await fn(`http://127.0.0.1:${JSON.parse(line).port}/`);
+    return await fn(`http://127.0.0.1:${JSON.parse(line).port}/`, child.pid);
   } finally {
     await stopChild(child);
   }
@@ -180,7 +197,7 @@ export async function benchServer<T>(script: string, fn: (url: string) => Promis
  * `file` pushed with the CLI as `app` on `host`. Dispose it when done.
  */
 export async function gatewayWith(file: string, app: string, host: string): Promise<GatewayProcess> {
-  const gw = await startGateway({ args: ["--log-level", "warn"] });
+  const gw = await startGateway({ args: ["--log-level", "warn"], cpus: SERVER_CPUS });
   try {
     await push(gw, file, app, ["--host", host]);
     return gw;

@@ -17,10 +17,10 @@ const settings = wrkSettings(values);
 const guest = await buildGuest("example", "hello-fast");
 describePairs(settings);
 
-await bareHono(async (honoUrl) => {
+await bareHono(async (honoUrl, pid) => {
   const { b: gateway } = await compareWithGateway(
     {
-      baseline: { name: "bare Hono hello", url: honoUrl },
+      baseline: { name: "bare Hono hello", url: honoUrl, pid },
       guest,
       app: "hello-fast",
       host: HOST,

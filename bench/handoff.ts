@@ -18,9 +18,13 @@ const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
 describePairs(settings);
 
-await bareHono((honoUrl) =>
-  benchServer("handoff-server.ts", async (handoffUrl) => {
-    const { a, b, ratio } = await measurePair({ url: honoUrl }, { url: handoffUrl }, settings);
+await bareHono((honoUrl, honoPid) =>
+  benchServer("handoff-server.ts", async (handoffUrl, pid) => {
+    const { a, b, ratio } = await measurePair(
+      { url: honoUrl, pid: honoPid },
+      { url: handoffUrl, pid },
+      settings,
+    );
     showWrk("bare Hono hello", a);
     showWrk("Hono + one worker round trip", b);
     process.stdout.write(`ratio hand-off / bare Hono: ${ratio.toFixed(3)}x\n`);

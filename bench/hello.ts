@@ -18,11 +18,11 @@ const settings = wrkSettings(values);
 const hello = await buildGuest("example", "hello");
 describePairs(settings);
 
-await bareHono((honoUrl) =>
+await bareHono((honoUrl, pid) =>
   compareWithGateway(
     {
       ...STARLINGMONKEY_HELLO,
-      baseline: { name: "bare Hono hello", url: honoUrl },
+      baseline: { name: "bare Hono hello", url: honoUrl, pid },
       guest: hello,
       // The 0.30x floor is the fast world's (npm run bench:fast); StarlingMonkey's target is
       // against jco serve (npm run bench:jco-serve).

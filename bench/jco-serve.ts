@@ -18,6 +18,7 @@ import {
   waitForHttp,
   wrkSettings,
 } from "./common.ts";
+import { pinnedCommand, SERVER_CPUS } from "./pin.ts";
 
 /** jco transpiles the 14 MB component before it listens. */
 const JCO_START_TIMEOUT_MS = 120_000;
@@ -26,14 +27,25 @@ const { values } = parseArgs({ options: WRK_FLAGS });
 const settings = wrkSettings(values);
 
 /** `jco serve` on a free loopback port, transpiling into a directory of ours so nothing is left. */
-async function jcoServe<T>(wasm: string, fn: (url: string) => Promise<T>): Promise<T> {
+async function jcoServe<T>(
+  wasm: string,
+  fn: (url: string, pid: number | undefined) => Promise<T>,
+): Promise<T> {
   const port = await freePort();
   const outDir = tempDir("wasmgate-bench-jco-");
   // jco serve runs the server in a child process of its own: start it as a process group leader
   // so that stopping the group stops both.
   const child = spawn(
-    join(ROOT, "node_modules", ".bin", "jco"),
-    ["serve", "--port", String(port), "--host", "127.0.0.1", "--jco-dir", outDir, wasm],
+    ...pinnedCommand(SERVER_CPUS, join(ROOT, "node_modules", ".bin", "jco"), [
+      "serve",
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--jco-dir",
+      outDir,
+      wasm,
+    ]),
     { stdio: ["ignore", "ignore", "inherit"], detached: true },
   );
   try {
@@ -44,7 +56,7 @@ async function jcoServe<T>(wasm: string, fn: (url: string) => Promise<T>): Promi
         child.once("exit", (code) => reject(new Error(`jco serve exited with ${code} before answering`))),
       ),
     ]);
-    return await fn(url);
+    return await fn(url, child.pid);
   } finally {
     await stopChild(child, true);
     rmSync(outDir, { recursive: true, force: true });
@@ -54,11 +66,11 @@ async function jcoServe<T>(wasm: string, fn: (url: string) => Promise<T>): Promi
 const hello = await buildGuest("example", "hello");
 describePairs(settings);
 
-await jcoServe(hello, (jcoUrl) =>
+await jcoServe(hello, (jcoUrl, pid) =>
   compareWithGateway(
     {
       ...STARLINGMONKEY_HELLO,
-      baseline: { name: "jco serve hello (StarlingMonkey)", url: jcoUrl },
+      baseline: { name: "jco serve hello (StarlingMonkey)", url: jcoUrl, pid },
       guest: hello,
       ratio: { label: "wasmgate / jco serve", floor: 3, goal: 5 },
     },

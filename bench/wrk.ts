@@ -2,6 +2,7 @@
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { pinnedCommand, WRK_CPUS } from "./pin.ts";
 
 const run = promisify(execFile);
 
@@ -42,7 +43,7 @@ export async function wrk(url: string, options: WrkOptions = {}): Promise<WrkRes
   ];
   let stdout: string;
   try {
-    ({ stdout } = await run("wrk", args, { maxBuffer: 1 << 20 }));
+    ({ stdout } = await run(...pinnedCommand(WRK_CPUS, "wrk", args), { maxBuffer: 1 << 20 }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw new Error("wrk is not installed: apt-get install -y wrk");

@@ -34,6 +34,8 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run the gateway, all its threads, under `taskset -c <cpus>` (benchmarks). */
+  cpus?: string;
 }
 
 export function tempDir(prefix = "wasmgate-test-"): string {
@@ -43,9 +45,12 @@ export function tempDir(prefix = "wasmgate-test-"): string {
 export async function startGateway(options: StartOptions = {}): Promise<GatewayProcess> {
   const ownDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? tempDir();
+  const [command, prefix] =
+    options.cpus === undefined ? [process.execPath, []] : ["taskset", ["-c", options.cpus, process.execPath]];
   const child = spawnOwned(
-    process.execPath,
+    command,
     [
+      ...prefix,
       WASMGATE,
       "serve",
       "--port",
