@@ -1,11 +1,13 @@
-// Operations: what the data plane counts per request, the live log bus it and the guests feed,
-// readiness (state store, key-value store, guest workers) and the /metrics exposition.
+// Operations: what the data plane counts per request, the live log bus it and the guests feed, the
+// events it publishes (events.ts), readiness (state store, key-value store, guest workers) and the
+// /metrics exposition.
 
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
 import type { DataEnv } from "./data-plane.ts";
+import type { GatewayEvents } from "./events.ts";
 import { LogBus } from "./log-bus.ts";
 import { Exposition, RequestMetrics } from "./metrics.ts";
 import type { Route, StateStore } from "./state/store.ts";
@@ -14,6 +16,8 @@ export interface OpsDeps {
   state: StateStore;
   kv: KvStore;
   runtime: Runtime;
+  /** Told each request answered, each line of guest output and the runtime's warnings. */
+  events: GatewayEvents;
 }
 
 export interface Check {
@@ -51,7 +55,7 @@ export interface Ops {
   metrics(): string;
   /** Reports not ready from now on (SIGTERM: the gateway is draining). */
   drain(): void;
-  /** Ends the log streams and stops listening to the runtime. */
+  /** Ends the log streams and stops listening to the runtime (no more events after it). */
   close(): void;
 }
 
@@ -60,24 +64,33 @@ const CHECK_TIMEOUT_MS = 1500;
 const STARTED_SECONDS = Date.now() / 1000 - process.uptime();
 
 export function createOps(deps: OpsDeps): Ops {
-  const { state, kv, runtime } = deps;
+  const { state, kv, runtime, events } = deps;
   const requests = new RequestMetrics();
   const bus = new LogBus();
   let draining = false;
-  const stopOutput = runtime.onGuestOutput((ctx, stream, line) =>
-    bus.publish({
-      type: "log",
-      time: Date.now(),
-      requestId: ctx.requestId,
-      app: ctx.app,
-      tenant: ctx.tenant,
-      stream,
-      line,
-    }),
-  );
+  const stopOutput = runtime.onGuestOutput((ctx, stream, line) => {
+    const { requestId, app, tenant } = ctx;
+    bus.publish({ type: "log", time: Date.now(), requestId, app, tenant, stream, line });
+    if (events.listening("guest-output")) {
+      events.emit("guest-output", { requestId, app, tenant, stream, text: line });
+    }
+  });
+  const stopWarnings = runtime.onWarning((warning) => events.emit("warning", warning));
 
   function finished({ route, requestId, method, path, status, ms }: RequestDone): void {
     requests.inFlight--;
+    const rounded = Math.round(ms * 10) / 10;
+    if (events.listening("request-finished")) {
+      events.emit("request-finished", {
+        requestId,
+        app: route?.app,
+        tenant: route?.tenant,
+        method,
+        path,
+        status,
+        ms: rounded,
+      });
+    }
     if (!route) {
       requests.record("", "", status, ms / 1000);
       return;
@@ -92,7 +105,7 @@ export function createOps(deps: OpsDeps): Ops {
       method,
       path,
       status,
-      ms: Math.round(ms * 10) / 10,
+      ms: rounded,
     });
   }
 
@@ -215,6 +228,7 @@ export function createOps(deps: OpsDeps): Ops {
     close() {
       draining = true;
       stopOutput();
+      stopWarnings();
       bus.close();
     },
   };
