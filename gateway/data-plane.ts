@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import {
   type DeployedComponent,
@@ -34,7 +34,6 @@ import {
 } from "./http.ts";
 import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import type { Ops } from "./ops.ts";
 import type { Router } from "./router.ts";
 import { DEFAULT_TENANT, type Route } from "./state/store.ts";
 
@@ -45,13 +44,34 @@ export interface DataPlaneDeps {
   logger: Logger;
   limits: LimitDefaults;
   config: AppConfig;
-  /** Counts every request and feeds the log stream; sees the route once it is known. */
-  ops?: Pick<Ops, "observe" | "started" | "finished">;
+  /** Counts every request and feeds the log stream (ops.ts); sees the route once it is known. */
+  ops?: RequestObserver;
   /** Told, as warnings, the errors this logs. */
   events?: GatewayEvents;
 }
 
 export type DataEnv = { Variables: Env["Variables"] & { route?: Route } };
+
+/** What the data plane tells about a request once the response head is known. */
+export interface RequestDone {
+  /** Undefined when no app was found for the request. */
+  route: Route | undefined;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  /** From the start of the request to its response head. */
+  ms: number;
+}
+
+/** Told about every request the data plane answers. */
+export interface RequestObserver {
+  /** Middleware on the Hono path: sees each request through and reports it when it is done. */
+  observe: MiddlewareHandler<DataEnv>;
+  /** The same for a request answered without Hono: `started` first, then `finished` once. */
+  started(): void;
+  finished(done: RequestDone): void;
+}
 
 export interface DataPlane {
   /** Every data plane request, as a Hono app (tests call `app.request()` in-process). */

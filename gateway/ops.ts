@@ -6,11 +6,11 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
-import type { DataEnv } from "./data-plane.ts";
+import type { DataEnv, RequestDone, RequestObserver } from "./data-plane.ts";
 import type { GatewayEvents } from "./events.ts";
 import { LogBus } from "./log-bus.ts";
 import { Exposition, RequestMetrics } from "./metrics.ts";
-import type { Route, StateStore } from "./state/store.ts";
+import type { StateStore } from "./state/store.ts";
 
 export interface OpsDeps {
   state: StateStore;
@@ -31,24 +31,8 @@ export interface Readiness {
   checks: Record<string, Check>;
 }
 
-/** What the data plane tells about a request once the response head is known. */
-export interface RequestDone {
-  /** Undefined when no app was found for the request. */
-  route: Route | undefined;
-  requestId: string;
-  method: string;
-  path: string;
-  status: number;
-  /** From the start of the request to its response head. */
-  ms: number;
-}
-
-export interface Ops {
-  /** Data plane middleware: counts each request and publishes its summary to the log bus. */
-  observe: MiddlewareHandler<DataEnv>;
-  /** The same for a request answered without Hono: `started` first, then `finished` once. */
-  started(): void;
-  finished(done: RequestDone): void;
+/** Told each data plane request (RequestObserver): counts it, publishes it to the log bus and the events. */
+export interface Ops extends RequestObserver {
   bus: LogBus;
   readiness(): Promise<Readiness>;
   /** The Prometheus exposition text. */
