@@ -3,10 +3,11 @@
 // --json prints every record as one JSON object per line.
 
 import { request } from "undici";
-import type { LogRecordView } from "../gateway/logs-api.ts";
+import type { LogRecordView } from "../gateway/index.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
+import { createLogPrinter, LOGS_JSON, LOGS_TEXT, type LogPrinter } from "./log-printer.ts";
 
 export interface LogsCommon {
   gateway: string;
@@ -14,20 +15,16 @@ export interface LogsCommon {
   json: boolean;
 }
 
-type RequestView = Extract<LogRecordView, { type: "request" }>;
-type OutputView = Extract<LogRecordView, { type: "log" }>;
-
 /** Guest output waits this long for its request's summary line before it is printed on its own. */
 const GROUP_WAIT_MS = 2000;
 /** The gateway sends a comment every 15 s: this long without a byte means the stream is dead. */
 const SILENCE_MS = 60_000;
-const REMEMBERED_REQUESTS = 1000;
 
 export async function logsCommand(values: Record<string, unknown>, common: LogsCommon): Promise<void> {
   const app = values.app as string | undefined;
   if (!app) throw usage("logs needs --app <name>");
   const path = `/v1/apps/${encodeURIComponent(app)}/logs`;
-  const out = common.json ? new JsonPrinter() : new TextPrinter(values.follow === true);
+  const out = new Printer(common.json, values.follow === true);
   // The recent records first (like tail): this call also reports a wrong token or app the usual way.
   const { records } = await createClient(common).get<{ records: LogRecordView[] }>(path);
   for (const record of records) out.print(record);
@@ -124,87 +121,30 @@ class SseParser {
   }
 }
 
-interface Printer {
-  print(record: LogRecordView): void;
-  end(): void;
-}
+/** Prints records: request lines with their guest output (log-printer.ts), and dropped notices. */
+class Printer {
+  readonly #json: boolean;
+  readonly #lines: LogPrinter;
 
-class JsonPrinter implements Printer {
-  print(record: LogRecordView): void {
-    process.stdout.write(`${JSON.stringify(record)}\n`);
-  }
-  end(): void {}
-}
-
-/**
- * Guest output arrives before its request's summary (the summary is sent when the response is);
- * it is held until the summary comes, then printed under it. Output of a request already printed,
- * or whose summary does not come in time, is printed with its request id.
- */
-class TextPrinter implements Printer {
-  readonly #pending = new Map<string, { lines: OutputView[]; timer?: NodeJS.Timeout }>();
-  readonly #printed = new Set<string>();
-  readonly #live: boolean;
-
-  constructor(live: boolean) {
-    this.#live = live;
+  constructor(json: boolean, live: boolean) {
+    this.#json = json;
+    this.#lines = createLogPrinter({
+      layout: json ? LOGS_JSON : LOGS_TEXT,
+      // Records already sent (not --follow) are all there: their output waits for the end.
+      waitMs: live ? GROUP_WAIT_MS : undefined,
+      write: (text) => process.stdout.write(text),
+    });
   }
 
   print(record: LogRecordView): void {
-    if (record.type === "dropped") {
-      process.stdout.write(`-- ${record.count} records dropped: this client read too slowly --\n`);
-    } else if (record.type === "request") {
-      this.#request(record);
-    } else if (this.#printed.has(record.requestId)) {
-      this.#orphan(record);
-    } else {
-      let pending = this.#pending.get(record.requestId);
-      if (!pending) {
-        pending = { lines: [] };
-        if (this.#live) {
-          const id = record.requestId;
-          pending.timer = setTimeout(() => this.#flush(id), GROUP_WAIT_MS);
-        }
-        this.#pending.set(record.requestId, pending);
-      }
-      pending.lines.push(record);
-    }
+    if (record.type === "request") this.#lines.request(record);
+    else if (record.type === "log") this.#lines.output(record);
+    else if (this.#json) process.stdout.write(`${JSON.stringify(record)}\n`);
+    else process.stdout.write(`-- ${record.count} records dropped: this client read too slowly --\n`);
   }
 
   end(): void {
-    for (const id of [...this.#pending.keys()]) this.#flush(id);
-  }
-
-  #request(r: RequestView): void {
-    const lines = [`${r.time} ${r.method} ${r.path} ${r.status} ${r.ms}ms ${r.requestId}`];
-    const pending = this.#pending.get(r.requestId);
-    if (pending) {
-      clearTimeout(pending.timer);
-      this.#pending.delete(r.requestId);
-      for (const line of pending.lines) lines.push(`  ${line.stream}: ${line.line}`);
-    }
-    process.stdout.write(`${lines.join("\n")}\n`);
-    this.#remember(r.requestId);
-  }
-
-  #flush(id: string): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return;
-    clearTimeout(pending.timer);
-    this.#pending.delete(id);
-    for (const line of pending.lines) this.#orphan(line);
-    this.#remember(id);
-  }
-
-  #orphan(line: OutputView): void {
-    process.stdout.write(`  ${line.requestId} ${line.stream}: ${line.line}\n`);
-  }
-
-  #remember(id: string): void {
-    this.#printed.add(id);
-    if (this.#printed.size > REMEMBERED_REQUESTS) {
-      this.#printed.delete(this.#printed.values().next().value!);
-    }
+    this.#lines.end();
   }
 }
 

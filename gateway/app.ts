@@ -3,7 +3,8 @@
  * call `data.request()` / `admin.request()` in-process.
  *
  * @example
- * const { data, dataListener, admin } = createGateway({ state, runtime, auth, logger, limits, publicUrl });
+ * const { data, dataListener, admin, events } = createGateway({ state, runtime, auth, logger, limits, publicUrl });
+ * events.on("request-finished", ({ status }) => count(status));
  * createServer(dataListener).listen(8787);
  */
 
@@ -14,6 +15,7 @@ import { createAppConfig } from "./app-config.ts";
 import type { Auth } from "./auth.ts";
 import { createComponents } from "./components.ts";
 import { createDataPlane } from "./data-plane.ts";
+import { createGatewayEvents, type GatewayEvents } from "./events.ts";
 import { followExternalChanges } from "./follow.ts";
 import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
@@ -36,14 +38,17 @@ export interface GatewayDeps {
   /** Seals and opens app secrets (AES-256-GCM under the gateway's key). */
   box: SecretBox;
   publicUrl(hostname: string): string;
+  /** Where the data plane and the runtime publish what happens (default: a new emitter). */
+  events?: GatewayEvents;
 }
 
 export function createGateway(deps: GatewayDeps) {
+  const events = deps.events ?? createGatewayEvents();
   const router = createRouter(deps.state);
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box);
-  const ops = createOps(deps);
-  const data = createDataPlane({ ...deps, router, components, config, ops });
+  const ops = createOps({ ...deps, events });
+  const data = createDataPlane({ ...deps, router, components, config, ops, events });
   /** Drops everything cached from the state store: after a change here or on another gateway. */
   const invalidate = () => {
     router.invalidate();
@@ -57,6 +62,7 @@ export function createGateway(deps: GatewayDeps) {
     admin,
     router,
     ops,
+    events,
     invalidate,
     /** Follows changes other gateways make to a shared state store; returns the stop function. */
     follow: () => followExternalChanges({ ...deps, components, invalidate }),

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import {
   CONFIG_HELP,
   ConfigError,
+  createConfig,
   DEFAULT_ADMIN_HOST,
   DEFAULT_PORT,
   parseConfig,
@@ -40,5 +41,24 @@ describe("parseConfig", () => {
       assert.ok(CONFIG_HELP.includes(`--${s.flag} ${s.arg}`), `help names --${s.flag}`);
       assert.ok(CONFIG_HELP.includes(s.env), `help names ${s.env}`);
     }
+  });
+});
+
+describe("createConfig", () => {
+  it("takes typed values, defaults the rest, and checks them like parseConfig", () => {
+    const c = createConfig({ port: 0, workers: 1, stateDir: "/tmp/x" });
+    const expected: Record<string, unknown> = {
+      ...parseConfig([], {}),
+      port: 0,
+      workers: 1,
+      stateDir: "/tmp/x",
+    };
+    for (const { key } of SETTINGS) assert.equal(c[key], expected[key], key);
+    assert.ok(Object.isFrozen(c));
+    assert.throws(() => createConfig({ port: 70_000 }), ConfigError);
+    assert.throws(
+      () => createConfig({ workers: 0 }),
+      (e: Error) => /workers/.test(e.message),
+    );
   });
 });

@@ -1,5 +1,6 @@
 // Gateway configuration: flags win over environment variables, which win over defaults. Parsed
-// once in main.ts and passed down frozen.
+// once in main.ts (or made with createConfig by code that embeds the gateway) and passed down
+// frozen.
 
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -215,6 +216,21 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     const fromFlag = s.flag ? (values[s.flag] as string | undefined) : undefined;
     raw[s.key] = fromFlag ?? (env[s.env] === "" ? undefined : env[s.env]);
   }
+  return validated(raw);
+}
+
+/**
+ * A config from typed values, for code that starts a gateway itself (`deploy-cli dev`): what is
+ * not given takes its default, and the schema `wasmgate serve` uses checks the rest.
+ *
+ * @example
+ * const config = createConfig({ port: 0, adminPort: 0, stateDir: "/tmp/gw", workers: 1 });
+ */
+export function createConfig(values: Partial<Config> = {}): Config {
+  return validated(values);
+}
+
+function validated(raw: Record<string, unknown>): Config {
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");

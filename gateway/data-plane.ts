@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import {
   type DeployedComponent,
@@ -20,9 +20,11 @@ import {
 import type { AppConfig } from "./app-config.ts";
 import type { Components } from "./components.ts";
 import { GatewayError } from "./errors.ts";
+import type { GatewayEvents } from "./events.ts";
 import { hostOf } from "./hostnames.ts";
 import {
   type Env,
+  type ErrorLog,
   type ErrorReply,
   newRequestId,
   onError,
@@ -32,7 +34,6 @@ import {
 } from "./http.ts";
 import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import type { Ops } from "./ops.ts";
 import type { Router } from "./router.ts";
 import { DEFAULT_TENANT, type Route } from "./state/store.ts";
 
@@ -43,11 +44,34 @@ export interface DataPlaneDeps {
   logger: Logger;
   limits: LimitDefaults;
   config: AppConfig;
-  /** Counts every request and feeds the log stream; sees the route once it is known. */
-  ops?: Pick<Ops, "observe" | "started" | "finished">;
+  /** Counts every request and feeds the log stream (ops.ts); sees the route once it is known. */
+  ops?: RequestObserver;
+  /** Told, as warnings, the errors this logs. */
+  events?: GatewayEvents;
 }
 
 export type DataEnv = { Variables: Env["Variables"] & { route?: Route } };
+
+/** What the data plane tells about a request once the response head is known. */
+export interface RequestDone {
+  /** Undefined when no app was found for the request. */
+  route: Route | undefined;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  /** From the start of the request to its response head. */
+  ms: number;
+}
+
+/** Told about every request the data plane answers. */
+export interface RequestObserver {
+  /** Middleware on the Hono path: sees each request through and reports it when it is done. */
+  observe: MiddlewareHandler<DataEnv>;
+  /** The same for a request answered without Hono: `started` first, then `finished` once. */
+  started(): void;
+  finished(done: RequestDone): void;
+}
 
 export interface DataPlane {
   /** Every data plane request, as a Hono app (tests call `app.request()` in-process). */
@@ -181,7 +205,7 @@ function write(res: ServerResponse, { status, headers, body }: GuestResponse | E
   }
 }
 
-function badResponse(requestId: string, logger: Logger): ErrorReply {
+function badResponse(requestId: string, logger: ErrorLog): ErrorReply {
   return replyForError(
     new RuntimeError("ERR_GUEST_BAD_RESPONSE", "the guest's response could not be written"),
     requestId,
@@ -189,8 +213,21 @@ function badResponse(requestId: string, logger: Logger): ErrorReply {
   );
 }
 
+/** Logs an error and tells it to the events as a warning (deploy-cli dev shows it under its request). */
+function errorLog(logger: Logger, events: GatewayEvents | undefined): ErrorLog {
+  if (!events) return logger;
+  return {
+    error(fields, message) {
+      logger.error(fields, message);
+      const { code, requestId, app } = fields;
+      events.emit("warning", { message, code, requestId, app });
+    },
+  };
+}
+
 export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const { router, runtime, components, logger, ops } = deps;
+  const errors = errorLog(logger, deps.events);
   // A route stays the same object until its app changes: work its limits out once.
   const limitsCache = new WeakMap<Route, EffectiveLimits>();
   const limitsOf = (route: Route): EffectiveLimits => {
@@ -265,7 +302,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   // Guest responses already carry the request id (the runtime adds it); errors add it themselves.
   app.use(requestId({ setHeader: false }));
   if (ops) app.use(ops.observe);
-  app.onError(onError(logger));
+  app.onError(onError(errors));
 
   app.all("*", async (c) => {
     const started = performance.now();
@@ -339,14 +376,14 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       if (failed === undefined || res.destroyed) return done(answer.status);
       // Nothing a guest answers should get here (the worker checked it): answer 502 if the head
       // is not out yet, else end the connection.
-      logger.error({ requestId, app: route.app, err: failed }, "could not write the guest's response");
-      if (res.headersSent || write(res, badResponse(requestId, logger)) !== undefined) res.destroy();
+      errors.error({ requestId, app: route.app, err: failed }, "could not write the guest's response");
+      if (res.headersSent || write(res, badResponse(requestId, errors)) !== undefined) res.destroy();
       done(502);
     };
     invoke(route, { digest: deployment.digest, info }, config, head, undefined, requestId)
-      .then(send, (err: unknown) => send(replyForError(err, requestId, logger)))
+      .then(send, (err: unknown) => send(replyForError(err, requestId, errors)))
       .catch((err: unknown) => {
-        logger.error({ requestId, err }, "unexpected error while answering a request");
+        errors.error({ requestId, err }, "unexpected error while answering a request");
         res.destroy();
       });
     return true;
@@ -361,11 +398,11 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         if (answerDirectly(head, res)) return;
         readHeads.set(req, head);
         viaHono(req, res).catch((err: unknown) => {
-          logger.error({ err }, "unexpected error while answering a request");
+          errors.error({ err }, "unexpected error while answering a request");
           res.destroy();
         });
       } catch (err) {
-        logger.error({ err }, "unexpected error while answering a request");
+        errors.error({ err }, "unexpected error while answering a request");
         res.destroy();
       }
     },

@@ -70,8 +70,16 @@ function toResponse(reply: ErrorReply): Response {
   return new Response(reply.body, { status: reply.status, headers: reply.headers });
 }
 
+/** What is logged with an error that answering a request ran into. */
+export interface ErrorFields {
+  requestId?: string;
+  app?: string;
+  code?: string;
+  err?: unknown;
+}
+
 export interface ErrorLog {
-  error(obj: object, msg?: string): void;
+  error(fields: ErrorFields, msg: string): void;
 }
 
 /**

@@ -1,19 +1,23 @@
-// Operations: what the data plane counts per request, the live log bus it and the guests feed,
-// readiness (state store, key-value store, guest workers) and the /metrics exposition.
+// Operations: what the data plane counts per request, the live log bus it and the guests feed, the
+// events it publishes (events.ts), readiness (state store, key-value store, guest workers) and the
+// /metrics exposition.
 
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
 import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
-import type { DataEnv } from "./data-plane.ts";
+import type { DataEnv, RequestDone, RequestObserver } from "./data-plane.ts";
+import type { GatewayEvents } from "./events.ts";
 import { LogBus } from "./log-bus.ts";
 import { Exposition, RequestMetrics } from "./metrics.ts";
-import type { Route, StateStore } from "./state/store.ts";
+import type { StateStore } from "./state/store.ts";
 
 export interface OpsDeps {
   state: StateStore;
   kv: KvStore;
   runtime: Runtime;
+  /** Told each request answered, each line of guest output and the runtime's warnings. */
+  events: GatewayEvents;
 }
 
 export interface Check {
@@ -27,31 +31,15 @@ export interface Readiness {
   checks: Record<string, Check>;
 }
 
-/** What the data plane tells about a request once the response head is known. */
-export interface RequestDone {
-  /** Undefined when no app was found for the request. */
-  route: Route | undefined;
-  requestId: string;
-  method: string;
-  path: string;
-  status: number;
-  /** From the start of the request to its response head. */
-  ms: number;
-}
-
-export interface Ops {
-  /** Data plane middleware: counts each request and publishes its summary to the log bus. */
-  observe: MiddlewareHandler<DataEnv>;
-  /** The same for a request answered without Hono: `started` first, then `finished` once. */
-  started(): void;
-  finished(done: RequestDone): void;
+/** Told each data plane request (RequestObserver): counts it, publishes it to the log bus and the events. */
+export interface Ops extends RequestObserver {
   bus: LogBus;
   readiness(): Promise<Readiness>;
   /** The Prometheus exposition text. */
   metrics(): string;
   /** Reports not ready from now on (SIGTERM: the gateway is draining). */
   drain(): void;
-  /** Ends the log streams and stops listening to the runtime. */
+  /** Ends the log streams and stops listening to the runtime (no more events after it). */
   close(): void;
 }
 
@@ -60,24 +48,33 @@ const CHECK_TIMEOUT_MS = 1500;
 const STARTED_SECONDS = Date.now() / 1000 - process.uptime();
 
 export function createOps(deps: OpsDeps): Ops {
-  const { state, kv, runtime } = deps;
+  const { state, kv, runtime, events } = deps;
   const requests = new RequestMetrics();
   const bus = new LogBus();
   let draining = false;
-  const stopOutput = runtime.onGuestOutput((ctx, stream, line) =>
-    bus.publish({
-      type: "log",
-      time: Date.now(),
-      requestId: ctx.requestId,
-      app: ctx.app,
-      tenant: ctx.tenant,
-      stream,
-      line,
-    }),
-  );
+  const stopOutput = runtime.onGuestOutput((ctx, stream, line) => {
+    const { requestId, app, tenant } = ctx;
+    bus.publish({ type: "log", time: Date.now(), requestId, app, tenant, stream, line });
+    if (events.listening("guest-output")) {
+      events.emit("guest-output", { requestId, app, tenant, stream, text: line });
+    }
+  });
+  const stopWarnings = runtime.onWarning((warning) => events.emit("warning", warning));
 
   function finished({ route, requestId, method, path, status, ms }: RequestDone): void {
     requests.inFlight--;
+    const rounded = Math.round(ms * 10) / 10;
+    if (events.listening("request-finished")) {
+      events.emit("request-finished", {
+        requestId,
+        app: route?.app,
+        tenant: route?.tenant,
+        method,
+        path,
+        status,
+        ms: rounded,
+      });
+    }
     if (!route) {
       requests.record("", "", status, ms / 1000);
       return;
@@ -92,7 +89,7 @@ export function createOps(deps: OpsDeps): Ops {
       method,
       path,
       status,
-      ms: Math.round(ms * 10) / 10,
+      ms: rounded,
     });
   }
 
@@ -215,6 +212,7 @@ export function createOps(deps: OpsDeps): Ops {
     close() {
       draining = true;
       stopOutput();
+      stopWarnings();
       bus.close();
     },
   };

@@ -32,6 +32,7 @@ import {
   type GuestRequest,
   type GuestResponse,
   type InvokeContext,
+  type RuntimeWarningListener,
 } from "./host/pool.ts";
 import { createPreparer } from "./host/preparer.ts";
 import type { GuestLimits } from "./limits.ts";
@@ -58,6 +59,8 @@ export {
   type InvokeContext,
   inlineBody,
   REQUEST_ID_HEADER,
+  type RuntimeWarning,
+  type RuntimeWarningListener,
 } from "./host/pool.ts";
 export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
 export type { Logger } from "./logger.ts";
@@ -152,6 +155,11 @@ export interface Runtime {
   stats(): RuntimeStats;
   /** Calls `listener` with each line guests write to stdout/stderr; returns the unsubscribe. */
   onGuestOutput(listener: GuestOutputListener): () => void;
+  /**
+   * Calls `listener` with each warning the runtime logs (a guest stopped by the watchdog, a
+   * response aborted, a worker that died); returns the unsubscribe.
+   */
+  onWarning(listener: RuntimeWarningListener): () => void;
   close(): Promise<void>;
 }
 
@@ -191,6 +199,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
     stats: () => pool.stats(),
     onGuestOutput: (listener) => pool.onGuestOutput(listener),
+    onWarning: (listener) => pool.onWarning(listener),
     prepare(digest, bytes, memoryBytes) {
       return preparer.prepare(bytes, dirOf(digest), { maxBytes: maxComponentBytes, memoryBytes });
     },

@@ -122,8 +122,9 @@ object on its own line.`,
       port,
       ip,
       kvPath,
-      onLog: (entry) => output.log(entry),
       onRequest: (request) => output.request(request),
+      onOutput: (line) => output.output(line),
+      onWarning: (warning) => output.warning(warning),
     }).catch(async (err) => {
       if (scratch) await rm(scratch, { recursive: true, force: true });
       throw err;

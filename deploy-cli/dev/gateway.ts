@@ -1,22 +1,25 @@
-// The gateway `deploy-cli dev` runs in its own process: the same Hono apps, runtime and stores as
-// `wasmgate serve`, with no Redis. Apps and deployments live in a throwaway state directory (a
-// session deploys on every save); only the key-value data is kept, in `<persist-to>/kv.db`.
-// Deploys go through the admin API in-process, so dev checks a component exactly as push does.
+// The gateway `deploy-cli dev` runs in its own process: `startGateway`, as `wasmgate serve` runs
+// it (the same listeners, direct path included), with no Redis and one guest worker. Apps and
+// deployments live in a throwaway state directory (a session deploys on every save); only the
+// key-value data is kept, in `<persist-to>/kv.db`. What the data plane does reaches the session
+// as the gateway's events. Deploys go to the admin API over HTTP with the operator token, so dev
+// checks a component exactly as push does.
 
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createAdaptorServer } from "@hono/node-server";
+import { dirname, join } from "node:path";
 import { pino } from "pino";
-import { createGateway } from "../../gateway/app.ts";
-import { createAuth, ensureOperatorToken, loadSigningKey } from "../../gateway/auth.ts";
-import { DEFAULT_MAX_BODY_BYTES } from "../../gateway/config.ts";
+import { request } from "undici";
+import {
+  createConfig,
+  createGatewayEvents,
+  type GuestOutput,
+  type RequestFinished,
+  type RunningGateway,
+  startGateway,
+  type Warning,
+} from "../../gateway/index.ts";
 import type { DeployResponse, ErrorBody, PutAppBody } from "../../gateway/schemas.ts";
-import { createSecretBox, loadSecretKey } from "../../gateway/secrets.ts";
-import { createSqliteStateStore } from "../../gateway/state/sqlite.ts";
-import { createKvBackend, createRuntime, REQUEST_ID_HEADER } from "../../runtime/index.ts";
 import { CliError } from "../errors.ts";
 
 export interface DevGatewayOptions {
@@ -24,10 +27,12 @@ export interface DevGatewayOptions {
   ip: string;
   /** The key-value database file (SQLite). */
   kvPath: string;
-  /** Every gateway log entry (pino JSON, parsed). */
-  onLog(entry: Record<string, unknown>): void;
   /** Every request the data plane answered. */
-  onRequest(request: { requestId: string; method: string; path: string; status: number; ms: number }): void;
+  onRequest(request: RequestFinished): void;
+  /** Every line a guest wrote. */
+  onOutput(output: GuestOutput): void;
+  /** The gateway's warnings (a request that failed on its side, a guest the watchdog stopped). */
+  onWarning(warning: Warning): void;
 }
 
 export interface DevGateway {
@@ -51,76 +56,36 @@ export class DevDeployError extends Error {
   }
 }
 
-async function listen(server: Server, port: number, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
+const ADMIN_HOST = "127.0.0.1";
 
 export async function startDevGateway(options: DevGatewayOptions): Promise<DevGateway> {
   const stateDir = await mkdtemp(join(tmpdir(), "wasmgate-dev-"));
-  await mkdir(join(options.kvPath, ".."), { recursive: true });
-  const logger = pino(
-    { level: "info", base: undefined },
-    {
-      write(line: string) {
-        try {
-          options.onLog(JSON.parse(line));
-        } catch {}
-      },
-    },
-  );
-  const kvBackend = { kind: "sqlite" as const, path: options.kvPath };
-  const kv = createKvBackend(kvBackend);
-  const state = createSqliteStateStore(stateDir);
-  const auth = createAuth(await loadSigningKey(stateDir));
-  const operatorToken = (await readFile((await ensureOperatorToken(stateDir, auth)).path, "utf8")).trim();
-  // One guest worker: enough for one developer, and it starts and warms faster than several.
-  const runtime = createRuntime({
-    compiledDir: join(stateDir, "compiled"),
-    logger,
+  await mkdir(dirname(options.kvPath), { recursive: true });
+  // Subscribed before the start, so the session hears everything; the JSON log is not shown.
+  const events = createGatewayEvents();
+  events.on("request-finished", options.onRequest);
+  events.on("guest-output", options.onOutput);
+  events.on("warning", options.onWarning);
+  const config = createConfig({
+    port: options.port,
+    host: options.ip,
+    adminPort: 0,
+    adminHost: ADMIN_HOST,
+    stateDir,
+    // One guest worker: enough for one developer, and it starts and warms faster than several.
     workers: 1,
-    kv: kvBackend,
+    // Ctrl+C stops at once: what is still in flight is the developer's own.
+    shutdownGraceMs: 0,
   });
-  let port = options.port;
-  const { data, admin } = createGateway({
-    state,
-    kv,
-    runtime,
-    auth,
-    logger,
-    limits: { maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
-    box: createSecretBox(await loadSecretKey(stateDir)),
-    publicUrl: (hostname) => `http://${hostname}${port === 80 ? "" : `:${port}`}/`,
-  });
-
-  const dataServer = createAdaptorServer({
-    async fetch(request: Request, env: unknown) {
-      const started = performance.now();
-      const response = await data.fetch(request, env as never);
-      const url = new URL(request.url);
-      options.onRequest({
-        requestId: response.headers.get(REQUEST_ID_HEADER) ?? "",
-        method: request.method,
-        path: url.pathname + url.search,
-        status: response.status,
-        ms: Math.round(performance.now() - started),
-      });
-      return response;
-    },
-  }) as Server;
-  const adminServer = createAdaptorServer({ fetch: admin.fetch }) as Server;
+  const logger = pino({ level: "silent", base: undefined }, { write() {} });
+  let gw: RunningGateway;
   try {
-    port = await listen(dataServer, options.port, options.ip);
+    gw = await startGateway(config, { logger, events, kvPath: options.kvPath });
   } catch (err) {
-    await Promise.all([runtime.close(), state.close(), kv.close()]);
     await rm(stateDir, { recursive: true, force: true });
-    const code = (err as NodeJS.ErrnoException).code;
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    // The admin port is any free one: a listener that fails is the data plane's.
+    if (syscall !== "listen" && syscall !== "getaddrinfo") throw err;
     throw new CliError(
       "ERR_PORT_IN_USE",
       code === "EADDRINUSE"
@@ -129,17 +94,17 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
       { hint: "stop the other process, or pick another port with --port <n> (0 picks a free one)" },
     );
   }
-  const adminPort = await listen(adminServer, 0, "127.0.0.1");
-  runtime.setGatewayListeners({ dataPorts: [port], adminPorts: [adminPort] });
+  const adminUrl = `http://${ADMIN_HOST}:${gw.adminPort}`;
+  const operatorToken = (await readFile(gw.operatorToken.path, "utf8")).trim();
 
-  async function call<T>(method: string, path: string, body: BodyInit, type: string): Promise<T> {
-    const res = await admin.request(path, {
+  async function call<T>(method: "PUT" | "POST", path: string, body: string | Uint8Array, type: string) {
+    const res = await request(`${adminUrl}${path}`, {
       method,
       body,
       headers: { authorization: `Bearer ${operatorToken}`, "content-type": type },
     });
-    const json = (await res.json()) as T | ErrorBody;
-    if (res.status >= 400) {
+    const json = (await res.body.json()) as T | ErrorBody;
+    if (res.statusCode >= 400) {
       const { code, message } = (json as ErrorBody).error;
       throw new DevDeployError(code, message);
     }
@@ -170,8 +135,8 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
   }
 
   return {
-    port,
-    adminUrl: `http://127.0.0.1:${adminPort}`,
+    port: gw.dataPort,
+    adminUrl,
     token: operatorToken,
     stateDir,
     async putApp(app, body) {
@@ -189,22 +154,15 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
       const result = await call<DeployResponse>(
         "POST",
         `/v1/apps/${encodeURIComponent(app)}/deployments`,
-        bytes as unknown as BodyInit,
+        bytes,
         "application/wasm",
       );
       remember(result.deployment.digest);
       return result;
     },
     async close() {
-      const closed = Promise.all([
-        new Promise((r) => dataServer.close(r)),
-        new Promise((r) => adminServer.close(r)),
-      ]);
-      dataServer.closeAllConnections();
-      adminServer.closeAllConnections();
-      await closed;
-      await runtime.close();
-      await Promise.all([state.close(), kv.close(), pruning]);
+      await gw.stop();
+      await pruning;
       await rm(stateDir, { recursive: true, force: true });
     },
   };

@@ -111,6 +111,17 @@ export type AppOwner = Pick<InvokeContext, "tenant" | "app">;
 /** Told each line a guest writes to stdout or stderr, with the request that wrote it. */
 export type GuestOutputListener = (ctx: InvokeContext, stream: "stdout" | "stderr", line: string) => void;
 
+/** Something the runtime logged as a warning or an error, for code that shows it to people. */
+export interface RuntimeWarning {
+  /** The log line's message. */
+  message: string;
+  code?: string | undefined;
+  requestId?: string | undefined;
+  app?: string | undefined;
+}
+
+export type RuntimeWarningListener = (warning: RuntimeWarning) => void;
+
 /** Every response carries the request id the gateway's log uses. */
 export const REQUEST_ID_HEADER = "x-request-id";
 const WORKER_URL = new URL("../worker/guest.worker.ts", import.meta.url);
@@ -145,6 +156,8 @@ export interface GuestPool {
   stats(): RuntimeStats;
   /** Calls `listener` with every line of guest output; returns the function that stops it. */
   onGuestOutput(listener: GuestOutputListener): () => void;
+  /** Calls `listener` with every warning the pool logs; returns the function that stops it. */
+  onWarning(listener: RuntimeWarningListener): () => void;
   close(): Promise<void>;
 }
 
@@ -160,6 +173,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   /** Slots whose worker has not exited yet: their counters are read where they are. */
   const counting = new Set<Slot>();
   const outputListeners = new Set<GuestOutputListener>();
+  const warningListeners = new Set<RuntimeWarningListener>();
+  /** Logs a warning (or an error) and tells the warning listeners. */
+  function warn(level: "warn" | "error", fields: object, warning: RuntimeWarning): void {
+    logger[level](fields, warning.message);
+    for (const listener of warningListeners) listener(warning);
+  }
   const slots: Slot[] = [];
   let spare: Slot | undefined;
   let listeners = NO_LISTENERS;
@@ -201,12 +220,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     worker.on("message", (batch: FromWorker[]) => {
       for (const msg of batch) onMessage(slot, msg);
     });
-    worker.on("error", (err) => logger.error({ err }, "guest worker failed"));
+    worker.on("error", (err) => warn("error", { err }, { message: "guest worker failed" }));
     worker.on("exit", (code) => {
       counting.delete(slot);
       totals.fold(stats);
       if (!slot.retired && !closed) {
-        logger.warn({ code }, "guest worker exited unexpectedly; replacing it");
+        warn("warn", { code }, { message: "guest worker exited unexpectedly; replacing it" });
         replace(slot, undefined);
       }
     });
@@ -341,9 +360,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       case "abort":
         if (msg.code === "ERR_RUNTIME_CPU_LIMIT") cpuLimitKills++;
         settle(slot, msg.id, p);
-        logger.warn(
+        warn(
+          "warn",
           { requestId: p.ctx.requestId, app: p.ctx.app, code: msg.code, reason: msg.message },
-          "response aborted",
+          { message: "response aborted", code: msg.code, requestId: p.ctx.requestId, app: p.ctx.app },
         );
         p.stream?.error(new RuntimeError(msg.code, msg.message));
         break;
@@ -453,16 +473,22 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       const culprit = overrun(slot.cpu, t, stallMs);
       if (!culprit) continue;
       const p = slot.pending.get(culprit.id);
-      logger.warn(
+      warn(
+        "warn",
         {
           requestId: p?.ctx.requestId,
           app: p?.ctx.app,
           reason: culprit.reason,
           overBudgetMs: culprit.overBudgetMs,
         },
-        culprit.reason === "cpu"
-          ? "guest CPU limit exceeded; restarting its worker"
-          : "guest stalled without yielding; restarting its worker",
+        {
+          message:
+            culprit.reason === "cpu"
+              ? "guest CPU limit exceeded; restarting its worker"
+              : "guest stalled without yielding; restarting its worker",
+          requestId: p?.ctx.requestId,
+          app: p?.ctx.app,
+        },
       );
       replace(slot, culprit);
     }
@@ -487,6 +513,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     onGuestOutput(listener) {
       outputListeners.add(listener);
       return () => outputListeners.delete(listener);
+    },
+    onWarning(listener) {
+      warningListeners.add(listener);
+      return () => warningListeners.delete(listener);
     },
     invoke(deployment, request, limits, ctx) {
       if (closed)
