@@ -3,9 +3,9 @@
 // other way round). Cached per app and dropped whenever either changes, so the next request sees
 // the change without a redeploy.
 
+import type { SecretBox } from "./auth/secrets.ts";
 import { isStateOutage } from "./errors.ts";
 import { createStaleOnErrorCache } from "./promise-cache.ts";
-import type { SecretBox } from "./secrets.ts";
 import type { StateStore } from "./state/store.ts";
 
 export interface AppConfig {

@@ -10,19 +10,19 @@
 
 import type { KvStore } from "../kv/index.ts";
 import type { Runtime } from "../runtime/index.ts";
-import { createAdminApi } from "./admin-api.ts";
+import { createAdminApi } from "./admin/index.ts";
 import { createAppConfig } from "./app-config.ts";
-import type { Auth } from "./auth.ts";
+import type { Auth } from "./auth/index.ts";
+import type { SecretBox } from "./auth/secrets.ts";
 import { createComponents } from "./components.ts";
-import { createDataPlane } from "./data-plane.ts";
+import { createDataPlane } from "./data-plane/index.ts";
+import { createRouter } from "./data-plane/router.ts";
 import { createGatewayEvents, type GatewayEvents } from "./events.ts";
-import { followExternalChanges } from "./follow.ts";
 import type { LimitDefaults } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import { createOps } from "./ops.ts";
-import { createRouter } from "./router.ts";
+import { createOps } from "./ops/index.ts";
 import { AppLimits } from "./schemas.ts";
-import type { SecretBox } from "./secrets.ts";
+import { followExternalChanges } from "./state/follow.ts";
 import type { StateStore } from "./state/store.ts";
 
 const MAX_MEMORY_BYTES = (AppLimits.shape.memoryMb.unwrap().maxValue ?? 4096) * 1024 * 1024;

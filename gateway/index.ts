@@ -29,17 +29,18 @@ import {
   type KeyMaterial,
   loadSigningKey,
   newSigningJwk,
-} from "./auth.ts";
+} from "./auth/index.ts";
+import { createSecretBox, loadSecretKey } from "./auth/secrets.ts";
 import type { Config } from "./config.ts";
-import { stopAccepting } from "./drain.ts";
+import { stopAccepting } from "./data-plane/drain.ts";
 import { createGatewayEvents, type GatewayEvents } from "./events.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { createSecretBox, loadSecretKey } from "./secrets.ts";
 import { createRedisStateStore } from "./state/redis.ts";
 import { createSqliteStateStore } from "./state/sqlite.ts";
 import type { StateStore } from "./state/store.ts";
 
-export { OPERATOR_TOKEN_FILE } from "./auth.ts";
+export type { LogRecordView } from "./admin/logs.ts";
+export { OPERATOR_TOKEN_FILE } from "./auth/index.ts";
 export {
   CONFIG_HELP,
   type Config,
@@ -61,7 +62,6 @@ export {
 } from "./events.ts";
 export { REQUEST_ID_HEADER } from "./http.ts";
 export { createLogger, type Logger } from "./logger.ts";
-export type { LogRecordView } from "./logs-api.ts";
 
 export interface StartOptions {
   /** Where the gateway logs (default: JSON lines on stdout at `config.logLevel`). */

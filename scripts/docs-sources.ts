@@ -4,10 +4,10 @@
 export { LIMIT_FLAGS } from "../deploy-cli/commands/push.ts";
 export { CLI_ERRORS } from "../deploy-cli/errors.ts";
 export { COMMANDS, commandHelp, overview } from "../deploy-cli/main.ts";
-export { ADMIN_ROUTES, type AdminRouteDoc } from "../gateway/admin-routes-doc.ts";
+export { ADMIN_ROUTES, type AdminRouteDoc } from "../gateway/admin/routes-doc.ts";
 export { CONFIG_HELP, DEFAULT_MAX_BODY_BYTES, SETTINGS } from "../gateway/config.ts";
 export { GATEWAY_ERROR_MEANINGS, GATEWAY_ERRORS } from "../gateway/errors.ts";
-export { DEFAULT_LOG_BUS_LIMITS, type LogBusLimits } from "../gateway/log-bus.ts";
+export { DEFAULT_LOG_BUS_LIMITS, type LogBusLimits } from "../gateway/ops/log-bus.ts";
 export {
   AppLimits,
   CONFIG_NAME,

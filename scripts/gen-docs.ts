@@ -162,7 +162,7 @@ ${CONFIG_HELP.trimEnd()}
 function adminApiPage(): string {
   const who = (scope: string) =>
     scope === "none" ? "open" : scope === "operator" ? "operator" : `\`${scope}\``;
-  return `${header("Admin API (v1)", "`ADMIN_ROUTES` in gateway/admin-routes-doc.ts")}
+  return `${header("Admin API (v1)", "`ADMIN_ROUTES` in gateway/admin/routes-doc.ts")}
 The admin listener (default \`127.0.0.1:8788\`). Every \`/v1\` call needs
 \`Authorization: Bearer <token>\`; \`/healthz\`, \`/readyz\` and \`/metrics\` are open. "Who" is
 \`open\` (no token), \`operator\` (the operator's token only), or the scope a tenant's token needs;

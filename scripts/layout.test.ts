@@ -42,8 +42,8 @@ test("runtime or kv importing the gateway fails", () => {
 });
 
 test("importing a module's inside instead of its entry fails, for deploy-cli into the gateway too", () => {
-  assert.deepEqual(addingImport("deploy-cli/client.ts", "gateway/auth.ts"), [
-    "deploy-cli/client.ts imports gateway/auth.ts: gateway/ is imported through gateway/index.ts or gateway/schemas.ts only",
+  assert.deepEqual(addingImport("deploy-cli/client.ts", "gateway/auth/index.ts"), [
+    "deploy-cli/client.ts imports gateway/auth/index.ts: gateway/ is imported through gateway/index.ts or gateway/schemas.ts only",
   ]);
   assert.deepEqual(addingImport("gateway/http.ts", "kv/redis.ts"), [
     "gateway/http.ts imports kv/redis.ts: kv/ is imported through kv/index.ts only",

@@ -128,7 +128,7 @@ export interface StateStore {
   /** Sets a variable; ERR_CONFIG_NAME_TAKEN when a secret has the name. */
   setVar(app: string, name: string, value: string, maxCount: number): Promise<void>;
   deleteVar(app: string, name: string): Promise<boolean>;
-  /** The app's secrets, sealed (see secrets.ts), sorted by name. */
+  /** The app's secrets, sealed (see ../auth/secrets.ts), sorted by name. */
   listSecrets(app: string): Promise<{ name: string; sealed: string; updatedAt: string }[]>;
   /** Stores a sealed secret; ERR_CONFIG_NAME_TAKEN when a variable has the name. */
   putSecret(

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Hono } from "hono";
-import { GatewayError } from "./errors.ts";
-import { onError } from "./http.ts";
-import { DEFAULT_LOG_BUS_LIMITS, LogBus } from "./log-bus.ts";
-import { type AuthorizeApp, mountLogsApi } from "./logs-api.ts";
-import type { AppRecord } from "./state/store.ts";
+import { GatewayError } from "../errors.ts";
+import { onError } from "../http.ts";
+import { DEFAULT_LOG_BUS_LIMITS, LogBus } from "../ops/log-bus.ts";
+import type { AppRecord } from "../state/store.ts";
+import { type AuthorizeApp, logsRoutes } from "./logs.ts";
 
 const APP: AppRecord = {
   name: "a",
@@ -22,14 +22,17 @@ function setup(bus: LogBus, heartbeatMs = 15_000, authorize?: AuthorizeApp) {
   const app = new Hono();
   app.onError(onError({ error() {} }));
   const asked: [string, string][] = [];
-  mountLogsApi(app, {
-    bus,
-    heartbeatMs,
-    authorizeApp: async (c, name, scope) => {
-      asked.push([name, scope]);
-      return authorize ? authorize(c, name, scope) : APP;
-    },
-  });
+  app.route(
+    "/",
+    logsRoutes({
+      bus,
+      heartbeatMs,
+      authorizeApp: async (c, name, scope) => {
+        asked.push([name, scope]);
+        return authorize ? authorize(c, name, scope) : APP;
+      },
+    }),
+  );
   return { app, asked };
 }
 

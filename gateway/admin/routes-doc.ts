@@ -3,8 +3,8 @@
 // admin-routes-doc.test.ts checks it against the routes the Hono app registers and against the
 // scope the access middleware asks for.
 
-import { GRANTS } from "../runtime/grants.ts";
-import type { Scope } from "./auth.ts";
+import { GRANTS } from "../../runtime/grants.ts";
+import type { Scope } from "../auth/index.ts";
 
 export interface AdminRouteDoc {
   readonly method: "GET" | "PUT" | "POST" | "DELETE";

@@ -6,7 +6,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GatewayError } from "./errors.ts";
+import { GatewayError } from "../errors.ts";
 
 export const SECRET_KEY_FILE = "secrets.key";
 const FORMAT = "v1";

@@ -1,12 +1,14 @@
 // The open operations endpoints of the admin listener: readiness and Prometheus metrics. Scrapers
 // and probes carry no token, so neither says anything about apps beyond their names in labels.
 
-import type { Hono } from "hono";
-import { GATEWAY_ERRORS } from "./errors.ts";
-import { METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { Ops } from "./ops.ts";
+import { Hono } from "hono";
+import { GATEWAY_ERRORS } from "../errors.ts";
+import type { Ops } from "../ops/index.ts";
+import { METRICS_CONTENT_TYPE } from "../ops/metrics.ts";
+import type { AdminEnv } from "./params.ts";
 
-export function mountOpsApi(app: Hono<any>, ops: Ops): void {
+export function opsRoutes(ops: Ops): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   app.get("/readyz", async (c) => {
     const { ready, checks } = await ops.readiness();
     if (ready) return c.json({ ready, checks });
@@ -28,4 +30,5 @@ export function mountOpsApi(app: Hono<any>, ops: Ops): void {
   });
 
   app.get("/metrics", (c) => c.body(ops.metrics(), 200, { "content-type": METRICS_CONTENT_TYPE }));
+  return app;
 }

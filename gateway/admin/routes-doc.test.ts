@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { scopeFor } from "./access.ts";
-import { createAdminApi } from "./admin-api.ts";
-import { ADMIN_ROUTES } from "./admin-routes-doc.ts";
+import { scopeFor } from "../auth/access.ts";
+import { createAdminApi } from "./index.ts";
+import { ADMIN_ROUTES } from "./routes-doc.ts";
 
 /** Stands in for every dependency: registering routes calls none of them. */
 const stub = new Proxy({}, { get: () => () => {} }) as never;

@@ -1,10 +1,10 @@
 // Host → app resolution for the data plane, cached in memory. Any change to apps or deployments
 // calls `invalidate()`; the cache never answers from an older state version.
 
-import { isStateOutage } from "./errors.ts";
-import { candidatePatterns } from "./hostnames.ts";
-import { createStaleOnErrorCache } from "./promise-cache.ts";
-import type { Route, StateStore } from "./state/store.ts";
+import { isStateOutage } from "../errors.ts";
+import { candidatePatterns } from "../hostnames.ts";
+import { createStaleOnErrorCache } from "../promise-cache.ts";
+import type { Route, StateStore } from "../state/store.ts";
 
 export interface Router {
   lookup(host: string): Promise<Route | undefined>;

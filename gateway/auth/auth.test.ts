@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { base64url, generateKeyPair, SignJWT } from "jose";
-import { createAuth, ensureOperatorToken, loadSigningKey, TOKEN_AUDIENCE, TOKEN_ISSUER } from "./auth.ts";
-import { GatewayError } from "./errors.ts";
+import { GatewayError } from "../errors.ts";
+import { createAuth, ensureOperatorToken, loadSigningKey, TOKEN_AUDIENCE, TOKEN_ISSUER } from "./index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wasmgate-auth-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

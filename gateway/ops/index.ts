@@ -4,13 +4,13 @@
 
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
-import type { KvStore } from "../kv/index.ts";
-import type { Runtime } from "../runtime/index.ts";
-import type { DataEnv, RequestDone, RequestObserver } from "./data-plane.ts";
-import type { GatewayEvents } from "./events.ts";
+import type { KvStore } from "../../kv/index.ts";
+import type { Runtime } from "../../runtime/index.ts";
+import type { DataEnv, RequestDone, RequestObserver } from "../data-plane/index.ts";
+import type { GatewayEvents } from "../events.ts";
+import type { StateStore } from "../state/store.ts";
 import { LogBus } from "./log-bus.ts";
 import { Exposition, RequestMetrics } from "./metrics.ts";
-import type { StateStore } from "./state/store.ts";
 
 export interface OpsDeps {
   state: StateStore;

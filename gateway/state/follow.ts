@@ -2,11 +2,11 @@
 // then prepare and warm the components that became active, so the first request after a push on
 // another gateway does not wait for a compile here.
 
-import type { Runtime } from "../runtime/index.ts";
-import type { Components } from "./components.ts";
-import { effectiveLimits, type LimitDefaults } from "./limits.ts";
-import type { Logger } from "./logger.ts";
-import type { StateStore } from "./state/store.ts";
+import type { Runtime } from "../../runtime/index.ts";
+import type { Components } from "../components.ts";
+import { effectiveLimits, type LimitDefaults } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import type { StateStore } from "./store.ts";
 
 export interface FollowDeps {
   state: StateStore;

@@ -16,12 +16,12 @@ import {
   type NetworkGrant,
   type Runtime,
   RuntimeError,
-} from "../runtime/index.ts";
-import type { AppConfig } from "./app-config.ts";
-import type { Components } from "./components.ts";
-import { GatewayError } from "./errors.ts";
-import type { GatewayEvents } from "./events.ts";
-import { hostOf } from "./hostnames.ts";
+} from "../../runtime/index.ts";
+import type { AppConfig } from "../app-config.ts";
+import type { Components } from "../components.ts";
+import { GatewayError } from "../errors.ts";
+import type { GatewayEvents } from "../events.ts";
+import { hostOf } from "../hostnames.ts";
 import {
   type Env,
   type ErrorLog,
@@ -31,11 +31,11 @@ import {
   readBody,
   replyForError,
   requestId,
-} from "./http.ts";
-import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "./limits.ts";
-import type { Logger } from "./logger.ts";
+} from "../http.ts";
+import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import { DEFAULT_TENANT, type Route } from "../state/store.ts";
 import type { Router } from "./router.ts";
-import { DEFAULT_TENANT, type Route } from "./state/store.ts";
 
 export interface DataPlaneDeps {
   router: Router;
@@ -44,7 +44,7 @@ export interface DataPlaneDeps {
   logger: Logger;
   limits: LimitDefaults;
   config: AppConfig;
-  /** Counts every request and feeds the log stream (ops.ts); sees the route once it is known. */
+  /** Counts every request and feeds the log stream (../ops/index.ts); sees the route once it is known. */
   ops?: RequestObserver;
   /** Told, as warnings, the errors this logs. */
   events?: GatewayEvents;

@@ -1,18 +1,20 @@
 // Admin API routes for an app's key-value data: the same tenant/bucket namespace its guests see,
 // so an operator can seed data locally and inspect it in production.
 
-import type { Hono } from "hono";
-import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../kv/index.ts";
-import { bucketsGrant, grantOf } from "../runtime/grants.ts";
-import { GatewayError } from "./errors.ts";
-import { readBody } from "./http.ts";
-import { BucketName } from "./schemas.ts";
-import type { StateStore } from "./state/store.ts";
+import { Hono } from "hono";
+import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../../kv/index.ts";
+import { bucketsGrant, grantOf } from "../../runtime/grants.ts";
+import { GatewayError } from "../errors.ts";
+import { readBody } from "../http.ts";
+import { BucketName } from "../schemas.ts";
+import type { StateStore } from "../state/store.ts";
+import type { AdminEnv } from "./params.ts";
 
 export const METADATA_HEADER = "x-wasmgate-metadata";
 
 /** Mounted on the admin app, whatever its env type. */
-export function mountKvApi(app: Hono<any>, deps: { state: StateStore; kv: KvStore; maxValueBytes: number }) {
+export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: number }): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   const { state, kv } = deps;
 
   async function namespace(appName: string, bucketRaw: string): Promise<KvNamespace> {
@@ -79,4 +81,5 @@ export function mountKvApi(app: Hono<any>, deps: { state: StateStore; kv: KvStor
     await kv.delete(ns, keyOf(c.req.query("key")));
     return c.body(null, 204);
   });
+  return app;
 }

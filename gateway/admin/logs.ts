@@ -2,10 +2,11 @@
 // text/event-stream), otherwise its recent records as JSON. Who may read which app is decided by
 // `authorizeApp`, the one place tenant rules apply; records are those of the app's own tenant.
 
-import type { Context, Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { DroppedNotice, LogBus, LogRecord, OutputRecord, RequestRecord } from "./log-bus.ts";
-import type { AppRecord } from "./state/store.ts";
+import type { DroppedNotice, LogBus, LogRecord, OutputRecord, RequestRecord } from "../ops/log-bus.ts";
+import type { AppRecord } from "../state/store.ts";
+import type { AdminEnv } from "./params.ts";
 
 /** Resolves the app the caller may use in this way, or throws (ERR_APP_NOT_FOUND, ERR_FORBIDDEN). */
 export type AuthorizeApp = (c: Context, app: string, scope: "logs:read") => Promise<AppRecord>;
@@ -29,7 +30,8 @@ export function recordView(record: LogRecord | DroppedNotice): LogRecordView {
   return record.type === "dropped" ? record : { ...record, time: new Date(record.time).toISOString() };
 }
 
-export function mountLogsApi(app: Hono<any>, deps: LogsApiDeps): void {
+export function logsRoutes(deps: LogsApiDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   const { bus } = deps;
   app.get("/v1/apps/:app/logs", async (c) => {
     const record = await deps.authorizeApp(c, c.req.param("app"), "logs:read");
@@ -58,4 +60,5 @@ export function mountLogsApi(app: Hono<any>, deps: LogsApiDeps): void {
       }
     });
   });
+  return app;
 }

@@ -3,9 +3,9 @@
 // /v1 route, so a new route under /v1/apps/:app is covered without remembering to check.
 
 import type { MiddlewareHandler } from "hono";
-import { hasScope, type Principal, type Scope } from "./auth.ts";
-import { GatewayError } from "./errors.ts";
-import type { StateStore } from "./state/store.ts";
+import { GatewayError } from "../errors.ts";
+import type { StateStore } from "../state/store.ts";
+import { hasScope, type Principal, type Scope } from "./index.ts";
 
 const APP_PATH = /^\/v1\/apps\/([^/]+)(?:\/([^/]*))?/;
 const READS = new Set(["GET", "HEAD"]);

@@ -20,8 +20,8 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { GatewayError, type GatewayErrorCode } from "./errors.ts";
-import type { StateStore } from "./state/store.ts";
+import { GatewayError, type GatewayErrorCode } from "../errors.ts";
+import type { StateStore } from "../state/store.ts";
 
 export const TOKEN_ISSUER = "wasmgate";
 export const TOKEN_AUDIENCE = "wasmgate-admin";

@@ -2,13 +2,14 @@
 // A secret's value goes in and never comes out: listings show names and update times only, and
 // nothing here logs a value.
 
-import type { Hono } from "hono";
-import type { AppConfig } from "./app-config.ts";
-import { GatewayError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import { ConfigName, ConfigValueBody, MAX_SECRETS, MAX_VARS, type SecretView } from "./schemas.ts";
-import type { SecretBox } from "./secrets.ts";
-import type { StateStore } from "./state/store.ts";
+import { Hono } from "hono";
+import type { AppConfig } from "../app-config.ts";
+import type { SecretBox } from "../auth/secrets.ts";
+import { GatewayError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { ConfigName, ConfigValueBody, MAX_SECRETS, MAX_VARS, type SecretView } from "../schemas.ts";
+import type { StateStore } from "../state/store.ts";
+import type { AdminEnv } from "./params.ts";
 
 export interface ConfigApiDeps {
   state: StateStore;
@@ -17,7 +18,8 @@ export interface ConfigApiDeps {
   logger: Logger;
 }
 
-export function mountConfigApi(app: Hono<any>, deps: ConfigApiDeps) {
+export function configRoutes(deps: ConfigApiDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   const { state, box, config, logger } = deps;
 
   async function appOf(raw: string): Promise<string> {
@@ -103,4 +105,5 @@ export function mountConfigApi(app: Hono<any>, deps: ConfigApiDeps) {
     log(c.get("requestId"), appName, name, "secret deleted");
     return c.body(null, 204);
   });
+  return app;
 }

@@ -1,27 +1,23 @@
-// The admin listener: apps, hostnames and deployments under /v1, every call authenticated.
+// Admin API routes for apps: create and change them (hostnames, limits, grants), deploy and roll
+// back their components, list their deployments, delete them (and, with ?purge, their buckets).
 
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
-import { type KvNamespace, type KvStore, MAX_LIST_LIMIT, MAX_VALUE_BYTES } from "../kv/index.ts";
-import { bucketsGrant, grantOf, outboundHostsGrant } from "../runtime/grants.ts";
-import { type Runtime, RuntimeError } from "../runtime/index.ts";
-import { accessControl } from "./access.ts";
-import type { AppConfig } from "./app-config.ts";
-import { type Auth, bearerAuth, type Principal } from "./auth.ts";
-import type { Components } from "./components.ts";
-import { mountConfigApi } from "./config-api.ts";
-import { GatewayError } from "./errors.ts";
-import { acceptGrants } from "./grants.ts";
-import { patternCovers } from "./hostnames.ts";
-import { type Env, onError, readBody, requestId } from "./http.ts";
-import { mountKvApi } from "./kv-api.ts";
-import { effectiveLimits, type LimitDefaults } from "./limits.ts";
-import type { Logger } from "./logger.ts";
-import { mountLogsApi } from "./logs-api.ts";
-import type { Ops } from "./ops.ts";
-import { mountOpsApi } from "./ops-api.ts";
+import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../../kv/index.ts";
+import { bucketsGrant, grantOf, outboundHostsGrant } from "../../runtime/grants.ts";
+import { type Runtime, RuntimeError } from "../../runtime/index.ts";
+import type { AppConfig } from "../app-config.ts";
+import type { Auth } from "../auth/index.ts";
+import type { SecretBox } from "../auth/secrets.ts";
+import type { Components } from "../components.ts";
+import { GatewayError } from "../errors.ts";
+import { acceptGrants } from "../grants.ts";
+import { patternCovers } from "../hostnames.ts";
+import { readBody } from "../http.ts";
+import { effectiveLimits, type LimitDefaults } from "../limits.ts";
+import type { Logger } from "../logger.ts";
+import type { Ops } from "../ops/index.ts";
 import {
-  AppName,
   type AppView,
   DEPLOY_MESSAGE_MAX,
   type DeleteAppResponse,
@@ -29,16 +25,23 @@ import {
   type DeployResponse,
   PutAppBody,
   RollbackBody,
-} from "./schemas.ts";
-import type { SecretBox } from "./secrets.ts";
+} from "../schemas.ts";
 import {
   type AppRecord,
   DEFAULT_TENANT,
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
   type StateStore,
-} from "./state/store.ts";
-import { hostnamePattern, jsonBody, mountTenantsApi, mustGetTenant, validation } from "./tenants-api.ts";
+} from "../state/store.ts";
+import {
+  type AdminEnv,
+  appName,
+  hostnamePattern,
+  jsonBody,
+  mustGetApp,
+  mustGetTenant,
+  validation,
+} from "./params.ts";
 
 export interface AdminApiDeps {
   state: StateStore;
@@ -58,26 +61,12 @@ export interface AdminApiDeps {
   ops?: Ops;
 }
 
-type AdminEnv = { Variables: Env["Variables"] & { principal: Principal } };
-
 const DEPLOYMENTS_DEFAULT = 20;
 const DEPLOYMENTS_MAX = 100;
 
-export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
-  const { state, runtime, components, auth, logger, invalidate } = deps;
+export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
+  const { state, runtime, components, logger, invalidate } = deps;
   const app = new Hono<AdminEnv>();
-  app.use(requestId());
-  app.onError(onError(logger));
-  app.notFound(() => {
-    throw new GatewayError("ERR_ROUTE_NOT_FOUND", "no such admin API route; the API lives under /v1");
-  });
-
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  if (deps.ops) mountOpsApi(app, deps.ops);
-  app.use("/v1/*", bearerAuth(auth));
-  app.use("/v1/*", accessControl(state));
-
-  mountTenantsApi(app, { state, auth, logger, invalidate });
 
   app.get("/v1/apps", async (c) => {
     const principal = c.get("principal");
@@ -299,15 +288,6 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     return c.json(response);
   });
 
-  mountKvApi(app, { state, kv: deps.kv, maxValueBytes: MAX_VALUE_BYTES });
-  mountConfigApi(app, { state, box: deps.box, config: deps.config, logger });
-  if (deps.ops) {
-    mountLogsApi(app, {
-      bus: deps.ops.bus,
-      authorizeApp: async (_c, name) => mustGetApp(state, appName(name)),
-    });
-  }
-
   app.get("/v1/apps/:app/deployments", async (c) => {
     const record = await mustGetApp(state, appName(c.req.param("app")));
     const limit = Math.min(
@@ -318,18 +298,6 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     return c.json({ deployments: list.map((d) => deploymentView(d, record.activeDeployment)) });
   });
 
-  return app;
-}
-
-function appName(raw: string): string {
-  const parsed = AppName.safeParse(raw);
-  if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
-  return parsed.data;
-}
-
-async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
-  const app = await state.getApp(name);
-  if (!app) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
   return app;
 }
 

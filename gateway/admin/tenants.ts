@@ -3,21 +3,28 @@
 // tokens issued to them.
 
 import { randomUUID } from "node:crypto";
-import type { Hono } from "hono";
-import { type Auth, SCOPES, type Scope, TOKEN_ISSUER } from "./auth.ts";
-import { GatewayError } from "./errors.ts";
-import { normalizePattern } from "./hostnames.ts";
-import type { Logger } from "./logger.ts";
+import { Hono } from "hono";
+import { type Auth, SCOPES, type Scope, TOKEN_ISSUER } from "../auth/index.ts";
+import { GatewayError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
 import {
   CreateTokenBody,
   type CreateTokenResponse,
   PutTenantBody,
-  TenantName,
   type TenantView,
   TOKEN_TTL_DEFAULT_SECONDS,
   type TokenView,
-} from "./schemas.ts";
-import { DEFAULT_TENANT, type StateStore, type TenantRecord, type TokenRecord } from "./state/store.ts";
+} from "../schemas.ts";
+import { DEFAULT_TENANT, type StateStore, type TenantRecord, type TokenRecord } from "../state/store.ts";
+import {
+  type AdminEnv,
+  hostnamePattern,
+  jsonBody,
+  mustGetTenant,
+  tenantName,
+  tenantNotFound,
+  validation,
+} from "./params.ts";
 
 export interface TenantsApiDeps {
   state: StateStore;
@@ -28,7 +35,8 @@ export interface TenantsApiDeps {
   now?: () => Date;
 }
 
-export function mountTenantsApi(app: Hono<any>, deps: TenantsApiDeps) {
+export function tenantsRoutes(deps: TenantsApiDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
   const { state, auth, logger } = deps;
   const now = deps.now ?? (() => new Date());
 
@@ -146,59 +154,7 @@ export function mountTenantsApi(app: Hono<any>, deps: TenantsApiDeps) {
     const record = await state.getToken(id);
     return c.json({ revoked: id, revokedAt: record?.revokedAt ?? at });
   });
-}
-
-export async function mustGetTenant(
-  state: Pick<StateStore, "getTenant">,
-  raw: string,
-): Promise<TenantRecord> {
-  const name = tenantName(raw);
-  const tenant = await state.getTenant(name);
-  if (!tenant) throw tenantNotFound(name);
-  return tenant;
-}
-
-function tenantNotFound(name: string): GatewayError {
-  return new GatewayError(
-    "ERR_TENANT_NOT_FOUND",
-    `there is no tenant named ${name}; create it with deploy-cli tenants create`,
-  );
-}
-
-function tenantName(raw: string): string {
-  const parsed = TenantName.safeParse(raw);
-  if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
-  return parsed.data;
-}
-
-/** Normalizes a hostname or `*.` pattern, or refuses it with ERR_HOSTNAME_INVALID. */
-export function hostnamePattern(raw: string): string {
-  const pattern = normalizePattern(raw);
-  if (!pattern) {
-    throw new GatewayError(
-      "ERR_HOSTNAME_INVALID",
-      `"${raw}" is not a hostname; use a name like app.example.com or *.example.com, without scheme or port`,
-    );
-  }
-  return pattern;
-}
-
-/** The request's JSON body; `options.empty` stands for a body that is absent or blank. */
-export async function jsonBody(req: Request, options: { empty?: unknown } = {}): Promise<unknown> {
-  const text = await req.text();
-  if (options.empty !== undefined && text.trim() === "") return options.empty;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
-  }
-}
-
-export function validation(issues: { message: string; path: PropertyKey[] }[]): GatewayError {
-  return new GatewayError(
-    "ERR_VALIDATION",
-    issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; "),
-  );
+  return app;
 }
 
 function tenantView(t: TenantRecord): TenantView {

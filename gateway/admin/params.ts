@@ -1,0 +1,77 @@
+// What the admin routes share: the context they run in, and the checks of names, bodies and
+// records that several of them make.
+
+import type { Principal } from "../auth/index.ts";
+import { GatewayError } from "../errors.ts";
+import { normalizePattern } from "../hostnames.ts";
+import type { Env } from "../http.ts";
+import { AppName, TenantName } from "../schemas.ts";
+import type { AppRecord, StateStore, TenantRecord } from "../state/store.ts";
+
+/** Every admin route runs after authentication: the caller is in `principal`. */
+export type AdminEnv = { Variables: Env["Variables"] & { principal: Principal } };
+
+export async function mustGetTenant(
+  state: Pick<StateStore, "getTenant">,
+  raw: string,
+): Promise<TenantRecord> {
+  const name = tenantName(raw);
+  const tenant = await state.getTenant(name);
+  if (!tenant) throw tenantNotFound(name);
+  return tenant;
+}
+
+export function tenantNotFound(name: string): GatewayError {
+  return new GatewayError(
+    "ERR_TENANT_NOT_FOUND",
+    `there is no tenant named ${name}; create it with deploy-cli tenants create`,
+  );
+}
+
+export function tenantName(raw: string): string {
+  const parsed = TenantName.safeParse(raw);
+  if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
+  return parsed.data;
+}
+
+/** Normalizes a hostname or `*.` pattern, or refuses it with ERR_HOSTNAME_INVALID. */
+export function hostnamePattern(raw: string): string {
+  const pattern = normalizePattern(raw);
+  if (!pattern) {
+    throw new GatewayError(
+      "ERR_HOSTNAME_INVALID",
+      `"${raw}" is not a hostname; use a name like app.example.com or *.example.com, without scheme or port`,
+    );
+  }
+  return pattern;
+}
+
+/** The request's JSON body; `options.empty` stands for a body that is absent or blank. */
+export async function jsonBody(req: Request, options: { empty?: unknown } = {}): Promise<unknown> {
+  const text = await req.text();
+  if (options.empty !== undefined && text.trim() === "") return options.empty;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError("ERR_BAD_REQUEST", "the request body must be JSON");
+  }
+}
+
+export function validation(issues: { message: string; path: PropertyKey[] }[]): GatewayError {
+  return new GatewayError(
+    "ERR_VALIDATION",
+    issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; "),
+  );
+}
+
+export function appName(raw: string): string {
+  const parsed = AppName.safeParse(raw);
+  if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
+  return parsed.data;
+}
+
+export async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
+  const app = await state.getApp(name);
+  if (!app) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+  return app;
+}
