@@ -1,5 +1,7 @@
 /**
  * The Redis backend (standalone or Cluster) on ioredis. Key layout: see `redis-keys.ts`.
+ * Over 400 lines on purpose: every operation of the store, each a script or a pipeline over the
+ * same key layout and error mapping.
  *
  * Every call fails within `limits.opTimeoutMs` when Redis is down or slow (`ERR_KV_UNAVAILABLE`
  * when there is no connection, `ERR_KV_TIMEOUT` when a command got no answer), and the same

@@ -6,6 +6,7 @@
  *   npm run gen:docs -- --check  # exit 1, naming the pages, when a checked-in page differs
  *
  * `referencePages()` builds them in memory; gen-docs.test.ts compares them with the files.
+ * Over 400 lines on purpose: one function per page, each a template of prose around a table.
  */
 
 import { execFileSync } from "node:child_process";

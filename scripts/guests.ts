@@ -1,6 +1,8 @@
 /**
  * Builds guest components once per source hash into `.cache/guests/`, so tests and benchmarks can
  * use real components without paying for a build on every run.
+ * Over 400 lines on purpose: every kind of guest (examples, fixtures, other toolchains) is built
+ * and hashed here, so the cache has one set of rules.
  *
  * Two kinds of guest:
  * - `example`: `examples/<name>/src/index.ts` (or `.js`), built as `deploy-cli push` builds an

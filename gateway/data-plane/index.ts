@@ -1,4 +1,6 @@
 // The public listener: the Host header picks the app, the app's active deployment answers.
+// Over 400 lines on purpose: the direct listener and the Hono path answer the same requests and
+// share the route, body and error handling kept here, which would otherwise be exported to each.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";

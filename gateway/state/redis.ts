@@ -3,6 +3,8 @@
 // that what the change was computed from is still current (optimistic concurrency), applies it,
 // bumps a version counter and publishes the new version. Other gateways drop their caches on the
 // message, and a version poll catches any message they missed.
+// Over 400 lines on purpose: one StateStore implementation whose methods all plan a change for
+// the one commit script; split, each part would need the others' key layout and plan types.
 //
 // Keys share the hash tag `{wasmgate}` so the scripts also run on a Redis Cluster (one slot).
 

@@ -1,5 +1,7 @@
 // The embedded state store: SQLite (node:sqlite) for records, files for artifacts, both in the
 // state directory. Survives restarts; one process at a time.
+// Over 400 lines on purpose: one StateStore implementation, its schema and migrations, each method
+// a transaction over the same prepared statements; gateway/state/redis.ts is its twin.
 
 import { existsSync, mkdirSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";

@@ -1,4 +1,5 @@
-// wasi:http/outgoing-handler on undici, deny by default.
+// wasi:http/outgoing-handler on undici, deny by default. Over 400 lines on purpose: the request
+// path (allow-list, DNS, policy, redirects, limits) and the response streams share one state.
 //
 // A request goes out only when one of its app's allowed patterns matches it (otherwise
 // `HTTP-request-denied`, before any DNS or network traffic). The host name is resolved here, every
