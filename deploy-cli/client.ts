@@ -1,5 +1,6 @@
 // A small admin API client on undici. Every failure becomes a CliError with a hint.
 
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { request } from "undici";
 import type { ErrorBody } from "../gateway/schemas.ts";
@@ -42,6 +43,31 @@ async function* chunked(bytes: Uint8Array, onProgress: (sent: number, total: num
     sent += chunk.byteLength;
     onProgress(sent, bytes.byteLength);
   }
+}
+
+/** One part of a multipart/form-data body: a text field, or a file when it has a filename. */
+export interface FormPart {
+  name: string;
+  data: Uint8Array | string;
+  filename?: string;
+  type?: string;
+}
+
+/** A multipart/form-data body (RFC 7578) and its Content-Type, for uploads of several components. */
+export function multipartBody(parts: readonly FormPart[]): { bytes: Uint8Array; type: string } {
+  const boundary = `wasmgate-${randomBytes(12).toString("hex")}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    const disposition = `form-data; name="${part.name}"${part.filename ? `; filename="${part.filename}"` : ""}`;
+    const type = part.type ?? (part.filename ? "application/wasm" : "text/plain; charset=utf-8");
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${type}\r\n\r\n`),
+    );
+    chunks.push(typeof part.data === "string" ? Buffer.from(part.data) : Buffer.from(part.data));
+    chunks.push(Buffer.from("\r\n"));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { bytes: new Uint8Array(Buffer.concat(chunks)), type: `multipart/form-data; boundary=${boundary}` };
 }
 
 export function createClient(options: ClientOptions) {
@@ -114,13 +140,21 @@ export function createClient(options: ClientOptions) {
       call<T>("PUT", path, JSON.stringify(body), "application/json"),
     postJson: <T>(path: string, body: unknown) =>
       call<T>("POST", path, JSON.stringify(body), "application/json"),
-    /** Uploads `bytes`; `onProgress` hears how many have been sent as the upload goes. */
-    postBytes: <T>(path: string, bytes: Uint8Array, onProgress?: (sent: number, total: number) => void) =>
+    /**
+     * Uploads `bytes` (a component, unless `type` says otherwise); `onProgress` hears how many have
+     * been sent as the upload goes.
+     */
+    postBytes: <T>(
+      path: string,
+      bytes: Uint8Array,
+      onProgress?: (sent: number, total: number) => void,
+      type = "application/wasm",
+    ) =>
       onProgress
-        ? call<T>("POST", path, Readable.from(chunked(bytes, onProgress)), "application/wasm", {
+        ? call<T>("POST", path, Readable.from(chunked(bytes, onProgress)), type, {
             "content-length": String(bytes.byteLength),
           })
-        : call<T>("POST", path, bytes, "application/wasm"),
+        : call<T>("POST", path, bytes, type),
     putBytes: (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) =>
       call<undefined>("PUT", path, bytes, "application/octet-stream", headers),
     getBytes: (path: string) =>

@@ -5,6 +5,7 @@ export const GATEWAY_ERRORS = {
   ERR_HOST_NOT_FOUND: 404,
   ERR_APP_NOT_FOUND: 404,
   ERR_APP_NOT_DEPLOYED: 503,
+  ERR_PATH_NOT_ROUTED: 404,
   ERR_DEPLOYMENT_NOT_FOUND: 404,
   ERR_KV_KEY_NOT_FOUND: 404,
   ERR_BUCKET_NOT_GRANTED: 403,
@@ -49,6 +50,8 @@ export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> 
   ERR_HOST_NOT_FOUND: "no app serves the request's host (data plane)",
   ERR_APP_NOT_FOUND: "there is no app of that name",
   ERR_APP_NOT_DEPLOYED: "the host's app exists but has no deployment yet (data plane)",
+  ERR_PATH_NOT_ROUTED:
+    "the app's deployment has path routes and none matches the request's path (data plane)",
   ERR_DEPLOYMENT_NOT_FOUND: "the app has no deployment of that id (rollback)",
   ERR_KV_KEY_NOT_FOUND: "the bucket holds no such key (admin API)",
   ERR_BUCKET_NOT_GRANTED: "the app is not granted that key-value bucket (admin API)",

@@ -107,7 +107,29 @@ export interface DeploymentView {
   /** The deployment whose component this one re-activated, for rollbacks. */
   rollbackOf: string | null;
   active: boolean;
+  /** Its path routes and the component answering each, when it has them. */
+  routes?: { route: string; component: string; digest: string; size: number }[];
 }
+
+/** A component's name in an app of several (a Spin component id). */
+export const COMPONENT_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
+/** At most this many components in one deployment. */
+export const MAX_COMPONENTS = 16;
+
+/** The `routes` part of a deployment upload of several components (multipart/form-data). */
+export const DeployRoutes = z
+  .array(
+    z
+      .object({
+        route: z.string().min(1).max(512),
+        component: z
+          .string()
+          .regex(COMPONENT_NAME, "a component name is 1-63 lower-case letters, digits, '-' or '_'"),
+      })
+      .strict(),
+  )
+  .min(1, "a deployment has at least one route")
+  .max(100, "at most 100 routes per deployment");
 
 export const RollbackBody = z
   .object({

@@ -74,6 +74,33 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
       "wasmgate:edge/types@0.1.0",
     ],
   },
+  "request-echo": {
+    exports: [
+      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
+      "wasmgate:edge/handler@0.1.0",
+    ],
+    imports: [
+      "wasi:cli/environment@0.2.12",
+      "wasi:cli/exit@0.2.12",
+      "wasi:io/error@0.2.12",
+      "wasi:io/poll@0.2.12",
+      "wasi:io/streams@0.2.12",
+      "wasi:cli/stdin@0.2.12",
+      "wasi:cli/stdout@0.2.12",
+      "wasi:cli/stderr@0.2.12",
+      "wasi:cli/terminal-input@0.2.12",
+      "wasi:cli/terminal-output@0.2.12",
+      "wasi:cli/terminal-stdin@0.2.12",
+      "wasi:cli/terminal-stdout@0.2.12",
+      "wasi:cli/terminal-stderr@0.2.12",
+      "wasi:clocks/monotonic-clock@0.2.12",
+      "wasi:clocks/wall-clock@0.2.12",
+      "wasi:filesystem/types@0.2.12",
+      "wasi:filesystem/preopens@0.2.12",
+      "wasi:random/insecure-seed@0.2.12",
+      "wasmgate:edge/types@0.1.0",
+    ],
+  },
   "hostile-http": {
     exports: ["wasi:http/incoming-handler@0.2.10"],
     imports: [

@@ -31,6 +31,11 @@ export const Manifest = z
     /** Variables set on the app when it is pushed (and in `deploy-cli dev`). */
     vars: z.record(z.string(), z.string()).optional(),
     limits: AppLimits.optional(),
+    /**
+     * Path routes, each to an entry (built like `main`): `{"/api/...": "src/api.ts", "/...":
+     * "src/web.ts"}`. Spin's route syntax and precedence; with routes, `main` is not used.
+     */
+    routes: z.record(z.string(), z.string().min(1)).optional(),
     /** Build for the fast world with QuickJS (the entry exports `handler`). */
     fast: z.boolean().optional(),
     /** The WIT world to build against, for entries that are not SDK guests. */

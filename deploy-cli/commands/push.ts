@@ -1,6 +1,8 @@
 // deploy-cli push: build the entry if it is source, upload the component as a new deployment of
 // the app and make it live. Settings come from flags, then wasmgate.json.
 
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,8 +16,9 @@ import {
   shownPath,
   summarizeBuildError,
 } from "../build/index.ts";
-import { bucketsOf, grantsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
-import { createClient } from "../client.ts";
+import { bucketsOf, grantsOf, type LoadedManifest, loadManifest, MANIFEST_FILE } from "../build/manifest.ts";
+import { loadSpinApp, spinManifestPath } from "../build/spin-manifest.ts";
+import { createClient, type FormPart, multipartBody } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
 import { formatBytes, formatSeconds } from "../format.ts";
@@ -135,16 +138,21 @@ function progressBar(total: number) {
 async function push(ctx: CommandContext): Promise<void> {
   const { values } = ctx;
   if (ctx.args.length > 1) throw usage(`push takes one component or entry module, not ${ctx.args.length}`);
+  const spin = await spinManifestPath(path.resolve(ctx.args[0] ?? "."));
+  const own = values.manifest !== undefined || existsSync(path.join(process.cwd(), MANIFEST_FILE));
+  if (spin && (ctx.args[0] !== undefined || !own)) return pushSpin(ctx, spin);
   const manifest = await loadManifest({ file: values.manifest as string | undefined, dir: process.cwd() });
   const m = manifest?.manifest;
-  const entry = resolveEntry(ctx.args[0], manifest, "push");
+  // wasmgate.json "routes" (pattern → entry) deploys one component per entry on its routes.
+  const routes = ctx.args[0] === undefined && m?.routes ? m.routes : undefined;
+  const entry = routes ? undefined : resolveEntry(ctx.args[0], manifest, "push");
   const app = (values.app as string | undefined) ?? m?.name;
   if (!app) {
     throw new CliError("ERR_USAGE", "push needs --app <name>", {
       hint: "deploy-cli push app.wasm --app <name>, or run it in a project with a wasmgate.json",
     });
   }
-  await entryKind(entry);
+  if (entry) await entryKind(entry);
   const limits = limitFlags(values);
   const target = ctx.target();
   const client = createClient(target);
@@ -163,12 +171,15 @@ async function push(ctx: CommandContext): Promise<void> {
       hint: `create it by pushing with --host, e.g. --host ${app}.localhost (or "hostnames" in wasmgate.json)`,
     });
   }
-  const { bytes, build } = await componentFor({
-    entry,
-    manifest,
-    fast: values.fast === true || m?.fast === true,
-    progress: ctx.progress,
-  });
+  const fast = values.fast === true || m?.fast === true;
+  let body: { bytes: Uint8Array; type: string };
+  let build: BuiltComponent["build"];
+  if (routes) body = await routedBody(routes, manifest!, fast, ctx.progress);
+  else {
+    const built = await componentFor({ entry: entry!, manifest, fast, progress: ctx.progress });
+    body = { bytes: built.bytes, type: "application/wasm" };
+    build = built.build;
+  }
 
   // Each grant from its flag, else from wasmgate.json; an empty list changes nothing.
   const grants = grantsOf(m);
@@ -189,8 +200,144 @@ async function push(ctx: CommandContext): Promise<void> {
     await client.putJson(`/v1/apps/${encodeURIComponent(app)}/vars/${encodeURIComponent(name)}`, { value });
   }
 
-  ctx.progress(`Uploading ${formatBytes(bytes.byteLength)} to ${target.gateway} for app ${app}...`);
-  const message = values.message as string | undefined;
+  const result = await upload(ctx, client, app, body);
+  ctx.result(build ? { ...result, build } : result, describeDeploy(result));
+}
+
+/** wasmgate.json's routes as one upload: each entry built once, named after its file. */
+async function routedBody(
+  routes: Record<string, string>,
+  manifest: LoadedManifest,
+  fast: boolean,
+  progress: (line: string) => void,
+): Promise<{ bytes: Uint8Array; type: string }> {
+  const names = new Map<string, string>();
+  const parts: FormPart[] = [];
+  const table: { route: string; component: string }[] = [];
+  for (const [route, file] of Object.entries(routes)) {
+    const entry = path.resolve(manifest.dir, file);
+    let name = names.get(entry);
+    if (name === undefined) {
+      const base =
+        path
+          .basename(entry)
+          .replace(/\.[^.]+$/, "")
+          .toLowerCase()
+          .replace(/[^a-z0-9_-]+/g, "-")
+          .replace(/^[^a-z0-9]+/, "") || "component";
+      name = base;
+      for (let i = 2; [...names.values()].includes(name); i++) name = `${base}-${i}`;
+      names.set(entry, name);
+      const { bytes } = await componentFor({ entry, manifest, fast, progress });
+      parts.push({ name, filename: `${name}.wasm`, data: bytes });
+    }
+    table.push({ route, component: name });
+  }
+  return multipartBody([{ name: "routes", data: JSON.stringify(table), type: "application/json" }, ...parts]);
+}
+
+/**
+ * `push spin.toml`: every component with an HTTP route, uploaded as one deployment on Spin's
+ * routes, with the app's buckets, outbound hosts, variables and secrets from the manifest
+ * (deploy-cli/build/spin-manifest.ts says what maps to what).
+ */
+async function pushSpin(ctx: CommandContext, file: string): Promise<void> {
+  const { values } = ctx;
+  const spin = await loadSpinApp(file);
+  const app = (values.app as string | undefined) ?? spin.name.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+  for (const note of spin.notes) ctx.progress(note);
+  if (values.build === true) {
+    for (const c of spin.components) {
+      if (!c.build) continue;
+      ctx.progress(`Building ${c.id}: ${c.build.command}`);
+      await runBuild(c.build.command, c.build.workdir, c.id);
+    }
+  }
+  const parts: FormPart[] = [];
+  for (const c of spin.components) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(c.source));
+    } catch {
+      throw new CliError(
+        "ERR_FILE_NOT_FOUND",
+        `component ${c.id}: no such file: ${path.relative(process.cwd(), c.source)}`,
+        {
+          hint: c.build
+            ? "build it first: deploy-cli push --build (runs its [component.*.build] command)"
+            : "build the component, or fix its source in spin.toml",
+        },
+      );
+    }
+    parts.push({ name: c.id, filename: `${c.id}.wasm`, data: bytes });
+  }
+  const limits = limitFlags(values);
+  const client = createClient(ctx.target());
+  let existing: AppView | undefined;
+  try {
+    existing = (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === "ERR_APP_NOT_FOUND")) throw err;
+  }
+  const hosts = (values.host as string[] | undefined) ?? [];
+  if (!existing && hosts.length === 0) {
+    throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
+      hint: `create it by pushing with --host, e.g. deploy-cli push spin.toml --host ${app}.localhost`,
+    });
+  }
+  // What the manifest grants is the whole grant: a component without key-value stores opens none.
+  const enc = encodeURIComponent(app);
+  await client.putJson(`/v1/apps/${enc}`, {
+    ...(hosts.length > 0 ? { hostnames: hosts } : {}),
+    buckets: spin.buckets,
+    allowedOutboundHosts: spin.allowedOutboundHosts,
+    ...(limits ? { limits: { ...existing?.limits, ...limits } } : {}),
+  });
+  for (const [name, value] of Object.entries(spin.vars)) {
+    await client.putJson(`/v1/apps/${enc}/vars/${encodeURIComponent(name)}`, { value });
+  }
+  for (const [name, value] of Object.entries(spin.secrets)) {
+    await client.putJson(`/v1/apps/${enc}/secrets/${encodeURIComponent(name)}`, { value });
+  }
+  const body = multipartBody([
+    { name: "routes", data: JSON.stringify(spin.routes), type: "application/json" },
+    ...parts,
+  ]);
+  const result = await upload(ctx, client, app, body);
+  ctx.result(result, describeDeploy(result));
+}
+
+/** Runs a component's build command in its folder; a failure is ERR_BUILD_FAILED with its output. */
+async function runBuild(command: string, cwd: string, id: string): Promise<void> {
+  const child = spawn(command, { cwd, shell: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    output += d;
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    output += d;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+  if (code !== 0) {
+    throw new CliError("ERR_BUILD_FAILED", `component ${id}: \`${command}\` exited with ${code}`, {
+      hint: "fix the build and push again",
+      detail: output.slice(-4000),
+    });
+  }
+}
+
+/** Uploads a deployment (one component, or several as multipart/form-data) and reports progress. */
+async function upload(
+  ctx: CommandContext,
+  client: ReturnType<typeof createClient>,
+  app: string,
+  { bytes, type }: { bytes: Uint8Array; type: string },
+): Promise<DeployResponse> {
+  ctx.progress(`Uploading ${formatBytes(bytes.byteLength)} to ${ctx.target().gateway} for app ${app}...`);
+  const message = ctx.values.message as string | undefined;
   const query = message ? `?message=${encodeURIComponent(message)}` : "";
   const started = performance.now();
   let activating = false;
@@ -205,16 +352,23 @@ async function push(ctx: CommandContext): Promise<void> {
         ctx.progress("Activating (validating and compiling the component)...");
       }
     },
+    type,
   );
   ctx.progress(`Live in ${Math.round(performance.now() - started)} ms.`);
+  return result;
+}
+
+function describeDeploy(result: DeployResponse): string {
   const d = result.deployment;
   const lines = [
     `Deployed ${d.app}: ${d.id}`,
     `  digest  sha256:${d.digest}`,
     `  size    ${formatBytes(d.size)}`,
   ];
+  for (const r of d.routes ?? [])
+    lines.push(`  route   ${r.route} → ${r.component} (${formatBytes(r.size)})`);
   for (const url of result.urls) lines.push(`  url     ${url}`);
-  ctx.result(build ? { ...result, build } : result, `${lines.join("\n")}\n`);
+  return `${lines.join("\n")}\n`;
 }
 
 /** A grant's flag in the help, its description in the column the other flags use. */
@@ -231,12 +385,17 @@ export const pushCommand: Command = {
 component, or a .ts/.js module that is built first with \`jco componentize\` (StarlingMonkey; --fast
 builds for the QuickJS fast world). A module that default-exports a fetch handler is an SDK guest.
 Without an entry, and for every setting not given as a flag, wasmgate.json in the current
-directory is read (--manifest <file> names another).
+directory is read (--manifest <file> names another); its "routes" deploy one component per entry,
+each on its path routes. Given spin.toml (or a folder holding one, or run where there is one and
+no wasmgate.json), every component with an HTTP route is uploaded as one deployment on Spin's
+routes, with the manifest's key-value stores, outbound hosts, variables and secrets; --build first
+runs each component's build command.
 
   --app <name>             the app (wasmgate.json "name")
   --host <hostname>        the app's hostnames, replacing its current ones (repeatable; "hostnames")
 ${GRANTS.map(grantHelp).join("\n")}
   --fast                   build with QuickJS for the fast world ("fast": true)
+  --build                  spin.toml: run each component's [component.<id>.build] command first
   --message <text>         a note kept with the deployment
 Limits (kept for later pushes; "limits" in wasmgate.json): --cpu-ms <n> (guest CPU per request,
 default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
@@ -249,6 +408,7 @@ default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, 
     "deploy-cli push examples/hello/dist/hello.wasm --app hello --host hello.localhost",
     "deploy-cli push examples/hello-fast/src/index.js --fast --app fast --host fast.localhost",
     'deploy-cli push app.wasm --app api --allow-outbound https://api.example.com --message "v2"',
+    "deploy-cli push spin.toml --host shop.localhost --build",
   ],
   remote: true,
   options: {
@@ -257,6 +417,7 @@ default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, 
     message: { type: "string" },
     ...Object.fromEntries(GRANTS.map((g) => [g.cli.flag, { type: "string" as const, multiple: true }])),
     fast: { type: "boolean" },
+    build: { type: "boolean" },
     manifest: { type: "string" },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
   },

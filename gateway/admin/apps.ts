@@ -17,20 +17,25 @@ import { readBody } from "../http.ts";
 import { effectiveLimits, type LimitDefaults } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { Ops } from "../ops/index.ts";
+import { compileRoutes } from "../routes.ts";
 import {
   type AppView,
   DEPLOY_MESSAGE_MAX,
   type DeleteAppResponse,
   type DeploymentView,
   type DeployResponse,
+  DeployRoutes,
+  MAX_COMPONENTS,
   PutAppBody,
   RollbackBody,
 } from "../schemas.ts";
 import {
   type AppRecord,
+  componentsOf,
   DEFAULT_TENANT,
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
+  type DeploymentRoute,
   type StateStore,
 } from "../state/store.ts";
 import {
@@ -135,14 +140,108 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     return c.json({ app: appView(record) }, created ? 201 : 200);
   });
 
+  /** Checks and stores one uploaded component; nothing is stored unless it prepares. */
+  async function acceptComponent(record: AppRecord, bytes: Uint8Array) {
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    const known = (await runtime.prepared(digest)) !== undefined && (await state.hasArtifact(digest));
+    const { memoryBytes } = effectiveLimits(record.limits, deps.limits).guest;
+    const info = known ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
+    // Whether another tenant runs the same bytes is none of this one's business.
+    const reused = known && (await tenantDeployed(record.tenant, digest));
+    return { digest, size: bytes.byteLength, info, reused };
+  }
+
+  const tooLarge = (limit: number) =>
+    new RuntimeError("ERR_COMPONENT_TOO_LARGE", `the component is larger than the limit of ${limit} bytes`);
+
+  /**
+   * Several components and their path routes, as one multipart/form-data upload: a `routes` part
+   * (JSON, DeployRoutes) and one file part per component, named as the routes name it.
+   */
+  async function acceptRoutedUpload(record: AppRecord, req: Request, type: string) {
+    const limit = runtime.maxComponentBytes * 4;
+    const raw = await readBody(req, limit, (l) => tooLarge(l));
+    let form: FormData;
+    try {
+      form = await new Response((raw ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>, {
+        headers: { "content-type": type },
+      }).formData();
+    } catch {
+      throw new GatewayError("ERR_BAD_REQUEST", "the multipart/form-data body could not be read");
+    }
+    const routesPart = form.get("routes");
+    if (typeof routesPart !== "string") {
+      throw new GatewayError(
+        "ERR_VALIDATION",
+        'a multipart deployment needs a "routes" part: [{"route", "component"}]',
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(routesPart);
+    } catch {
+      throw new GatewayError("ERR_BAD_REQUEST", 'the "routes" part must be JSON');
+    }
+    const routes = DeployRoutes.safeParse(json);
+    if (!routes.success) throw validation(routes.error.issues);
+    const compiled = compileRoutes(routes.data.map((r) => ({ route: r.route, target: r.component })));
+    if (typeof compiled === "string") throw new GatewayError("ERR_VALIDATION", compiled);
+    const files = new Map<string, Uint8Array>();
+    for (const [field, value] of form) {
+      if (field === "routes") continue;
+      if (typeof value === "string") {
+        throw new GatewayError("ERR_VALIDATION", `the part "${field}" must be a component file`);
+      }
+      if (files.has(field)) throw new GatewayError("ERR_VALIDATION", `two parts are named "${field}"`);
+      if (value.size > runtime.maxComponentBytes) throw tooLarge(runtime.maxComponentBytes);
+      files.set(field, new Uint8Array(await value.arrayBuffer()));
+    }
+    if (files.size > MAX_COMPONENTS) {
+      throw new GatewayError("ERR_VALIDATION", `a deployment has at most ${MAX_COMPONENTS} components`);
+    }
+    const routed = new Set(routes.data.map((r) => r.component));
+    for (const name of routed) {
+      if (!files.has(name))
+        throw new GatewayError(
+          "ERR_VALIDATION",
+          `the routes name a component "${name}" that was not uploaded`,
+        );
+    }
+    for (const name of files.keys()) {
+      if (!routed.has(name)) throw new GatewayError("ERR_VALIDATION", `the component "${name}" has no route`);
+    }
+    const accepted = new Map<string, Awaited<ReturnType<typeof acceptComponent>>>();
+    for (const [name, bytes] of files) {
+      try {
+        accepted.set(name, await acceptComponent(record, bytes));
+      } catch (err) {
+        if (err instanceof RuntimeError) {
+          throw new RuntimeError(err.code, `component ${name}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    }
+    for (const [name, bytes] of files) {
+      const { digest } = accepted.get(name)!;
+      await state.putArtifact(digest, bytes);
+      await components.share(digest);
+    }
+    const deploymentRoutes: DeploymentRoute[] = routes.data.map((r) => {
+      const { digest, size, info } = accepted.get(r.component)!;
+      return { route: r.route, component: r.component, digest, size, info };
+    });
+    return { routes: deploymentRoutes, reused: [...accepted.values()].every((a) => a.reused) };
+  }
+
   app.post("/v1/apps/:app/deployments", async (c) => {
     const name = appName(c.req.param("app"));
     const record = await mustGetApp(state, name);
     const type = c.req.header("content-type") ?? "";
-    if (!/^application\/(wasm|octet-stream)\b/.test(type)) {
+    const routed = /^multipart\/form-data\b/.test(type);
+    if (!routed && !/^application\/(wasm|octet-stream)\b/.test(type)) {
       throw new GatewayError(
         "ERR_UNSUPPORTED_MEDIA_TYPE",
-        "upload the component as the request body with Content-Type: application/wasm",
+        "upload the component as the request body with Content-Type: application/wasm (or several, with their routes, as multipart/form-data)",
       );
     }
     const message = c.req.query("message");
@@ -152,36 +251,32 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
         `a deployment message is at most ${DEPLOY_MESSAGE_MAX} characters`,
       );
     }
-    const bytes =
-      (await readBody(
-        c.req.raw,
-        runtime.maxComponentBytes,
-        (limit) =>
-          new RuntimeError(
-            "ERR_COMPONENT_TOO_LARGE",
-            `the component is larger than the limit of ${limit} bytes`,
-          ),
-      )) ?? new Uint8Array(0);
-    const digest = createHash("sha256").update(bytes).digest("hex");
-    // Nothing is stored or activated unless the component prepared successfully.
-    const known = (await runtime.prepared(digest)) !== undefined && (await state.hasArtifact(digest));
-    const { memoryBytes } = effectiveLimits(record.limits, deps.limits).guest;
-    const info = known ? await components.ensure(digest) : await runtime.prepare(digest, bytes, memoryBytes);
-    // Whether another tenant runs the same bytes is none of this one's business.
-    const reused = known && (await tenantDeployed(record.tenant, digest));
-    await state.putArtifact(digest, bytes);
-    await components.share(digest);
-    const deployment: DeploymentRecord = {
+    const made = {
       id: deploymentId(),
       app: name,
-      digest,
-      size: bytes.byteLength,
       createdAt: new Date().toISOString(),
       createdBy: c.get("principal").subject,
       message,
       rollbackOf: undefined,
-      info,
     };
+    if (routed) {
+      const { routes, reused } = await acceptRoutedUpload(record, c.req.raw, type);
+      const first = routes[0]!;
+      const deployment: DeploymentRecord = {
+        ...made,
+        digest: first.digest,
+        size: first.size,
+        info: first.info,
+        routes,
+      };
+      return c.json(await activate(record, deployment, c.get("requestId"), reused), 201);
+    }
+    const bytes = (await readBody(c.req.raw, runtime.maxComponentBytes, tooLarge)) ?? new Uint8Array(0);
+    // Nothing is stored or activated unless the component prepared successfully.
+    const { digest, size, info, reused } = await acceptComponent(record, bytes);
+    await state.putArtifact(digest, bytes);
+    await components.share(digest);
+    const deployment: DeploymentRecord = { ...made, digest, size, info };
     return c.json(await activate(record, deployment, c.get("requestId"), reused), 201);
   });
 
@@ -189,7 +284,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   async function tenantDeployed(tenant: string, digest: string): Promise<boolean> {
     for (const app of await state.listApps(tenant)) {
       const deployments = await state.listDeployments(app.name, DEPLOYMENTS_RETAINED);
-      if (deployments.some((d) => d.digest === digest)) return true;
+      if (deployments.some((d) => componentsOf(d).some((c) => c.digest === digest))) return true;
     }
     return false;
   }
@@ -203,11 +298,12 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   ): Promise<DeployResponse> {
     await state.addDeployment(deployment);
     invalidate();
-    runtime.warm(
-      { digest: deployment.digest, info: deployment.info },
-      effectiveLimits(record.limits, deps.limits).guest,
-      { tenant: record.tenant, app: record.name },
-    );
+    for (const component of componentsOf(deployment)) {
+      runtime.warm(component, effectiveLimits(record.limits, deps.limits).guest, {
+        tenant: record.tenant,
+        app: record.name,
+      });
+    }
     logger.info(
       {
         requestId,
@@ -250,6 +346,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
       }
     }
     // Prepared before the switch, so the rollback serves at once.
+    for (const { digest } of componentsOf(target)) await components.ensure(digest);
     const info = await components.ensure(target.digest);
     const deployment: DeploymentRecord = {
       id: deploymentId(),
@@ -261,6 +358,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
       message: body.data.message ?? `rollback to ${target.id}`,
       rollbackOf: target.id,
       info,
+      ...(target.routes ? { routes: target.routes } : {}),
     };
     return c.json(await activate(record, deployment, c.get("requestId"), true), 201);
   });
@@ -349,5 +447,8 @@ function deploymentView(d: DeploymentRecord, active: string | undefined): Deploy
     message: d.message ?? null,
     rollbackOf: d.rollbackOf ?? null,
     active: d.id === active,
+    ...(d.routes
+      ? { routes: d.routes.map(({ route, component, digest, size }) => ({ route, component, digest, size })) }
+      : {}),
   };
 }

@@ -86,7 +86,7 @@ export const ADMIN_ROUTES: readonly AdminRouteDoc[] = [
     path: "/v1/apps/:app/deployments",
     scope: "apps:write",
     purpose:
-      "upload a component (`Content-Type: application/wasm`, `?message=`) and make it live; 201 with the deployment, digest and URLs",
+      'upload a component (`Content-Type: application/wasm`, `?message=`), or several on path routes (`multipart/form-data`: a `routes` part `[{"route", "component"}]` and a file part per component), and make it live; 201 with the deployment, digest, routes and URLs',
   },
   {
     method: "GET",

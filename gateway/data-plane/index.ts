@@ -36,7 +36,8 @@ import {
 } from "../http.ts";
 import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import { DEFAULT_TENANT, type Route } from "../state/store.ts";
+import { type CompiledRoutes, compileRoutes, isSpinRouteHeader, spinRouteHeaders } from "../routes.ts";
+import { DEFAULT_TENANT, type DeploymentRecord, type DeploymentRoute, type Route } from "../state/store.ts";
 import type { Router } from "./router.ts";
 
 export interface DataPlaneDeps {
@@ -98,6 +99,8 @@ interface RequestHead {
   chunked: boolean;
   contentLength: string | undefined;
   headers: [string, string][];
+  /** The client's connection, for Spin's `spin-client-addr` (absent in-process). */
+  peer?: { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined;
 }
 
 class HeadBuilder {
@@ -135,12 +138,19 @@ function headOfIncoming(incoming: IncomingMessage): RequestHead {
   for (let i = 0; i + 1 < raw.length; i += 2) head.add(raw[i]!, raw[i + 1]!);
   const target = incoming.url ?? "/";
   const method = incoming.method ?? "GET";
-  if (target.startsWith("/")) return head.build(method, target);
-  // An absolute-form target (a proxy-style request line) names the host itself, and the Host
-  // header is ignored (RFC 9112 §3.2.2); the guest sees that authority too.
-  const url = parseUrl(target);
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) return head.build(method, "/");
-  return head.build(method, url.pathname + url.search, url.host);
+  let built: RequestHead;
+  if (target.startsWith("/")) built = head.build(method, target);
+  else {
+    // An absolute-form target (a proxy-style request line) names the host itself, and the Host
+    // header is ignored (RFC 9112 §3.2.2); the guest sees that authority too.
+    const url = parseUrl(target);
+    built =
+      !url || (url.protocol !== "http:" && url.protocol !== "https:")
+        ? head.build(method, "/")
+        : head.build(method, url.pathname + url.search, url.host);
+  }
+  built.peer = incoming.socket;
+  return built;
 }
 
 function parseUrl(url: string): URL | undefined {
@@ -257,6 +267,47 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     return network;
   };
 
+  // A deployment stays the same object until the app changes: compile its routes once.
+  const routesCache = new WeakMap<DeploymentRecord, CompiledRoutes<DeploymentRoute>>();
+  /**
+   * The component of `deployment` that answers `head`, and the head it sees: with path routes,
+   * the route's component, with Spin's routing headers in place of any the client sent. Throws
+   * ERR_PATH_NOT_ROUTED when no route matches.
+   */
+  function routeWithin(
+    deployment: DeploymentRecord,
+    head: RequestHead,
+  ): { digest: string; head: RequestHead } {
+    if (!deployment.routes) return { digest: deployment.digest, head };
+    let compiled = routesCache.get(deployment);
+    if (!compiled) {
+      const made = compileRoutes(deployment.routes.map((r) => ({ route: r.route, target: r })));
+      // The admin API refused anything else at deploy.
+      if (typeof made === "string") throw new GatewayError("ERR_INTERNAL", made);
+      compiled = made;
+      routesCache.set(deployment, compiled);
+    }
+    const match = compiled.match(withoutQuery(head.pathWithQuery));
+    if (!match) {
+      throw new GatewayError(
+        "ERR_PATH_NOT_ROUTED",
+        `no route of the app matches ${withoutQuery(head.pathWithQuery)}`,
+      );
+    }
+    const peer = head.peer?.remoteAddress;
+    const clientAddr =
+      peer === undefined ? "" : `${peer.includes(":") ? `[${peer}]` : peer}:${head.peer?.remotePort ?? 0}`;
+    const headers = head.headers.filter(([name]) => !isSpinRouteHeader(name));
+    headers.push(
+      ...spinRouteHeaders(
+        match,
+        { scheme: "http", host: head.hostHeader ?? "", pathWithQuery: head.pathWithQuery },
+        clientAddr,
+      ),
+    );
+    return { digest: match.target.digest, head: { ...head, headers } };
+  }
+
   /** Runs a request in its app's guest. */
   function invoke(
     route: Route,
@@ -321,7 +372,8 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     if (!deployment) {
       throw new GatewayError("ERR_APP_NOT_DEPLOYED", `the app ${route.app} has no deployment yet`);
     }
-    const info = await components.ensure(deployment.digest);
+    const target = routeWithin(deployment, head);
+    const info = await components.ensure(target.digest);
     const { maxBodyBytes } = limitsOf(route);
     const tooLarge = (limit: number) =>
       new GatewayError("ERR_BODY_TOO_LARGE", `the request body is larger than the limit of ${limit} bytes`);
@@ -340,7 +392,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       status,
       headers,
       body: out,
-    } = await invoke(route, { digest: deployment.digest, info }, config, head, body, requestId);
+    } = await invoke(route, { digest: target.digest, info }, config, target.head, body, requestId);
     logRequest(requestId, route, head, status, started);
     return new Response(out, { status, headers: headers as unknown as HeadersInit });
   });
@@ -356,7 +408,13 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     const route = router.peek(hostOf(head.hostHeader));
     const deployment = route?.deployment;
     if (!route || !deployment) return false;
-    const info = components.peek(deployment.digest);
+    let target: { digest: string; head: RequestHead };
+    try {
+      target = routeWithin(deployment, head);
+    } catch {
+      return false;
+    }
+    const info = components.peek(target.digest);
     const config = deps.config.peek(route.app);
     if (!info || !config) return false;
     const started = performance.now();
@@ -382,7 +440,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       if (res.headersSent || write(res, badResponse(requestId, errors)) !== undefined) res.destroy();
       done(502);
     };
-    invoke(route, { digest: deployment.digest, info }, config, head, undefined, requestId)
+    invoke(route, { digest: target.digest, info }, config, target.head, undefined, requestId)
       .then(send, (err: unknown) => send(replyForError(err, requestId, errors)))
       .catch((err: unknown) => {
         errors.error({ requestId, err }, "unexpected error while answering a request");

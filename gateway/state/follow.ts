@@ -6,7 +6,7 @@ import type { Runtime } from "../../runtime/index.ts";
 import type { Components } from "../components.ts";
 import { effectiveLimits, type LimitDefaults } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import type { StateStore } from "./store.ts";
+import { componentsOf, type StateStore } from "./store.ts";
 
 export interface FollowDeps {
   state: StateStore;
@@ -35,11 +35,13 @@ export function followExternalChanges(deps: FollowDeps): () => void {
       if (!app.activeDeployment || previous.get(app.name) === app.activeDeployment) continue;
       const deployment = await state.getDeployment(app.name, app.activeDeployment);
       if (!deployment) continue;
-      const info = await deps.components.ensure(deployment.digest);
-      deps.runtime.warm({ digest: deployment.digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
-        tenant: app.tenant,
-        app: app.name,
-      });
+      for (const { digest } of componentsOf(deployment)) {
+        const info = await deps.components.ensure(digest);
+        deps.runtime.warm({ digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
+          tenant: app.tenant,
+          app: app.name,
+        });
+      }
       logger.debug({ app: app.name, deployment: deployment.id }, "prepared a deployment made elsewhere");
     }
   }

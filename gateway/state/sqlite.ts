@@ -103,6 +103,7 @@ interface DeploymentRow {
   message: string | null;
   rollback_of: string | null;
   info: string;
+  routes: string | null;
 }
 interface TenantRow {
   name: string;
@@ -144,6 +145,10 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
   if (!depColumns.some((c) => c.name === "rollback_of")) {
     db.exec("ALTER TABLE deployments ADD COLUMN rollback_of TEXT");
+  }
+  // ... and before path routes, this one (none: one component answers every path).
+  if (!depColumns.some((c) => c.name === "routes")) {
+    db.exec("ALTER TABLE deployments ADD COLUMN routes TEXT");
   }
   // ... and before the operator could open private ranges to a tenant, this one (none opened).
   const tenantColumns = db.prepare("PRAGMA table_info(tenants)").all() as { name: string }[];
@@ -204,10 +209,10 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
     insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.grants AS app_grants, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.grants AS app_grants, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info, d.routes FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
-      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     activate: db.prepare("UPDATE apps SET active_deployment = ?, updated_at = ? WHERE name = ?"),
     deployments: db.prepare(
@@ -254,6 +259,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       message: row.message ?? undefined,
       rollbackOf: row.rollback_of ?? undefined,
       info: JSON.parse(row.info),
+      ...(row.routes ? { routes: JSON.parse(row.routes) } : {}),
     };
   }
 
@@ -479,6 +485,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           d.message ?? null,
           d.rollbackOf ?? null,
           JSON.stringify(d.info),
+          d.routes ? JSON.stringify(d.routes) : null,
         );
         q.activate.run(d.id, d.createdAt, d.app);
         q.pruneDeployments.run(d.app, d.app, DEPLOYMENTS_RETAINED);

@@ -65,6 +65,22 @@ export interface DeploymentRecord {
   rollbackOf: string | undefined;
   /** The runtime's ComponentInfo, as prepared at deploy time. */
   info: ComponentInfo;
+  /**
+   * Path routes, each to one of the deployment's components (gateway/routes.ts); the first
+   * route's component is the one `digest`, `size` and `info` describe. Without routes, that one
+   * component answers every path.
+   */
+  routes?: DeploymentRoute[];
+}
+
+/** A route of a deployment and the component that answers it. */
+export interface DeploymentRoute {
+  route: string;
+  /** The component's name in the app (a Spin component id). */
+  component: string;
+  digest: string;
+  size: number;
+  info: ComponentInfo;
 }
 
 export interface Route {
@@ -190,4 +206,12 @@ export function configNameTaken(app: string, name: string, other: string): Gatew
     "ERR_CONFIG_NAME_TAKEN",
     `app ${app} already has ${other} named ${name}; a name is either a variable or a secret (unset the other first)`,
   );
+}
+
+/** The distinct components of a deployment (one, without routes), each once. */
+export function componentsOf(d: DeploymentRecord): { digest: string; info: ComponentInfo }[] {
+  if (!d.routes) return [{ digest: d.digest, info: d.info }];
+  const seen = new Map<string, ComponentInfo>();
+  for (const r of d.routes) if (!seen.has(r.digest)) seen.set(r.digest, r.info);
+  return [...seen].map(([digest, info]) => ({ digest, info }));
 }
