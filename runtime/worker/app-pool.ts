@@ -44,7 +44,7 @@ export interface Instance {
   handler: Handler;
   output: GuestOutput;
   /** Each capability's state for the running request, in registry order (`idle` between them). */
-  states: unknown[];
+  states: readonly unknown[];
   memories: WebAssembly.Memory[];
   requestId: number;
   uses: number;
@@ -289,7 +289,7 @@ export class AppPool {
     const instance: Instance = {
       handler: undefined as never,
       output: undefined as never,
-      states: [...IDLE_STATES],
+      states: IDLE_STATES,
       memories: [],
       requestId: 0,
       uses: 0,

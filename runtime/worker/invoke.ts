@@ -67,39 +67,65 @@ function overgrown(instance: Instance, limits: WireLimits): boolean {
 }
 
 /**
- * A request's cancellation (deadline, client gone): its reason once cancelled, and a promise that
- * rejects then, made only if the guest waits on something.
+ * A request's cancellation (deadline, client gone, CPU spent at a wait): its reason once
+ * cancelled, a promise that rejects then (made only if the guest waits on something), and the
+ * guest's call raced against it.
  */
 class Cancellation {
   reason: string | undefined;
+  /** Set when the meter stopped the guest for CPU at one of its waits. */
+  overBudget = false;
   #promise: Promise<never> | undefined;
-  #reject: ((err: GuestStopped) => void) | undefined;
+  #rejectPromise: ((err: GuestStopped) => void) | undefined;
+  #rejectCall: ((err: GuestStopped) => void) | undefined;
 
   get promise(): Promise<never> {
     if (!this.#promise) {
       this.#promise = new Promise<never>((_, reject) => {
-        this.#reject = reject;
+        this.#rejectPromise = reject;
       });
       this.#promise.catch(() => {});
-      if (this.reason !== undefined) this.#reject!(new GuestStopped("cancelled", this.reason));
+      const stopped = this.#stopped();
+      if (stopped) this.#rejectPromise!(stopped);
     }
     return this.#promise;
+  }
+
+  /**
+   * `call`'s outcome, or the stop if it comes first. A guest stopped while it waits is never
+   * resumed (jco abandons a host call that throws), so its call would never settle. One promise
+   * and no race: this is on every request's path.
+   */
+  race<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const stopped = this.#stopped();
+      if (stopped) reject(stopped);
+      else this.#rejectCall = reject;
+      call.then(resolve, reject);
+    });
   }
 
   cancel(reason: string): void {
     if (this.reason !== undefined || this.overBudget) return;
     this.reason = reason;
-    this.#reject?.(new GuestStopped("cancelled", reason));
+    this.#stop(new GuestStopped("cancelled", reason));
   }
-
-  /** Set when the meter stopped the guest for CPU at one of its waits. */
-  overBudget = false;
 
   stopForCpu(): void {
     if (this.reason !== undefined || this.overBudget) return;
     this.overBudget = true;
-    void this.promise;
-    this.#reject!(new GuestStopped("cpu", "the guest used more CPU time than its limit"));
+    this.#stop(new GuestStopped("cpu", "the guest used more CPU time than its limit"));
+  }
+
+  #stopped(): GuestStopped | undefined {
+    if (this.reason !== undefined) return new GuestStopped("cancelled", this.reason);
+    if (this.overBudget) return new GuestStopped("cpu", "the guest used more CPU time than its limit");
+    return undefined;
+  }
+
+  #stop(err: GuestStopped): void {
+    this.#rejectPromise?.(err);
+    this.#rejectCall?.(err);
   }
 }
 
@@ -229,17 +255,15 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
       whole === undefined
         ? callHttp(instance, { ...request, body: body ?? ByteQueue.of(inline) }, sink)
         : callEdge(instance, request, whole, sink);
-    // A guest stopped while it waits (deadline, client gone, CPU) is never resumed: jco abandons a
-    // host call that throws, so its call would never settle. The request ends without it.
-    call.catch(() => {});
-    answered = await Promise.race([call, cancellation.promise]);
+    // The request ends without the call if the guest is stopped while it waits.
+    answered = await cancellation.race(call);
   } catch (err) {
     threw = true;
     failure = err;
   }
   const overBudget = meter.leave(id);
   endStates(states, undefined);
-  instance.states = [...IDLE_STATES];
+  instance.states = IDLE_STATES;
   instance.output.reset();
   running.delete(id);
   // Even a guest that finished is answered as stopped when it used more CPU than it may.
