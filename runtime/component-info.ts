@@ -15,6 +15,21 @@ export interface ComponentInfo {
   readonly singleUse: boolean;
   /** Interfaces the component imports, unversioned. */
   readonly imports: readonly string[];
+  /**
+   * Which revision of each capability's interfaces the component imports, by capability name, as
+   * the capability read it from the component's own types (e.g. `{ keyvalue: "0.2.0-draft" }`);
+   * each instance is linked to that revision's host functions. Absent only in info written before
+   * revisions were recorded (see isCurrentInfo).
+   */
+  readonly revisions?: Readonly<Record<string, string>>;
   /** The transpiled files, relative to the artifact directory. */
   readonly files: readonly string[];
+}
+
+/**
+ * Whether `info` was written by a preparer that records everything above: older prepared files
+ * (without `revisions`) are prepared again, so a component is never linked to the wrong revision.
+ */
+export function isCurrentInfo(info: ComponentInfo): boolean {
+  return typeof info.revisions === "object" && info.revisions !== null;
 }

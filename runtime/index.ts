@@ -23,7 +23,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
-import type { ComponentInfo } from "./component-info.ts";
+import { type ComponentInfo, isCurrentInfo } from "./component-info.ts";
 import { RuntimeError } from "./errors.ts";
 import {
   type AppOwner,
@@ -118,7 +118,7 @@ export const PREPARED_FORMAT = `jco-${
       ),
     ) as { version: string }
   ).version
-}+wasmgate-1`;
+}+wasmgate-2`;
 
 export interface Runtime {
   /**
@@ -206,7 +206,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     async prepared(digest) {
       const file = join(dirOf(digest), "info.json");
       if (!existsSync(file)) return undefined;
-      return JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
+      const info = JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
+      return isCurrentInfo(info) ? info : undefined;
     },
     async exportPrepared(digest) {
       const dir = dirOf(digest);

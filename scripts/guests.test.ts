@@ -124,6 +124,79 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
       "wasi:random/random@0.2.12",
     ],
   },
+  // Built against their own WIT (guest.json "wit"): wasi:keyvalue as others publish it.
+  "kv-draft": {
+    exports: [
+      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
+      "wasmgate:edge/handler@0.1.0",
+    ],
+    imports: [
+      "wasi:cli/environment@0.2.12",
+      "wasi:cli/exit@0.2.12",
+      "wasi:io/error@0.2.12",
+      "wasi:io/poll@0.2.12",
+      "wasi:io/streams@0.2.12",
+      "wasi:cli/stdin@0.2.12",
+      "wasi:cli/stdout@0.2.12",
+      "wasi:cli/stderr@0.2.12",
+      "wasi:cli/terminal-input@0.2.12",
+      "wasi:cli/terminal-output@0.2.12",
+      "wasi:cli/terminal-stdin@0.2.12",
+      "wasi:cli/terminal-stdout@0.2.12",
+      "wasi:cli/terminal-stderr@0.2.12",
+      "wasi:clocks/monotonic-clock@0.2.12",
+      "wasi:clocks/wall-clock@0.2.12",
+      "wasi:filesystem/types@0.2.12",
+      "wasi:filesystem/preopens@0.2.12",
+      "wasi:random/insecure-seed@0.2.12",
+      "wasi:keyvalue/store@0.2.0-draft",
+      "wasi:keyvalue/atomics@0.2.0-draft",
+      "wasi:keyvalue/batch@0.2.0-draft",
+      "wasmgate:edge/types@0.1.0",
+    ],
+  },
+  "kv-draft2-early": {
+    exports: [
+      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
+      "wasmgate:edge/handler@0.1.0",
+    ],
+    imports: [
+      "wasi:cli/environment@0.2.12",
+      "wasi:cli/exit@0.2.12",
+      "wasi:io/error@0.2.12",
+      "wasi:io/poll@0.2.12",
+      "wasi:io/streams@0.2.12",
+      "wasi:cli/stdin@0.2.12",
+      "wasi:cli/stdout@0.2.12",
+      "wasi:cli/stderr@0.2.12",
+      "wasi:cli/terminal-input@0.2.12",
+      "wasi:cli/terminal-output@0.2.12",
+      "wasi:cli/terminal-stdin@0.2.12",
+      "wasi:cli/terminal-stdout@0.2.12",
+      "wasi:cli/terminal-stderr@0.2.12",
+      "wasi:clocks/monotonic-clock@0.2.12",
+      "wasi:clocks/wall-clock@0.2.12",
+      "wasi:filesystem/types@0.2.12",
+      "wasi:filesystem/preopens@0.2.12",
+      "wasi:random/insecure-seed@0.2.12",
+      "wasi:keyvalue/store@0.2.0-draft2",
+      "wasi:keyvalue/atomics@0.2.0-draft2",
+      "wasi:keyvalue/batch@0.2.0-draft2",
+      "wasmgate:edge/types@0.1.0",
+    ],
+  },
+  "kv-draft2-made-up": {
+    exports: ["wasmgate:edge/handler@0.1.0"],
+    imports: [
+      "wasi:keyvalue/store@0.2.0-draft2",
+      "wasi:keyvalue/batch@0.2.0-draft2",
+      "wasmgate:edge/types@0.1.0",
+    ],
+  },
+  "kv-store-0-3-0": {
+    exports: ["wasmgate:edge/handler@0.1.0"],
+    imports: ["wasi:keyvalue/store@0.3.0", "wasmgate:edge/types@0.1.0"],
+  },
   "infinite-loop": { exports: ["wasi:http/incoming-handler@0.2.10"], imports: ["wasi:http/types@0.2.10"] },
   leak: {
     exports: ["wasi:http/incoming-handler@0.2.0"],
@@ -288,6 +361,31 @@ describe("the cache, in a scratch copy of the sources", () => {
       files.filter((f) => f.startsWith("broken")),
       [],
     );
+  });
+
+  test('a guest.json "wit" builds against the guest\'s own folder, which is part of its hash', async () => {
+    const dir = path.join(root, "test", "fixtures", "kv-draft");
+    await cp(path.join(REPO, "test", "fixtures", "kv-draft"), dir, { recursive: true });
+    const first = await ensureGuest("fixture", "kv-draft", fresh());
+    assert.equal(first.cached, false);
+    const { componentWit } = await import("@bytecodealliance/jco");
+    assert.ok(
+      witItems(await componentWit(await readFile(first.path)), "import").includes(
+        "wasi:keyvalue/store@0.2.0-draft",
+      ),
+    );
+    await appendFile(path.join(dir, "wit", "world.wit"), "// edited\n");
+    const second = await ensureGuest("fixture", "kv-draft", options);
+    assert.notEqual(second.hash, first.hash);
+    // An SDK guest is built against the SDK's world: a WIT folder of its own is refused.
+    const sdk = path.join(root, "test", "fixtures", "sdk-own-wit");
+    await mkdir(path.join(sdk, "src"), { recursive: true });
+    await writeFile(path.join(sdk, "src", "index.js"), "export default { fetch() {} };\n");
+    await writeFile(path.join(sdk, "guest.json"), JSON.stringify({ wit: "wit" }));
+    await assert.rejects(ensureGuest("fixture", "sdk-own-wit", options), {
+      code: "ERR_GUEST_CONFIG_INVALID",
+    });
+    await rm(sdk, { recursive: true });
   });
 
   test("an unknown directive, a missing guest and a bad guest.json are user errors", async () => {

@@ -16,7 +16,9 @@
  *   against: `;; @wit <dir>` (relative to the repository, default `wit`), `;; @world <name>`
  *   (default `http-guest`), or `;; @core-module` to keep the parsed core module as the output.
  *   A fixture may also be a folder, `test/fixtures/<name>/src/index.js` (or `.ts`) with an
- *   optional `guest.json`, built as an example is (without the `dist/` copy).
+ *   optional `guest.json`, built as an example is (without the `dist/` copy). Its `guest.json`
+ *   may name a WIT folder of its own (`"wit": "wit"`, relative to the guest's folder), for a guest
+ *   built against interfaces as someone else publishes them rather than against `wit/`.
  *
  * The cache key covers the guest's files, every file of the WIT directory it is built against,
  * the build recipe and the versions of the tools that run it. Outputs are written to a temporary
@@ -43,7 +45,14 @@ import {
 } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { buildEntry, isSdkSource, SDK_ENTRY, SDK_WORLD, wasmLayer } from "../deploy-cli/build/index.ts";
+import {
+  buildEntry,
+  createComponentizer,
+  isSdkSource,
+  SDK_ENTRY,
+  SDK_WORLD,
+  wasmLayer,
+} from "../deploy-cli/build/index.ts";
 import { MissingPackageError, packageInfo } from "../deploy-cli/build/packages.ts";
 
 export { wasmLayer };
@@ -237,11 +246,18 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     source = entry;
     const manifest = await readExampleManifest(dir);
     const sdk = isSdkSource(await readFile(source, "utf8"));
+    if (sdk && manifest.wit !== undefined) {
+      throw new GuestBuildError(
+        "ERR_GUEST_CONFIG_INVALID",
+        `${path.join(dir, "guest.json")}: an SDK guest is built against the SDK's world in wit/; drop "wit".`,
+      );
+    }
     recipe = {
       tool: "componentize",
       backend: manifest.backend ?? "starlingmonkey",
       source: path.relative(root, source),
-      wit: DEFAULT_WIT_DIR,
+      wit:
+        manifest.wit === undefined ? DEFAULT_WIT_DIR : path.relative(root, path.resolve(dir, manifest.wit)),
       world: sdk ? SDK_WORLD : (manifest.world ?? DEFAULT_WORLD),
     };
     files = (await listFiles(dir)).filter(
@@ -260,7 +276,8 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
         { cause },
       );
     });
-    files.push(...witFiles);
+    // A guest's own WIT folder is among its files already.
+    files.push(...witFiles.filter((f) => !files.includes(f)));
   }
   const sdkDir = path.dirname(SDK_ENTRY);
   const hash = await hashInputs(
@@ -311,6 +328,8 @@ async function exampleEntry(dir: string): Promise<string | undefined> {
 interface ExampleManifest {
   readonly world?: string | undefined;
   readonly backend?: Backend | undefined;
+  /** A WIT folder of the guest's own, relative to its folder, instead of `wit/`. */
+  readonly wit?: string | undefined;
 }
 
 async function readExampleManifest(dir: string): Promise<ExampleManifest> {
@@ -327,6 +346,7 @@ async function readExampleManifest(dir: string): Promise<ExampleManifest> {
   const schema = z.strictObject({
     world: z.string().min(1).optional(),
     backend: z.enum(["starlingmonkey", "quickjs"]).optional(),
+    wit: z.string().min(1).optional(),
   });
   let parsed: unknown;
   try {
@@ -338,7 +358,7 @@ async function readExampleManifest(dir: string): Promise<ExampleManifest> {
   if (!result.success) {
     throw new GuestBuildError(
       "ERR_GUEST_CONFIG_INVALID",
-      `${file}: ${z.prettifyError(result.error)} (allowed: "world", "backend": "starlingmonkey" | "quickjs").`,
+      `${file}: ${z.prettifyError(result.error)} (allowed: "world", "backend": "starlingmonkey" | "quickjs", "wit": a folder).`,
     );
   }
   return result.data;
@@ -454,14 +474,33 @@ async function componentize(
   progress: (line: string) => void,
 ): Promise<void> {
   try {
-    const built = await buildEntry({
-      entry: plan.source,
-      out,
-      fast: recipe.backend === "quickjs",
-      world: recipe.world,
-      displayRoot: plan.root,
-    });
-    for (const warning of built.warnings) progress(warning);
+    if (recipe.wit === DEFAULT_WIT_DIR) {
+      const built = await buildEntry({
+        entry: plan.source,
+        out,
+        fast: recipe.backend === "quickjs",
+        world: recipe.world,
+        displayRoot: plan.root,
+      });
+      for (const warning of built.warnings) progress(warning);
+    } else {
+      // `push` builds against the gateway's own WIT only; a guest with WIT of its own goes to the
+      // same componentizer with that folder.
+      const componentizer = createComponentizer();
+      try {
+        const built = await componentizer.build({
+          entry: plan.source,
+          wit: path.resolve(plan.root, recipe.wit),
+          world: recipe.world,
+          backend: recipe.backend,
+          out,
+          displayRoot: plan.root,
+        });
+        for (const warning of built.warnings) progress(warning);
+      } finally {
+        await componentizer.close();
+      }
+    }
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw new GuestBuildError(

@@ -3,11 +3,13 @@
 // of them suspend, and the docs link each capability's page. Adding a capability is a folder here
 // and a line below.
 
+import { ComponentTypesError, type ImportedInterface, importedInterfaces } from "../component-types.ts";
+import { RuntimeError } from "../errors.ts";
 import { config } from "./config/index.ts";
 import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
 import { spinVariables } from "./spin-variables/index.ts";
-import type { Capability, HostServices, InstanceContext } from "./types.ts";
+import type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
 import { wasi } from "./wasi/index.ts";
 
@@ -19,7 +21,7 @@ export const CAPABILITIES: readonly Capability[] = [
   spinVariables as Capability,
 ];
 
-export type { Capability, HostServices, InstanceContext } from "./types.ts";
+export type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
 
 /** Host functions that suspend the guest, for jco's `--async-imports`. */
 export function asyncImports(): string[] {
@@ -48,4 +50,37 @@ export function supportedImports(): ReadonlySet<string> {
     for (const name of Object.keys(c.imports(ctx))) names.add(name);
   }
   return names;
+}
+
+/**
+ * At deploy: each capability's revision of the interfaces a component imports (see
+ * `Capability.revision`), by capability name. `names` are its unversioned imports; the types are
+ * read from `bytes` only if some capability asks for them.
+ */
+export function revisionsOf(bytes: Uint8Array, names: readonly string[]): Record<string, string> {
+  let decoded: readonly ImportedInterface[] | undefined;
+  const component: ComponentImports = {
+    names,
+    interfaces() {
+      try {
+        decoded ??= importedInterfaces(bytes);
+      } catch (err) {
+        if (!(err instanceof ComponentTypesError)) throw err;
+        throw new RuntimeError(
+          "ERR_COMPONENT_INVALID",
+          `the types of the component's imports cannot be read: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      return decoded;
+    },
+  };
+  const revisions: Record<string, string> = {};
+  for (const c of CAPABILITIES) {
+    const revision = c.revision?.(component);
+    if (revision !== undefined) revisions[c.name] = revision;
+  }
+  return revisions;
 }

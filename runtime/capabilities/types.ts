@@ -4,6 +4,7 @@
 // per instance, state per request) with less ceremony: a capability is a plain object.
 
 import type { KvStore } from "../../kv/index.ts";
+import type { ImportedInterface } from "../component-types.ts";
 import type { WireAccess, WireLimits } from "../protocol.ts";
 import type { Grant } from "./grants.ts";
 import type { GatewayListeners } from "./outbound-http/hosts.ts";
@@ -26,6 +27,23 @@ export interface InstanceContext<Request> {
   services: HostServices;
   /** The instance's stdout and stderr. */
   output: GuestOutput;
+  /**
+   * Which revision of this capability's interfaces the component imports, as `revision()` read
+   * it at deploy (ComponentInfo.revisions); undefined when it recorded none.
+   */
+  revision?: string | undefined;
+}
+
+/** What the preparer shows a capability of a component it is deploying. */
+export interface ComponentImports {
+  /** The interfaces it imports, unversioned (`wasi:keyvalue/store`), as jco links them. */
+  readonly names: readonly string[];
+  /**
+   * Every instance it imports, with the type of each function it imports from it, read from the
+   * component's own bytes on the first call. Throws RuntimeError `ERR_COMPONENT_INVALID` when
+   * they cannot be read.
+   */
+  interfaces(): readonly ImportedInterface[];
 }
 
 /**
@@ -59,6 +77,16 @@ export interface Capability<App = unknown, Request = unknown> {
    * refused at deploy.
    */
   imports(ctx: InstanceContext<Request>): Record<string, object>;
+  /**
+   * At deploy: which revision of this capability's interfaces the component imports, read from
+   * its own types (two revisions may share a version and differ in one function's shape), or
+   * undefined when it imports none or there is nothing to tell apart. The preparer records it in
+   * ComponentInfo.revisions under `name`, and each instance's `imports()` gets it back as
+   * `ctx.revision`. Throws RuntimeError `ERR_COMPONENT_UNSUPPORTED_IMPORTS`, naming the
+   * interface and version, for a revision the capability cannot serve: refused at deploy rather
+   * than trapping at run time.
+   */
+  revision?(component: ComponentImports): string | undefined;
   /**
    * Just before a core module is instantiated: may replace jco's glue for functions that need
    * none with the host function itself.

@@ -312,7 +312,12 @@ export class AppPool {
     CAPABILITIES.forEach((c, i) => {
       Object.assign(
         imports,
-        c.imports({ current: () => instance.states[i], services, output: instance.output }),
+        c.imports({
+          current: () => instance.states[i],
+          services,
+          output: instance.output,
+          revision: code.info.revisions?.[c.name],
+        }),
       );
     });
     // Compile first (not guest code, and it waits); then run the component's start code metered.

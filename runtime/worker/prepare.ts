@@ -5,7 +5,7 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
-import { asyncImports, supportedImports } from "../capabilities/index.ts";
+import { asyncImports, revisionsOf, supportedImports } from "../capabilities/index.ts";
 import type { ComponentInfo } from "../component-info.ts";
 import { RuntimeError } from "../errors.ts";
 import type { PrepareLimits } from "../protocol.ts";
@@ -92,6 +92,9 @@ export async function prepareComponent(
       `the component imports interfaces this gateway does not provide: ${missing.join(", ")}`,
     );
   }
+  // jco links imports by unversioned name, so a revision the host does not serve would link and
+  // trap on its first call: each capability reads the revision from the component's own types.
+  const revisions = revisionsOf(bytes, result.imports);
 
   let singleUse = false;
   for (const [name, data] of Object.entries(result.files)) {
@@ -128,6 +131,7 @@ export async function prepareComponent(
     handlerExport,
     singleUse,
     imports: result.imports,
+    revisions,
     files: Object.keys(result.files),
   };
   await writeFile(join(tmp, "info.json"), JSON.stringify(info));
