@@ -5,7 +5,11 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { DEFAULT_MAX_COMPONENT_BYTES } from "../runtime/index.ts";
+import {
+  DEFAULT_MAX_COMPONENT_BYTES,
+  DEFAULT_MAX_QUEUED_PER_APP,
+  DEFAULT_STALL_MS,
+} from "../runtime/index.ts";
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_ADMIN_PORT = 8788;
@@ -37,6 +41,9 @@ const ConfigSchema = z.object({
     .max(1024 * 1024)
     .default(DEFAULT_MEMORY_BUDGET_MB),
   shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
+  stallMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_STALL_MS),
+  maxQueuedPerApp: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_QUEUED_PER_APP),
+  maxConcurrentPerTenant: z.coerce.number().int().min(0).max(1_000_000).default(0),
   logLevel: z.enum(LOG_LEVELS).default("info"),
 });
 
@@ -145,6 +152,32 @@ export const SETTINGS = [
     env: "WASMGATE_SHUTDOWN_GRACE_MS",
     default: String(DEFAULT_SHUTDOWN_GRACE_MS),
     meaning: "on SIGTERM: stop accepting, let requests in flight finish this long, then exit 0",
+  },
+  {
+    key: "stallMs",
+    flag: "stall-ms",
+    arg: "<ms>",
+    env: "WASMGATE_STALL_MS",
+    default: String(DEFAULT_STALL_MS),
+    meaning:
+      "wall-clock time a guest may run without yielding, whatever CPU it used, before its worker is recycled (503 ERR_RUNTIME_STALLED)",
+  },
+  {
+    key: "maxQueuedPerApp",
+    flag: "max-queued-per-app",
+    arg: "<n>",
+    env: "WASMGATE_MAX_QUEUED_PER_APP",
+    default: String(DEFAULT_MAX_QUEUED_PER_APP),
+    meaning:
+      "requests an app may have waiting beyond what its instances can run at once; past it, 503 ERR_RUNTIME_OVERLOADED with Retry-After at once",
+  },
+  {
+    key: "maxConcurrentPerTenant",
+    flag: "max-concurrent-per-tenant",
+    arg: "<n>",
+    env: "WASMGATE_MAX_CONCURRENT_PER_TENANT",
+    default: "0 (no limit)",
+    meaning: "requests one tenant's apps may have in flight together; past it, 503 ERR_RUNTIME_OVERLOADED",
   },
   {
     key: "logLevel",

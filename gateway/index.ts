@@ -172,6 +172,9 @@ async function start(
     maxComponentBytes: config.maxComponentBytes,
     kv: kvBackend,
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    stallMs: config.stallMs,
+    maxQueuedPerApp: config.maxQueuedPerApp,
+    maxConcurrentPerTenant: config.maxConcurrentPerTenant,
   });
   opened.push(() => runtime.close());
   let dataPort = config.port;

@@ -56,7 +56,7 @@ export const RUNTIME_ERROR_MEANINGS: Readonly<Record<RuntimeErrorCode, string>> 
   ERR_RUNTIME_STALLED:
     "the guest ran for longer than the stall limit (2 s of wall-clock time by default) without yielding, whatever CPU it used; its worker was replaced",
   ERR_RUNTIME_OVERLOADED:
-    "reserved for a gateway refusing work when overloaded (retryable); not raised today",
+    "the app (or its tenant) already has as many requests in flight as it may (`--max-queued-per-app`, `--max-concurrent-per-tenant`); refused at once, retry after Retry-After",
   ERR_RUNTIME_CLOSED: "the gateway is shutting down",
   ERR_RUNTIME_ARTIFACT_MISSING: "a deployment's stored or prepared files are missing",
 };

@@ -50,9 +50,11 @@ export {
 } from "./capabilities/outbound-http/hosts.ts";
 export { HOP_BY_HOP } from "./capabilities/wasi/index.ts";
 export type { ComponentInfo } from "./component-info.ts";
+export { DEFAULT_STALL_MS } from "./cpu-slot.ts";
 export { RUNTIME_ERROR_MEANINGS, RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export {
   type AppOwner,
+  DEFAULT_MAX_QUEUED_PER_APP,
   type GuestOutputListener,
   type GuestRequest,
   type GuestResponse,
@@ -98,6 +100,10 @@ export interface RuntimeOptions {
    * (ERR_RUNTIME_STALLED), whatever CPU it used; default 2 s. CPU limits count CPU only.
    */
   stallMs?: number;
+  /** Requests an app may have waiting beyond what its instances can run (default 512); then 503. */
+  maxQueuedPerApp?: number;
+  /** Requests a tenant's apps may have in flight together (default 0: no limit). */
+  maxConcurrentPerTenant?: number;
 }
 
 export interface DeployedComponent {
@@ -174,6 +180,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     kv: options.kv,
     memoryBudgetBytes: options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
     ...(options.stallMs === undefined ? {} : { stallMs: options.stallMs }),
+    ...(options.maxQueuedPerApp === undefined ? {} : { maxQueuedPerApp: options.maxQueuedPerApp }),
+    ...(options.maxConcurrentPerTenant === undefined
+      ? {}
+      : { maxConcurrentPerTenant: options.maxConcurrentPerTenant }),
   });
   const dirOf = (digest: string) => {
     if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");

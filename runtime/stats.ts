@@ -45,6 +45,12 @@ export interface RuntimeStats {
   cpuLimitKills: number;
   /** Workers recycled because a guest ran too long without yielding (ERR_RUNTIME_STALLED). */
   stalls: number;
+  /** Requests refused at once because their app or tenant had too many in flight (ERR_RUNTIME_OVERLOADED). */
+  shed: number;
+  /** The same, by app. */
+  shedByApp: Record<string, number>;
+  /** Requests in flight (waiting or running), by app. */
+  inFlightByApp: Record<string, number>;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   workerRestarts: number;
   /** Store calls guests made, by operation. */

@@ -170,6 +170,27 @@ export function createOps(deps: OpsDeps): Ops {
           "Guest workers replaced (CPU-limit kills and crashes).",
         )
         .sample("wasmgate_worker_restarts_total", undefined, stats.workerRestarts)
+        .family(
+          "wasmgate_stalls_total",
+          "counter",
+          "Guest workers recycled because a guest ran past the stall limit without yielding.",
+        )
+        .sample("wasmgate_stalls_total", undefined, stats.stalls)
+        .family(
+          "wasmgate_requests_shed_total",
+          "counter",
+          "Requests refused at once (503 ERR_RUNTIME_OVERLOADED) because their app or tenant had too many in flight, by app.",
+        );
+      for (const [app, n] of Object.entries(stats.shedByApp))
+        out.sample("wasmgate_requests_shed_total", { app }, n);
+      out.family(
+        "wasmgate_guest_requests_in_flight",
+        "gauge",
+        "Requests sent to guests and not yet answered (waiting for an instance or running), by app.",
+      );
+      for (const [app, n] of Object.entries(stats.inFlightByApp))
+        out.sample("wasmgate_guest_requests_in_flight", { app }, n);
+      out
         .family("wasmgate_workers_ready", "gauge", "Guest workers in service that have booted.")
         .sample("wasmgate_workers_ready", undefined, stats.workersReady)
         .family(

@@ -74,7 +74,17 @@ export interface GuestPoolOptions {
   memoryBudgetBytes: number;
   /** Wall-clock time a guest may run without yielding before its worker is recycled (default 2 s). */
   stallMs?: number;
+  /**
+   * Requests an app may have waiting beyond what its instances in every worker can run at once;
+   * past that, requests are refused at once (ERR_RUNTIME_OVERLOADED, Retry-After). Default 512.
+   */
+  maxQueuedPerApp?: number;
+  /** Requests a tenant's apps may have in flight together (0: no limit, the default). */
+  maxConcurrentPerTenant?: number;
 }
+
+/** Default of GuestPoolOptions.maxQueuedPerApp. */
+export const DEFAULT_MAX_QUEUED_PER_APP = 512;
 
 interface Pending {
   ctx: InvokeContext;
@@ -169,6 +179,18 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   let cpuLimitKills = 0;
   let stalls = 0;
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+  const maxQueuedPerApp = options.maxQueuedPerApp ?? DEFAULT_MAX_QUEUED_PER_APP;
+  const maxPerTenant = options.maxConcurrentPerTenant ?? 0;
+  /** Requests in flight (sent, not yet answered with a head or an error), by app and by tenant. */
+  const appInFlight = new Map<string, number>();
+  const tenantInFlight = new Map<string, number>();
+  let shed = 0;
+  const shedByApp = new Map<string, number>();
+  const count = (map: Map<string, number>, key: string, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n === 0) map.delete(key);
+    else map.set(key, n);
+  };
   const totals = new StatsTotals();
   /** Slots whose worker has not exited yet: their counters are read where they are. */
   const counting = new Set<Slot>();
@@ -506,6 +528,9 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         closed,
         cpuLimitKills,
         stalls,
+        shed,
+        shedByApp: Object.fromEntries(shedByApp),
+        inFlightByApp: Object.fromEntries([...appInFlight].map(([k, n]) => [k.slice(k.indexOf("/") + 1), n])),
         workerRestarts: restarts,
         ...totals.sum([...counting].map((s) => ({ buffer: s.stats, retired: s.retired }))),
       };
@@ -521,10 +546,39 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     invoke(deployment, request, limits, ctx) {
       if (closed)
         return Promise.reject(new RuntimeError("ERR_RUNTIME_CLOSED", "the gateway is shutting down"));
+      // Bounded waiting: an app past what its instances can run plus its queue, or a tenant past
+      // its concurrency, is refused at once rather than queued behind its own backlog.
+      const appKey = `${ctx.tenant}/${ctx.app}`;
+      const appBound = options.maxInstancesPerApp * slots.length + maxQueuedPerApp;
+      const refusal =
+        (appInFlight.get(appKey) ?? 0) >= appBound
+          ? `the app ${ctx.app} has ${appBound} requests in flight, as many as it may; retry after a second`
+          : maxPerTenant > 0 && (tenantInFlight.get(ctx.tenant) ?? 0) >= maxPerTenant
+            ? `the tenant's apps have ${maxPerTenant} requests in flight, as many as they may; retry after a second`
+            : undefined;
+      if (refusal !== undefined) {
+        shed++;
+        count(shedByApp, ctx.app, 1);
+        return Promise.reject(new RuntimeError("ERR_RUNTIME_OVERLOADED", refusal));
+      }
+      count(appInFlight, appKey, 1);
+      count(tenantInFlight, ctx.tenant, 1);
+      const done = () => {
+        count(appInFlight, appKey, -1);
+        count(tenantInFlight, ctx.tenant, -1);
+      };
       const slot = pick(deployment.key);
       const id = nextId++;
       const { body, maxBodyBytes, ...head } = request;
-      return new Promise<GuestResponse>((resolve, reject) => {
+      return new Promise<GuestResponse>((resolveHead, rejectHead) => {
+        const resolve = (response: GuestResponse) => {
+          done();
+          resolveHead(response);
+        };
+        const reject = (err: Error) => {
+          done();
+          rejectHead(err);
+        };
         const p: Pending = {
           ctx,
           resolve,
