@@ -40,14 +40,19 @@ export interface GatewayDeps {
   publicUrl(hostname: string): string;
   /** Where the data plane and the runtime publish what happens (default: a new emitter). */
   events?: GatewayEvents;
+  /** A file for the last route table, served when the gateway starts during a state store outage. */
+  routeSnapshot?: string;
 }
 
 export function createGateway(deps: GatewayDeps) {
   const events = deps.events ?? createGatewayEvents();
-  const router = createRouter(deps.state);
+  const router = createRouter(deps.state, {
+    logger: deps.logger,
+    ...(deps.routeSnapshot ? { snapshotFile: deps.routeSnapshot } : {}),
+  });
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box);
-  const ops = createOps({ ...deps, events });
+  const ops = createOps({ ...deps, events, routes: () => router.source() });
   const data = createDataPlane({ ...deps, router, components, config, ops, events });
   /** Drops everything cached from the state store: after a change here or on another gateway. */
   const invalidate = () => {

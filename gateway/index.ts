@@ -178,7 +178,7 @@ async function start(
   });
   opened.push(() => runtime.close());
   let dataPort = config.port;
-  const { dataListener, admin, follow, ops } = createGateway({
+  const { dataListener, admin, follow, ops, router } = createGateway({
     state,
     kv,
     runtime,
@@ -188,8 +188,17 @@ async function start(
     box: createSecretBox(secretKey),
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
     events,
+    routeSnapshot: join(stateDir, "routes.json"),
   });
   opened.push(() => ops.close());
+  // The whole route table before the first request (or its snapshot, during an outage).
+  await router.warm();
+  if (router.source().from === "snapshot") {
+    logger.warn(
+      { loadedAt: router.source().loadedAt },
+      "the state store cannot be reached: serving the route snapshot",
+    );
+  }
   const stopFollowing = follow();
   opened.push(stopFollowing);
   const dataServer = createServer(dataListener);

@@ -18,6 +18,8 @@ export interface OpsDeps {
   runtime: Runtime;
   /** Told each request answered, each line of guest output and the runtime's warnings. */
   events: GatewayEvents;
+  /** Where the data plane's route table came from (data-plane/router.ts). */
+  routes?: () => { from: "state" | "snapshot" | "none"; loadedAt: string | undefined; routes: number };
 }
 
 export interface Check {
@@ -139,6 +141,23 @@ export function createOps(deps: OpsDeps): Ops {
       const checks: Record<string, Check> = {
         state: stateCheck,
         kv: kvCheck,
+        ...(deps.routes
+          ? {
+              routes: ((r) => ({
+                ok: r.from === "state",
+                from: r.from,
+                loadedAt: r.loadedAt,
+                routes: r.routes,
+                ...(r.from === "snapshot"
+                  ? {
+                      error: `serving the route snapshot of ${r.loadedAt}: the state store cannot be reached`,
+                    }
+                  : r.from === "none"
+                    ? { error: "the route table has not been loaded yet" }
+                    : {}),
+              }))(deps.routes()),
+            }
+          : {}),
         workers: {
           ok: workersUp,
           ready: stats.workersReady,

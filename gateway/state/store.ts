@@ -215,3 +215,33 @@ export function componentsOf(d: DeploymentRecord): { digest: string; info: Compo
   for (const r of d.routes) if (!seen.has(r.digest)) seen.set(r.digest, r.info);
   return [...seen].map(([digest, info]) => ({ digest, info }));
 }
+
+/**
+ * Every route the store holds, one per hostname pattern: what the data plane keeps in memory.
+ * Made from the store's listings, so both backends give the same table.
+ */
+export async function routeTable(state: StateStore): Promise<Route[]> {
+  const [apps, tenants] = await Promise.all([state.listApps(), state.listTenants()]);
+  const privateRanges = new Map(tenants.map((t) => [t.name, t.allowPrivateNetwork]));
+  const deployments = await Promise.all(
+    apps.map((app) =>
+      app.activeDeployment ? state.getDeployment(app.name, app.activeDeployment) : undefined,
+    ),
+  );
+  const routes: Route[] = [];
+  apps.forEach((app, i) => {
+    const allowPrivateNetwork = app.tenant === DEFAULT_TENANT ? [] : (privateRanges.get(app.tenant) ?? []);
+    for (const pattern of app.hostnames) {
+      routes.push({
+        app: app.name,
+        tenant: app.tenant,
+        grants: app.grants,
+        allowPrivateNetwork,
+        pattern,
+        limits: app.limits,
+        deployment: deployments[i],
+      });
+    }
+  });
+  return routes;
+}
