@@ -3,6 +3,7 @@
 // other way round). Cached per app and dropped whenever either changes, so the next request sees
 // the change without a redeploy.
 
+import { readFile, rename, writeFile } from "node:fs/promises";
 import type { SecretBox } from "./auth/secrets.ts";
 import { isStateOutage } from "./errors.ts";
 import { createStaleOnErrorCache } from "./promise-cache.ts";
@@ -16,12 +17,62 @@ export interface AppConfig {
   invalidateAll(): void;
 }
 
-export function createAppConfig(state: StateStore, box: SecretBox): AppConfig {
-  async function load(app: string) {
-    const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
+/** What the snapshot keeps of an app: its variables, and its secrets still sealed. */
+interface RawConfig {
+  vars: [string, string][];
+  secrets: { name: string; sealed: string }[];
+}
+
+const SNAPSHOT_EVERY_MS = 1_000;
+
+/**
+ * `snapshotFile`, when given, keeps what was last loaded for each app (secrets sealed, as in the
+ * store) so that a gateway started during a state store outage can serve those apps.
+ */
+export function createAppConfig(state: StateStore, box: SecretBox, snapshotFile?: string): AppConfig {
+  let raw = new Map<string, RawConfig>();
+  let snapshotRead = false;
+  let due: NodeJS.Timeout | undefined;
+
+  function merge(app: string, { vars, secrets }: RawConfig) {
     const merged: [string, string][] = [...vars];
     for (const s of secrets) merged.push([s.name, box.open(app, s.name, s.sealed)]);
     return Object.freeze(merged);
+  }
+
+  function scheduleSnapshot() {
+    if (!snapshotFile || due) return;
+    due = setTimeout(() => {
+      due = undefined;
+      const tmp = `${snapshotFile}.tmp-${process.pid}`;
+      writeFile(tmp, JSON.stringify(Object.fromEntries(raw)), { mode: 0o600 })
+        .then(() => rename(tmp, snapshotFile))
+        .catch(() => {});
+    }, SNAPSHOT_EVERY_MS);
+    due.unref();
+  }
+
+  async function load(app: string) {
+    try {
+      const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
+      const entry: RawConfig = { vars, secrets: secrets.map(({ name, sealed }) => ({ name, sealed })) };
+      raw.set(app, entry);
+      scheduleSnapshot();
+      return merge(app, entry);
+    } catch (err) {
+      // Started during an outage: what the last run knew of the app, if anything.
+      if (!isStateOutage(err) || !snapshotFile) throw err;
+      if (!snapshotRead) {
+        snapshotRead = true;
+        try {
+          const saved = JSON.parse(await readFile(snapshotFile, "utf8")) as Record<string, RawConfig>;
+          raw = new Map([...Object.entries(saved), ...raw]);
+        } catch {}
+      }
+      const entry = raw.get(app);
+      if (!entry) throw err;
+      return merge(app, entry);
+    }
   }
   const cache = createStaleOnErrorCache(load, isStateOutage);
   return {

@@ -42,6 +42,8 @@ export interface GatewayDeps {
   events?: GatewayEvents;
   /** A file for the last route table, served when the gateway starts during a state store outage. */
   routeSnapshot?: string;
+  /** A file for what apps' variables and secrets were last loaded (secrets sealed), likewise. */
+  configSnapshot?: string;
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -51,7 +53,7 @@ export function createGateway(deps: GatewayDeps) {
     ...(deps.routeSnapshot ? { snapshotFile: deps.routeSnapshot } : {}),
   });
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
-  const config = createAppConfig(deps.state, deps.box);
+  const config = createAppConfig(deps.state, deps.box, deps.configSnapshot);
   const ops = createOps({ ...deps, events, routes: () => router.source() });
   const data = createDataPlane({ ...deps, router, components, config, ops, events });
   /** Drops everything cached from the state store: after a change here or on another gateway. */

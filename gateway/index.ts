@@ -189,6 +189,7 @@ async function start(
     publicUrl: (hostname) => `http://${hostname}${dataPort === 80 ? "" : `:${dataPort}`}/`,
     events,
     routeSnapshot: join(stateDir, "routes.json"),
+    configSnapshot: join(stateDir, "config.json"),
   });
   opened.push(() => ops.close());
   // The whole route table before the first request (or its snapshot, during an outage).
