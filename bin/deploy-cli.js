@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from "../deploy-cli/main.ts";
+import "./node-check.js";
 
+const { main } = await import("../deploy-cli/main.ts");
 process.exitCode = await main(process.argv.slice(2));

@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import "../gateway/main.ts";
+import "./node-check.js";
+
+await import("../gateway/main.ts");

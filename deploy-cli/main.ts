@@ -2,6 +2,7 @@
 // at what is deployed. Results go to stdout (`--json` for machines), progress and errors to stderr.
 // Exit code 0 on success, 1 for a mistake the user can fix, 2 when the gateway or the tools failed.
 
+import { readFile } from "node:fs/promises";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { type Command, type CommandContext, GLOBAL_HELP, REMOTE_HELP, REMOTE_OPTIONS } from "./command.ts";
 import { appsList } from "./commands/apps.ts";
@@ -98,7 +99,45 @@ function report(err: CliError, json: boolean): number {
   return err.exitCode;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Names users bring from wrangler and spin, each for the command it means here. */
+const ALIASES: Readonly<Record<string, string>> = { deploy: "push" };
+
+/** Words a mistyped command is closest to, if one is close (did you mean…). */
+function nearest(word: string): string | undefined {
+  const distance = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i]![j] = Math.min(
+          d[i - 1]![j]! + 1,
+          d[i]![j - 1]! + 1,
+          d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+    return d[a.length]![b.length]!;
+  };
+  const names = [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]!)), ...Object.keys(ALIASES)];
+  const [best] = names.map((n) => [n, distance(word, n)] as const).sort((a, b) => a[1] - b[1]);
+  return best && best[1] <= Math.max(1, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+/** The package's version, for `--version`. */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export async function main(rawArgv: string[]): Promise<number> {
+  if (rawArgv.length === 1 && (rawArgv[0] === "--version" || rawArgv[0] === "-V")) {
+    process.stdout.write(`deploy-cli ${await version()} (wasmgate)\n`);
+    return 0;
+  }
+  let argv =
+    rawArgv[0] !== undefined && rawArgv[0] in ALIASES ? [ALIASES[rawArgv[0]]!, ...rawArgv.slice(1)] : rawArgv;
+  // `help <command>` is `<command> --help`.
+  if (argv[0] === "help" && argv.length > 1) argv = [...argv.slice(1), "--help"];
   const wantsJson = argv.includes("--json");
   // Options are only known once the command is: find it from the words before the first flag.
   const words = argv.slice(0, argv.findIndex((a) => a.startsWith("-")) >>> 0);
@@ -110,9 +149,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(overview());
       return help ? 0 : 1;
     }
+    const guess = nearest(named[0]!);
     return report(
       new CliError("ERR_USAGE", `unknown command "${named.slice(0, 2).join(" ")}"`, {
-        hint: "deploy-cli --help",
+        hint: guess
+          ? `did you mean \`deploy-cli ${guess}\`? (deploy-cli --help lists them)`
+          : "deploy-cli --help",
       }),
       wantsJson,
     );
