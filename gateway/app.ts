@@ -54,7 +54,14 @@ export function createGateway(deps: GatewayDeps) {
   });
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
   const config = createAppConfig(deps.state, deps.box, deps.configSnapshot);
-  const ops = createOps({ ...deps, events, routes: () => router.source() });
+  const ops = createOps({
+    ...deps,
+    events,
+    routes: async () => {
+      await router.warm();
+      return router.source();
+    },
+  });
   const data = createDataPlane({ ...deps, router, components, config, ops, events });
   /** Drops everything cached from the state store: after a change here or on another gateway. */
   const invalidate = () => {

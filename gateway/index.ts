@@ -14,7 +14,8 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -33,6 +34,7 @@ import {
 import { createSecretBox, loadSecretKey } from "./auth/secrets.ts";
 import type { Config } from "./config.ts";
 import { stopAccepting } from "./data-plane/drain.ts";
+import { isStateOutage } from "./errors.ts";
 import { createGatewayEvents, type GatewayEvents } from "./events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createRedisStateStore } from "./state/redis.ts";
@@ -103,6 +105,9 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
+/** How long a gateway that could serve its snapshot waits for Redis at start before it does. */
+const OFFLINE_START_WAIT_MS = 3_000;
+
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const events =
@@ -142,16 +147,30 @@ async function start(
   if (config.redisUrl) {
     // Every gateway on this Redis shares the state and the keys: a token issued by one verifies on
     // all, and a secret sealed by one opens on all.
-    const shared = await createRedisStateStore({ url: config.redisUrl, logger });
+    // A state directory that served before keeps the route snapshot and the shared keys: with
+    // them the gateway may start while Redis is out, serving what it last knew.
+    const cachedKeysFile = join(stateDir, "shared-keys.json");
+    const canStartOffline = existsSync(join(stateDir, "routes.json")) && existsSync(cachedKeysFile);
+    const shared = await createRedisStateStore({
+      url: config.redisUrl,
+      logger,
+      ...(canStartOffline ? { startWithoutRedis: true, connectTimeoutMs: OFFLINE_START_WAIT_MS } : {}),
+    });
     opened.push(() => shared.close());
     state = shared;
-    keys = await importSigningJwk(
-      JSON.parse(await shared.sharedKey("signing", async () => JSON.stringify(await newSigningJwk()))),
-    );
-    secretKey = Buffer.from(
-      await shared.sharedKey("secrets", () => randomBytes(32).toString("base64")),
-      "base64",
-    );
+    let material: { signing: string; secrets: string };
+    try {
+      material = {
+        signing: await shared.sharedKey("signing", async () => JSON.stringify(await newSigningJwk())),
+        secrets: await shared.sharedKey("secrets", () => randomBytes(32).toString("base64")),
+      };
+      await writeFile(cachedKeysFile, JSON.stringify(material), { mode: 0o600 });
+    } catch (err) {
+      if (!canStartOffline || !isStateOutage(err)) throw err;
+      material = JSON.parse(await readFile(cachedKeysFile, "utf8"));
+    }
+    keys = await importSigningJwk(JSON.parse(material.signing));
+    secretKey = Buffer.from(material.secrets, "base64");
     logger.info(
       { stateDir },
       "state, keys and key-value data in Redis; the state directory keeps compiled code",

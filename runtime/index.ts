@@ -100,7 +100,7 @@ export interface RuntimeOptions {
    * (ERR_RUNTIME_STALLED), whatever CPU it used; default 2 s. CPU limits count CPU only.
    */
   stallMs?: number;
-  /** Requests an app may have waiting beyond what its instances can run (default 512); then 503. */
+  /** Requests an app may have waiting beyond what its instances can run (default 1,024); then 503. */
   maxQueuedPerApp?: number;
   /** Requests a tenant's apps may have in flight together (default 0: no limit). */
   maxConcurrentPerTenant?: number;

@@ -18,8 +18,15 @@ export interface OpsDeps {
   runtime: Runtime;
   /** Told each request answered, each line of guest output and the runtime's warnings. */
   events: GatewayEvents;
-  /** Where the data plane's route table came from (data-plane/router.ts). */
-  routes?: () => { from: "state" | "snapshot" | "none"; loadedAt: string | undefined; routes: number };
+  /**
+   * Where the data plane's route table came from (data-plane/router.ts), after a reload if it is
+   * due (a readiness probe brings it back from the snapshot once the store answers).
+   */
+  routes?: () => Promise<{
+    from: "state" | "snapshot" | "none";
+    loadedAt: string | undefined;
+    routes: number;
+  }>;
 }
 
 export interface Check {
@@ -135,13 +142,17 @@ export function createOps(deps: OpsDeps): Ops {
     finished,
     bus,
     async readiness() {
-      const [stateCheck, kvCheck] = await Promise.all([check(() => state.version()), check(() => kv.ping())]);
+      const [stateCheck, kvCheck, routes] = await Promise.all([
+        check(() => state.version()),
+        check(() => kv.ping()),
+        deps.routes?.(),
+      ]);
       const stats = runtime.stats();
       const workersUp = !stats.closed && stats.workers > 0 && stats.workersReady === stats.workers;
       const checks: Record<string, Check> = {
         state: stateCheck,
         kv: kvCheck,
-        ...(deps.routes
+        ...(routes
           ? {
               routes: ((r) => ({
                 ok: r.from === "state",
@@ -155,7 +166,7 @@ export function createOps(deps: OpsDeps): Ops {
                   : r.from === "none"
                     ? { error: "the route table has not been loaded yet" }
                     : {}),
-              }))(deps.routes()),
+              }))(routes),
             }
           : {}),
         workers: {

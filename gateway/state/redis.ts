@@ -142,6 +142,12 @@ export interface RedisStateOptions {
   logger?: Logger;
   /** How long to wait for Redis at start before giving up. */
   connectTimeoutMs?: number;
+  /**
+   * Start even when Redis cannot be reached within `connectTimeoutMs`: calls fail with
+   * ERR_STATE_UNAVAILABLE until it can, and the client keeps reconnecting (a gateway serving its
+   * route snapshot during an outage).
+   */
+  startWithoutRedis?: boolean;
 }
 
 export async function createRedisStateStore(options: RedisStateOptions): Promise<RedisStateStore> {
@@ -168,14 +174,19 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   client.on("ready", () => {
     healthy = true;
   });
-  await waitReady(client, options.connectTimeoutMs ?? 10_000);
+  const reached = await waitReady(
+    client,
+    options.connectTimeoutMs ?? 10_000,
+    options.startWithoutRedis === true,
+  );
+  if (!reached) logger?.warn({}, "state redis cannot be reached; starting without it, and it is retried");
   client.defineCommand("wasmgateCommit", { numberOfKeys: 2, lua: COMMIT });
   const commitScript = (plan: string) =>
     (
       client as unknown as { wasmgateCommit(a: string, b: string, c: string): Promise<[string, string]> }
     ).wasmgateCommit(K.version, K.channel, plan);
 
-  let lastSeen = Number((await client.get(K.version)) ?? 0);
+  let lastSeen = reached ? Number((await client.get(K.version)) ?? 0) : 0;
   const listeners = new Set<() => void>();
   /** Notes a version; tells the listeners when someone else made it (or made one before it). */
   function noteVersion(version: number, own: boolean) {
@@ -642,16 +653,18 @@ function unavailableOnFailure<T extends object>(store: T): T {
   return store;
 }
 
-async function waitReady(client: Redis, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return;
-  await new Promise<void>((resolve, reject) => {
+/** Whether the client became ready within `timeoutMs`; past it, throws unless `keepTrying`. */
+async function waitReady(client: Redis, timeoutMs: number, keepTrying = false): Promise<boolean> {
+  if (client.status === "ready") return true;
+  return await new Promise<boolean>((resolve, reject) => {
     const timer = setTimeout(() => {
+      if (keepTrying) return resolve(false);
       client.disconnect();
       reject(new Error(`could not reach Redis within ${timeoutMs} ms`));
     }, timeoutMs);
     client.once("ready", () => {
       clearTimeout(timer);
-      resolve();
+      resolve(true);
     });
   });
 }

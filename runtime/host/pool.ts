@@ -76,7 +76,7 @@ export interface GuestPoolOptions {
   stallMs?: number;
   /**
    * Requests an app may have waiting beyond what its instances in every worker can run at once;
-   * past that, requests are refused at once (ERR_RUNTIME_OVERLOADED, Retry-After). Default 512.
+   * past that, requests are refused at once (ERR_RUNTIME_OVERLOADED, Retry-After). Default 1,024: what a StarlingMonkey app doing one key-value call drains in about a second on one core.
    */
   maxQueuedPerApp?: number;
   /** Requests a tenant's apps may have in flight together (0: no limit, the default). */
@@ -84,7 +84,7 @@ export interface GuestPoolOptions {
 }
 
 /** Default of GuestPoolOptions.maxQueuedPerApp. */
-export const DEFAULT_MAX_QUEUED_PER_APP = 512;
+export const DEFAULT_MAX_QUEUED_PER_APP = 1024;
 
 interface Pending {
   ctx: InvokeContext;
