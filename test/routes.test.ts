@@ -95,6 +95,9 @@ describe("path routes from spin.toml", () => {
     assert.ok(JSON.stringify(secrets).includes("token"), JSON.stringify(secrets));
     assert.ok(!JSON.stringify(secrets).includes("s3cret"), "a secret's value never comes back");
 
+    const listed = await cli(["deployments", "list", "--app", "shop"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /\/echo\/\.\.\. → echo \(sha256:[0-9a-f]{12}\)/);
     const list = (await adminCall(gw, "GET", "/v1/apps/shop/deployments")).body.deployments;
     assert.deepEqual(
       list[0].routes.map((r: { route: string; component: string }) => [r.route, r.component]),

@@ -23,7 +23,10 @@ export const deploymentsList: Command = {
       deployments
         .map(
           (d) =>
-            `${d.active ? "*" : " "} ${d.id}  ${d.createdAt}  sha256:${d.digest.slice(0, 12)}  ${d.message ?? ""}\n`,
+            `${d.active ? "*" : " "} ${d.id}  ${d.createdAt}  sha256:${d.digest.slice(0, 12)}  ${d.message ?? ""}\n` +
+            (d.routes ?? [])
+              .map((r) => `      ${r.route} → ${r.component} (sha256:${r.digest.slice(0, 12)})\n`)
+              .join(""),
         )
         .join(""),
     );
