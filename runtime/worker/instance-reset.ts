@@ -8,9 +8,18 @@
 // exports the ones a module keeps to itself, so all of it is reachable here. Memories get their
 // image back, globals their values; a memory or table that grew cannot shrink, so an instance
 // whose memory or table grew is not reset (it is replaced).
+//
+// A request writes little of the memory (a Spin JS hello: 59 of 2,320 pages), and comparing is
+// cheaper than copying (memcmp reads where memcpy also writes): memory is compared with its image
+// a block at a time, and only the pages of blocks that differ are compared and copied. Measured on
+// the 9 MiB memory of a StarlingMonkey guest: 0.4-0.5 ms to compare all of it, 0.7-1.0 ms to copy.
+
+/** Bytes compared at a time; a block that differs is compared again by page. */
+const BLOCK = 64 * 1024;
+const PAGE = 4 * 1024;
 
 export class InstanceImage {
-  readonly #memories: { memory: WebAssembly.Memory; image: Uint8Array<ArrayBuffer> }[] = [];
+  readonly #memories: { memory: WebAssembly.Memory; view: Buffer; image: Buffer }[] = [];
   readonly #globals: { global: WebAssembly.Global; value: unknown }[] = [];
   readonly #tables: { table: WebAssembly.Table; length: number }[] = [];
   /** Bytes of memory images this instance holds alone (not shared with `shared`). */
@@ -40,7 +49,11 @@ export class InstanceImage {
             image = now.slice();
             own += image.byteLength;
           }
-          this.#memories.push({ memory: value, image });
+          this.#memories.push({
+            memory: value,
+            view: Buffer.from(value.buffer),
+            image: Buffer.from(image.buffer, image.byteOffset, image.byteLength),
+          });
         } else if (value instanceof WebAssembly.Global) {
           if (mutable(value)) this.#globals.push({ global: value, value: value.value });
         } else if (value instanceof WebAssembly.Table) {
@@ -53,11 +66,25 @@ export class InstanceImage {
 
   /** Puts the instance back; false (and nothing changed) when a memory or table has grown. */
   restore(): boolean {
-    for (const m of this.#memories) if (m.memory.buffer.byteLength !== m.image.byteLength) return false;
+    // A memory that grew has a new buffer (the old one is detached, its length 0).
+    for (const m of this.#memories) if (m.memory.buffer !== m.view.buffer) return false;
     for (const t of this.#tables) if (t.table.length !== t.length) return false;
-    for (const m of this.#memories) new Uint8Array(m.memory.buffer).set(m.image);
+    for (const m of this.#memories) restoreMemory(m.view, m.image);
     for (const g of this.#globals) g.global.value = g.value;
     return true;
+  }
+}
+
+/** Makes `memory` equal to `image` (same length), writing only the pages that differ. */
+function restoreMemory(memory: Buffer, image: Buffer): void {
+  const length = image.byteLength;
+  for (let block = 0; block < length; block += BLOCK) {
+    const blockEnd = Math.min(length, block + BLOCK);
+    if (image.compare(memory, block, blockEnd, block, blockEnd) === 0) continue;
+    for (let page = block; page < blockEnd; page += PAGE) {
+      const pageEnd = Math.min(blockEnd, page + PAGE);
+      if (image.compare(memory, page, pageEnd, page, pageEnd) !== 0) image.copy(memory, page, page, pageEnd);
+    }
   }
 }
 
