@@ -38,7 +38,6 @@ function showLatency(name: string, p50Ms: number): void {
 }
 
 const spin = await buildGuest("example", "spin-hello");
-const hello = await buildGuest("example", "hello");
 describePairs(settings);
 
 await jcoServe(
@@ -66,6 +65,9 @@ await jcoServe(
 );
 
 {
+  // Built (or found in the cache) only now: the cache keeps one build per guest, and another
+  // checkout sharing it may have replaced it meanwhile.
+  const hello = await buildGuest("example", "hello");
   const gw = await gatewayWith(hello, "hello", "hello.localhost");
   try {
     await push(gw, hello, "hello-fresh", ["--host", "hello-fresh.localhost", "--instances", "per-request"]);
