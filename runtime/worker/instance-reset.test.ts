@@ -65,7 +65,9 @@ describe("exposeState", () => {
   it("adds an export section to a module that has none, where the format wants it", async () => {
     const bytes = await parse(`(module (memory 1) (global (mut i32) (i32.const 1)) (func) (start 0))`);
     const exposed = exposeState(bytes);
-    const names = WebAssembly.Module.exports(new WebAssembly.Module(exposed.bytes as Uint8Array<ArrayBuffer>));
+    const names = WebAssembly.Module.exports(
+      new WebAssembly.Module(exposed.bytes as Uint8Array<ArrayBuffer>),
+    );
     assert.deepEqual(names.map((e) => e.name).sort(), [
       `${STATE_EXPORT_PREFIX}global:0`,
       `${STATE_EXPORT_PREFIX}memory:0`,
