@@ -3,11 +3,13 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { type GatewayProcess, push, startGateway } from "../test/harness/gateway.ts";
+import { type GatewayProcess, push, ROOT, startGateway, tempDir } from "../test/harness/gateway.ts";
 import { metric, scrape } from "../test/harness/ops.ts";
 import { assertPinned, pinnedCommand, SERVER_CPUS, WRK_CPUS } from "./pin.ts";
 import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
@@ -204,6 +206,52 @@ export async function gatewayWith(file: string, app: string, host: string): Prom
   } catch (err) {
     await gw.dispose();
     throw err;
+  }
+}
+
+/** jco transpiles the 14 MB component before it listens. */
+const JCO_START_TIMEOUT_MS = 120_000;
+
+/**
+ * `jco serve` of `wasm` on a free loopback port, pinned like every server, transpiling into a
+ * directory of ours so nothing is left; `args` go before the component (`--isolate-requests
+ * instance`).
+ */
+export async function jcoServe<T>(
+  wasm: string,
+  fn: (url: string, pid: number | undefined) => Promise<T>,
+  args: readonly string[] = [],
+): Promise<T> {
+  const port = await freePort();
+  const outDir = tempDir("wasmgate-bench-jco-");
+  // jco serve runs the server in a child process of its own: start it as a process group leader
+  // so that stopping the group stops both.
+  const child = spawn(
+    ...pinnedCommand(SERVER_CPUS, join(ROOT, "node_modules", ".bin", "jco"), [
+      "serve",
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--jco-dir",
+      outDir,
+      ...args,
+      wasm,
+    ]),
+    { stdio: ["ignore", "ignore", "inherit"], detached: true },
+  );
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    await Promise.race([
+      waitForHttp(url, JCO_START_TIMEOUT_MS),
+      new Promise((_, reject) =>
+        child.once("exit", (code) => reject(new Error(`jco serve exited with ${code} before answering`))),
+      ),
+    ]);
+    return await fn(url, child.pid);
+  } finally {
+    await stopChild(child, true);
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 

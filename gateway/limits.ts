@@ -28,6 +28,7 @@ export function effectiveLimits(app: AppLimits, defaults: LimitDefaults): Effect
       outboundConnectTimeoutMs: app.outboundConnectTimeoutMs ?? base.outboundConnectTimeoutMs,
       outboundTimeoutMs: app.outboundTimeoutMs ?? base.outboundTimeoutMs,
       outboundMaxResponseBytes: app.outboundMaxResponseBytes ?? base.outboundMaxResponseBytes,
+      instances: app.instances ?? base.instances,
     },
     maxBodyBytes: app.maxBodyBytes ?? defaults.maxBodyBytes,
   };

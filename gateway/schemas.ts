@@ -44,6 +44,12 @@ export const AppLimits = z
       .int()
       .min(0)
       .max(2 ** 40),
+    /**
+     * `reuse` (the default): an instance serves request after request, so module state survives
+     * between them; `per-request`: every request gets an instance in the state it started in, so
+     * nothing survives a request (Spin's semantics). Fetch-event guests always get the latter.
+     */
+    instances: z.enum(["reuse", "per-request"]),
   })
   .partial()
   .strict();

@@ -64,7 +64,7 @@ export {
   type RuntimeWarning,
   type RuntimeWarningListener,
 } from "./host/pool.ts";
-export { DEFAULT_LIMITS, type GuestLimits } from "./limits.ts";
+export { DEFAULT_LIMITS, type GuestLimits, INSTANCE_MODES, type InstanceMode } from "./limits.ts";
 export type { Logger } from "./logger.ts";
 export { Outbox } from "./outbox.ts";
 export type { KvBackendConfig, NetworkGrant } from "./protocol.ts";

@@ -1,5 +1,13 @@
 // Per-request guest limits, with the defaults an app gets unless it overrides them.
 
+/**
+ * Whether an app's instances serve request after request (`reuse`: module state survives between
+ * requests, as in Workers) or every request gets an instance in the state it started in
+ * (`per-request`: nothing survives a request, as in Spin). Fetch-event guests always get the latter.
+ */
+export type InstanceMode = "reuse" | "per-request";
+export const INSTANCE_MODES: readonly InstanceMode[] = ["reuse", "per-request"];
+
 export interface GuestLimits {
   /** Guest CPU time per request; time awaiting host I/O is not counted. */
   readonly cpuMs: number;
@@ -19,6 +27,8 @@ export interface GuestLimits {
   readonly outboundTimeoutMs: number;
   /** Response body bytes an outbound request may bring in. */
   readonly outboundMaxResponseBytes: number;
+  /** Instances reused between requests, or one in its first state per request. */
+  readonly instances: InstanceMode;
 }
 
 export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
@@ -31,6 +41,7 @@ export const DEFAULT_LIMITS: GuestLimits = Object.freeze({
   outboundConnectTimeoutMs: 10_000,
   outboundTimeoutMs: 30_000,
   outboundMaxResponseBytes: 128 * 1024 * 1024,
+  instances: "reuse",
 });
 
 /** CPU a new instance may use while starting (StarlingMonkey needs a few ms, cold JIT more). */

@@ -274,7 +274,8 @@ ${table(
 
 // --- limits ----------------------------------------------------------------------------------
 
-type AppLimitKey = keyof typeof AppLimits.shape;
+/** The numeric limits; `instances`, the one setting among them, has a row of its own. */
+type AppLimitKey = Exclude<keyof typeof AppLimits.shape, "instances">;
 
 /** What each per-app limit is and what happens past it; a limit added to AppLimits must be added here. */
 const APP_LIMIT_DOCS: Record<
@@ -366,7 +367,7 @@ const LOG_LIMIT_DOCS: Record<keyof LogBusLimits, { what: string; shown: (n: numb
 
 function limitsPage(): string {
   const flagOf = Object.fromEntries(Object.entries(LIMIT_FLAGS).map(([flag, key]) => [key, flag])) as Record<
-    AppLimitKey,
+    keyof typeof AppLimits.shape,
     string
   >;
   const appRows = (Object.keys(APP_LIMIT_DOCS) as AppLimitKey[]).map((key) => {
@@ -381,6 +382,17 @@ function limitsPage(): string {
       doc.exceeded,
     ];
   });
+  appRows.push([
+    "instances: reused from request to request, or one in its first state for every request (`per-request`: nothing a request leaves in the guest's memory or globals survives it, as in Spin; fetch-event guests always run this way)",
+    `\`${DEFAULT_LIMITS.instances}\``,
+    `\`--${flagOf.instances}\``,
+    "`instances`",
+    AppLimits.shape.instances
+      .unwrap()
+      .options.map((o) => `\`${o}\``)
+      .join(", "),
+    "—",
+  ]);
   return `${header(
     "Limits",
     "the limit constants and tables of runtime/, kv/, gateway/ and deploy-cli (see scripts/docs-sources.ts)",

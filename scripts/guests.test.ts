@@ -399,6 +399,13 @@ describe("the cache, in a scratch copy of the sources", () => {
     await assert.rejects(ensureGuest("example", "bad-manifest", options), {
       code: "ERR_GUEST_CONFIG_INVALID",
     });
+    // Its own toolchain, but no output named, or one outside its folder.
+    for (const manifest of [{ toolchain: "npm" }, { toolchain: "npm", output: "../elsewhere.wasm" }]) {
+      await writeFile(path.join(example, "guest.json"), JSON.stringify(manifest));
+      await assert.rejects(ensureGuest("example", "bad-manifest", options), {
+        code: "ERR_GUEST_CONFIG_INVALID",
+      });
+    }
   });
 });
 
@@ -420,6 +427,19 @@ describe("examples", () => {
     const distAfter = await stat(build.distPath);
     assert.equal(distAfter.mtimeMs, distBefore.mtimeMs);
     assert.equal(distAfter.ino, distBefore.ino);
+  });
+
+  test("spin-hello is built by Spin's own toolchain, installed apart from the repository's packages", {
+    timeout: 300_000,
+  }, async () => {
+    const build = await ensureGuest("example", "spin-hello");
+    assert.deepEqual(await header(build.path), COMPONENT_HEADER);
+    // The toolchain's packages live in the cache, never in the repository's own node_modules.
+    await assert.rejects(stat(path.join(REPO, "node_modules", "@spinframework")), { code: "ENOENT" });
+    const deps = await readdir(path.join(REPO, ".cache", "guest-deps"));
+    assert.ok(deps.length > 0);
+    const again = await ensureGuest("example", "spin-hello");
+    assert.equal(again.cached, true);
   });
 });
 

@@ -19,6 +19,12 @@
  *   optional `guest.json`, built as an example is (without the `dist/` copy). Its `guest.json`
  *   may name a WIT folder of its own (`"wit": "wit"`, relative to the guest's folder), for a guest
  *   built against interfaces as someone else publishes them rather than against `wit/`.
+ * - Either kind of folder may instead be built by another toolchain, its own: `guest.json` says
+ *   `"toolchain": "npm"` and the file its build writes (`"output"`). Its `package.json` and
+ *   `package-lock.json` are installed with `npm ci` once per lockfile, into
+ *   `.cache/guest-deps/<hash>/` (never beside the sources, never into the repository's own
+ *   `node_modules`), and `npm run build` runs in a copy of the folder inside that one. Spin's JS
+ *   toolchain (`examples/spin-hello`) is built this way.
  *
  * The cache key covers the guest's files, every file of the WIT directory it is built against,
  * the build recipe and the versions of the tools that run it. Outputs are written to a temporary
@@ -112,6 +118,8 @@ const LOCK_STALE_MS = 10 * 60 * 1000;
 const DEFAULT_WIT_DIR = "wit";
 const DEFAULT_WORLD = "http-guest";
 const CACHE_DIR = path.join(".cache", "guests");
+/** Installed packages of guests built by their own toolchain, one folder per lockfile. */
+const DEPS_DIR = path.join(".cache", "guest-deps");
 const FIXTURES_DIR = path.join("test", "fixtures");
 const EXAMPLES_DIR = "examples";
 /** Folders inside an example that are outputs or installed packages, not sources. */
@@ -136,6 +144,13 @@ type Recipe =
       readonly source: string;
       readonly wit: string;
       readonly world: string;
+    }
+  | {
+      /** The guest's own package.json: `npm ci`, then `npm run build`, which writes `output`. */
+      readonly tool: "npm";
+      /** The guest's folder and the file its build writes in it, relative to the root. */
+      readonly dir: string;
+      readonly output: string;
     };
 
 interface Plan {
@@ -245,21 +260,26 @@ async function planGuest(kind: GuestKind, name: string, root: string): Promise<P
     }
     source = entry;
     const manifest = await readExampleManifest(dir);
-    const sdk = isSdkSource(await readFile(source, "utf8"));
+    const sdk = manifest.toolchain === undefined && isSdkSource(await readFile(source, "utf8"));
     if (sdk && manifest.wit !== undefined) {
       throw new GuestBuildError(
         "ERR_GUEST_CONFIG_INVALID",
         `${path.join(dir, "guest.json")}: an SDK guest is built against the SDK's world in wit/; drop "wit".`,
       );
     }
-    recipe = {
-      tool: "componentize",
-      backend: manifest.backend ?? "starlingmonkey",
-      source: path.relative(root, source),
-      wit:
-        manifest.wit === undefined ? DEFAULT_WIT_DIR : path.relative(root, path.resolve(dir, manifest.wit)),
-      world: sdk ? SDK_WORLD : (manifest.world ?? DEFAULT_WORLD),
-    };
+    recipe =
+      manifest.toolchain === "npm"
+        ? { tool: "npm", dir: path.relative(root, dir), output: npmOutput(dir, manifest) }
+        : {
+            tool: "componentize",
+            backend: manifest.backend ?? "starlingmonkey",
+            source: path.relative(root, source),
+            wit:
+              manifest.wit === undefined
+                ? DEFAULT_WIT_DIR
+                : path.relative(root, path.resolve(dir, manifest.wit)),
+            world: sdk ? SDK_WORLD : (manifest.world ?? DEFAULT_WORLD),
+          };
     files = (await listFiles(dir)).filter(
       (f) => !EXAMPLE_IGNORED_DIRS.has(path.relative(dir, f).split(path.sep)[0]!),
     );
@@ -330,6 +350,22 @@ interface ExampleManifest {
   readonly backend?: Backend | undefined;
   /** A WIT folder of the guest's own, relative to its folder, instead of `wit/`. */
   readonly wit?: string | undefined;
+  /** Built by its own package.json instead of `jco componentize`; `output` is what it writes. */
+  readonly toolchain?: "npm" | undefined;
+  readonly output?: string | undefined;
+}
+
+/** The output a guest with its own toolchain names, checked to stay inside its folder. */
+function npmOutput(dir: string, manifest: ExampleManifest): string {
+  const output = manifest.output;
+  const resolved = output === undefined ? undefined : path.resolve(dir, output);
+  if (resolved === undefined || !resolved.startsWith(`${dir}${path.sep}`) || !resolved.endsWith(".wasm")) {
+    throw new GuestBuildError(
+      "ERR_GUEST_CONFIG_INVALID",
+      `${path.join(dir, "guest.json")}: "toolchain": "npm" needs "output", the .wasm file its build writes inside the folder (e.g. "dist/app.wasm").`,
+    );
+  }
+  return path.relative(dir, resolved).split(path.sep).join("/");
 }
 
 async function readExampleManifest(dir: string): Promise<ExampleManifest> {
@@ -347,6 +383,8 @@ async function readExampleManifest(dir: string): Promise<ExampleManifest> {
     world: z.string().min(1).optional(),
     backend: z.enum(["starlingmonkey", "quickjs"]).optional(),
     wit: z.string().min(1).optional(),
+    toolchain: z.enum(["npm"]).optional(),
+    output: z.string().min(1).optional(),
   });
   let parsed: unknown;
   try {
@@ -358,7 +396,7 @@ async function readExampleManifest(dir: string): Promise<ExampleManifest> {
   if (!result.success) {
     throw new GuestBuildError(
       "ERR_GUEST_CONFIG_INVALID",
-      `${file}: ${z.prettifyError(result.error)} (allowed: "world", "backend": "starlingmonkey" | "quickjs", "wit": a folder).`,
+      `${file}: ${z.prettifyError(result.error)} (allowed: "world", "backend": "starlingmonkey" | "quickjs", "wit": a folder, "toolchain": "npm" with "output").`,
     );
   }
   return result.data;
@@ -396,6 +434,8 @@ function toolVersion(name: string): string {
 }
 
 function toolVersions(recipe: Recipe): Record<string, string> {
+  // The guest's own lockfile pins its tools (and is hashed); the Node that runs them is ours.
+  if (recipe.tool === "npm") return { node: process.version };
   const packages = ["@bytecodealliance/jco"];
   if (recipe.tool === "wasm-tools") packages.push("@bytecodealliance/jco-transpile");
   else if (recipe.backend === "quickjs") packages.push("componentize-qjs");
@@ -424,6 +464,7 @@ async function runBuild(plan: Plan, progress: (line: string) => void): Promise<v
   const tmp = `${plan.out}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
   try {
     if (plan.recipe.tool === "componentize") await componentize(plan, plan.recipe, tmp, progress);
+    else if (plan.recipe.tool === "npm") await npmBuild(plan, plan.recipe, tmp, progress);
     else await writeFile(tmp, await buildWat(plan, plan.recipe));
     const expected =
       plan.recipe.tool === "wasm-tools" && plan.recipe.output === "core-module" ? "core" : "component";
@@ -508,6 +549,96 @@ async function componentize(
       `jco componentize failed for example "${plan.name}":\n${detail}`,
       { cause },
     );
+  }
+}
+
+/**
+ * A guest built by its own package.json: its packages installed once per lockfile into the cache
+ * (see DEPS_DIR), then `npm run build` in a throwaway copy of its folder inside that one (Node, npm
+ * and the tools find the packages by walking up), and the output copied to `out`.
+ */
+async function npmBuild(
+  plan: Plan,
+  recipe: Recipe & { tool: "npm" },
+  out: string,
+  progress: (line: string) => void,
+): Promise<void> {
+  const dir = path.resolve(plan.root, recipe.dir);
+  const deps = await installGuestDeps(plan, dir, progress);
+  const work = path.join(deps, `build-${process.pid}-${randomUUID().slice(0, 8)}`);
+  try {
+    for (const file of await listFiles(dir)) {
+      const rel = path.relative(dir, file);
+      if (EXAMPLE_IGNORED_DIRS.has(rel.split(path.sep)[0]!)) continue;
+      await mkdir(path.dirname(path.join(work, rel)), { recursive: true });
+      await copyFile(file, path.join(work, rel));
+    }
+    await run("npm", ["run", "build", "--silent"], work, `npm run build for ${plan.kind} "${plan.name}"`);
+    await copyFile(path.join(work, recipe.output), out);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** `npm ci` of a guest's own lockfile into `.cache/guest-deps/<hash>/`, once; returns the folder. */
+async function installGuestDeps(plan: Plan, dir: string, progress: (line: string) => void): Promise<string> {
+  const manifests = ["package.json", "package-lock.json"].map((f) => path.join(dir, f));
+  for (const file of manifests) {
+    if (!(await exists(file))) {
+      throw new GuestBuildError(
+        "ERR_GUEST_CONFIG_INVALID",
+        `${plan.kind} "${plan.name}" is built by its own toolchain but has no ${path.basename(file)}; run \`npm install --package-lock-only\` in ${dir}.`,
+      );
+    }
+  }
+  const hash = await hashInputs(dir, { format: CACHE_FORMAT, node: process.version }, manifests);
+  const deps = path.join(plan.root, DEPS_DIR, hash);
+  if (await exists(path.join(deps, "node_modules"))) return deps;
+  progress(`installing the packages of ${plan.kind} ${plan.name}…`);
+  const tmp = `${deps}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await mkdir(tmp, { recursive: true });
+    for (const file of manifests) await copyFile(file, path.join(tmp, path.basename(file)));
+    // No install scripts: the guest's tools run only in its own build step.
+    await run(
+      "npm",
+      ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel", "error"],
+      tmp,
+      `npm ci for ${plan.kind} "${plan.name}"`,
+    );
+    try {
+      await rename(tmp, deps);
+    } catch (cause) {
+      // Another builder installed the same lockfile meanwhile: use theirs.
+      if (!(await exists(path.join(deps, "node_modules")))) throw cause;
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return deps;
+}
+
+/** Runs a command to completion, or throws ERR_GUEST_BUILD_FAILED with what it printed. */
+async function run(command: string, args: readonly string[], cwd: string, what: string): Promise<void> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => {
+    output += d;
+  });
+  child.stderr.on("data", (d) => {
+    output += d;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  }).catch((cause: unknown) => {
+    throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", `${what} could not start: ${String(cause)}`, {
+      cause,
+    });
+  });
+  if (code !== 0) {
+    throw new GuestBuildError("ERR_GUEST_BUILD_FAILED", `${what} exited with ${code}:\n${output.trim()}`);
   }
 }
 

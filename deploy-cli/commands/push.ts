@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type AppLimits, type AppView, type DeployResponse, GRANTS } from "../../gateway/schemas.ts";
+import { AppLimits, type AppView, type DeployResponse, GRANTS } from "../../gateway/schemas.ts";
 import {
   BuildError,
   BuildToolError,
@@ -34,13 +34,25 @@ export const LIMIT_FLAGS = {
   "outbound-connect-timeout-ms": "outboundConnectTimeoutMs",
   "outbound-timeout-ms": "outboundTimeoutMs",
   "outbound-max-response-bytes": "outboundMaxResponseBytes",
+  instances: "instances",
 } as const satisfies Record<string, keyof AppLimits>;
+
+/** The values of the one setting among the limits that is not a number. */
+const INSTANCE_MODES = AppLimits.shape.instances.unwrap().options;
 
 export function limitFlags(values: Record<string, unknown>): AppLimits | undefined {
   const out: AppLimits = {};
   for (const [flag, key] of Object.entries(LIMIT_FLAGS)) {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) continue;
+    if (key === "instances") {
+      const mode = INSTANCE_MODES.find((m) => m === raw);
+      if (mode === undefined) {
+        throw new CliError("ERR_USAGE", `--${flag} takes ${INSTANCE_MODES.join(" or ")}, not "${raw}"`);
+      }
+      out.instances = mode;
+      continue;
+    }
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 0) {
       throw new CliError("ERR_USAGE", `--${flag} takes a whole number, not "${raw}"`);
@@ -401,7 +413,8 @@ Limits (kept for later pushes; "limits" in wasmgate.json): --cpu-ms <n> (guest C
 default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
 --max-body-bytes <n>, --max-response-bytes <n>, --kv-ops <n> (per request), --outbound-requests <n>
 (default 50), --outbound-connect-timeout-ms <n>, --outbound-timeout-ms <n>,
---outbound-max-response-bytes <n>.`,
+--outbound-max-response-bytes <n>, --instances reuse|per-request (per-request: a fresh instance
+for every request, nothing kept between them; default reuse).`,
   examples: [
     "deploy-cli push                     # in a project made by deploy-cli init",
     "deploy-cli push src/index.ts --app shop --host shop.example.com",

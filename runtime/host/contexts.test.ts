@@ -15,6 +15,7 @@ function limits(cpuMs = 50): GuestLimits {
     outboundConnectTimeoutMs: 10_000,
     outboundTimeoutMs: 30_000,
     outboundMaxResponseBytes: 1024,
+    instances: "reuse",
   };
 }
 

@@ -1,6 +1,8 @@
 // A worker's loaded deployments: compiled code per digest (shared by every app that deploys the
 // same bytes), and per app a pool of instances, grown only while the worker has time to spare,
-// swept when idle, and dropped least recently used first to stay within the memory budget.
+// swept when idle, and dropped least recently used first to stay within the memory budget. A pool
+// whose requests each need a fresh instance puts its instances back to their first state between
+// requests (instance-reset.ts), and prepares new ones in idle time when that cannot be done.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,6 +13,8 @@ import type { ComponentInfo } from "../component-info.ts";
 import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
 import type { WireDeployment, WireRequest } from "../protocol.ts";
 import { meter, post, services, stats, workerConfig } from "./env.ts";
+import { exposeState } from "./expose-state.ts";
+import { InstanceImage } from "./instance-reset.ts";
 import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
 
@@ -24,6 +28,15 @@ const GROW_WINDOW_MIN_MS = 1;
 const GROW_WINDOW_MAX_MS = 20;
 /** How often the loaded deployments are checked against the memory budget, besides on loads. */
 export const BUDGET_CHECK_MS = 1000;
+/**
+ * Requests a fresh-per-request instance serves, reset in between, before it is replaced. A reset
+ * puts back the guest's memory and globals, not what the host keeps for it: handles to host
+ * resources the guest took after it started (stdout, say) and forgot with the reset stay in jco's
+ * tables until the instance goes. Replacing one costs about 4 ms, once per this many requests.
+ */
+export const RESETS_PER_INSTANCE = 1000;
+/** How soon a spare that found the worker busy looks again. */
+const SPARE_RETRY_MS = 1;
 
 /** The fast world's answer: a response record. */
 export interface EdgeResponse {
@@ -49,6 +62,8 @@ export interface Instance {
   requestId: number;
   uses: number;
   idleSince: number;
+  /** Fresh-per-request pools: the state it started with, put back after each request. */
+  image: InstanceImage | undefined;
 }
 
 type Instantiate = (
@@ -76,6 +91,13 @@ export class Code {
   jsBytes = 0;
   /** Pools using it: it is forgotten with the last. */
   users = 0;
+  /**
+   * Whether every core module's state could be exported (expose-state.ts), so that instances can
+   * be reset; known once the modules are loaded.
+   */
+  resettable = true;
+  /** The memory images of its first reset instance: later ones that start identical share them. */
+  readonly images: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(key: string, deployment: WireDeployment, memoryBytes: number) {
     this.key = key;
@@ -97,16 +119,18 @@ export class Code {
     if (!module) {
       module = readFile(join(this.dir, name)).then((bytes) => {
         this.codeBytes += bytes.byteLength;
-        return WebAssembly.compile(capMemory(bytes, this.memoryBytes).bytes as Uint8Array<ArrayBuffer>);
+        const exposed = exposeState(capMemory(bytes, this.memoryBytes).bytes);
+        if (!exposed.resettable) this.resettable = false;
+        return WebAssembly.compile(exposed.bytes as Uint8Array<ArrayBuffer>);
       });
       this.#cores.set(name, module);
     }
     return module;
   }
 
-  /** Rough memory held: the wasm and generated JS, and what they compiled to. */
+  /** Rough memory held: the wasm and generated JS, what they compiled to, the shared image. */
   estimateBytes(): number {
-    return (this.codeBytes + this.jsBytes) * 2;
+    return (this.codeBytes + this.jsBytes) * 2 + this.images.reduce((n, image) => n + image.byteLength, 0);
   }
 }
 
@@ -123,14 +147,30 @@ function codeFor(deployment: WireDeployment, memoryBytes: number): Code {
   return code;
 }
 
+/** Ids the worker meters its own instantiations under (spares): below 0, never a request's. */
+let nextSpareId = -1;
+
 /**
  * The instances of one app (of one tenant) for one deployment. Instances hold the guest's
  * module-level state in their memories, so a pool is never shared between apps, even when they
  * deploy identical bytes: one app's requests never run on an instance another app's requests ran on.
+ *
+ * A `fresh` pool gives every request an instance in the state it started in (fetch-event guests,
+ * and apps with `instances: "per-request"`). An instance that served a request goes to `#dirty`
+ * and is reset once the answer has gone out (or at once, when a request needs it first); one that
+ * cannot be reset (its memory or a table grew, or its code has state that cannot be exported) is
+ * dropped, and a spare is made in its place when the worker next has nothing else to do. Neither
+ * is charged to a request's CPU budget: resets run outside the meter, spares under ids of their own.
  */
 export class AppPool {
   readonly code: Code;
+  readonly fresh: boolean;
   readonly #idle: Instance[] = [];
+  readonly #dirty: Instance[] = [];
+  #resetScheduled = false;
+  #spareScheduled = false;
+  /** The most instances a request asked for (see acquire); spares stay within it. */
+  #limit = 1;
   /** Wall-clock milliseconds the last instance's start code took (compiling not included). */
   #createMs = 0;
   /** The worker sat idle long enough with requests waiting: the next waiter makes an instance. */
@@ -143,13 +183,11 @@ export class AppPool {
   readonly #waiters: (() => void)[] = [];
   lastUsed = Date.now();
 
-  constructor(code: Code) {
+  constructor(code: Code, fresh: boolean) {
     this.code = code;
+    this.fresh = fresh;
   }
 
-  get singleUse(): boolean {
-    return this.code.info.singleUse;
-  }
   get world(): ComponentInfo["world"] {
     return this.code.info.world;
   }
@@ -169,6 +207,7 @@ export class AppPool {
    * instance is made at once.
    */
   async acquire(id: number, limit: number): Promise<Instance> {
+    this.#limit = limit;
     for (;;) {
       const idle = this.take(id);
       if (idle) return idle;
@@ -181,8 +220,6 @@ export class AppPool {
     this.#creating++;
     try {
       const instance = await this.#create(id);
-      stats.instanceCreated();
-      enforceBudget();
       return this.#lend(instance, id);
     } catch (err) {
       this.#addLive(-1);
@@ -195,11 +232,18 @@ export class AppPool {
     }
   }
 
-  /** An idle instance, lent at once, or undefined (then `acquire` waits for or makes one). */
+  /**
+   * An idle instance, lent at once, or undefined (then `acquire` waits for or makes one). A fresh
+   * pool with none idle resets one that has served its request, rather than wait for that.
+   */
   take(id: number): Instance | undefined {
     this.lastUsed = Date.now();
     const idle = this.#idle.pop();
-    return idle && this.#lend(idle, id);
+    if (idle) return this.#lend(idle, id);
+    for (let dirty = this.#dirty.pop(); dirty; dirty = this.#dirty.pop()) {
+      if (this.#reset(dirty)) return this.#lend(dirty, id);
+    }
+    return undefined;
   }
 
   /**
@@ -229,28 +273,103 @@ export class AppPool {
     return instance;
   }
 
+  /**
+   * An instance back from a request (or never used, `uses` 0). `reusable` false (a trap, a
+   * cancelled call) drops it. A fresh pool resets a used one before anyone gets it again.
+   */
   release(instance: Instance, reusable: boolean, maxUses: number): void {
-    if (reusable && instance.uses < maxUses) {
+    const uses = this.fresh ? Math.min(maxUses, RESETS_PER_INSTANCE) : maxUses;
+    if (!reusable || instance.uses >= uses || (this.fresh && instance.uses > 0 && !instance.image)) {
+      this.#addLive(-1);
+      if (this.fresh) this.#prepareSpare();
+    } else if (this.fresh && instance.uses > 0) {
+      this.#dirty.push(instance);
+      this.#scheduleReset();
+      this.#mayGrow = false;
+    } else {
       instance.idleSince = Date.now();
       this.#idle.push(instance);
       // One freed up: the pool was not short after all.
       this.#mayGrow = false;
-    } else {
-      this.#addLive(-1);
     }
     this.#waiters.shift()?.();
   }
 
-  /** Instances serving a request right now. */
-  get busy(): number {
-    return this.#live - this.#idle.length;
+  /** Puts a used instance back to its first state; false (and it is dropped) when it cannot. */
+  #reset(instance: Instance): boolean {
+    if (instance.image?.restore()) {
+      instance.idleSince = Date.now();
+      return true;
+    }
+    this.#addLive(-1);
+    this.#prepareSpare();
+    return false;
   }
 
-  /** Rough memory its instances hold (the code is counted once, in `codes`). */
+  /**
+   * Resets the instances that served a request once this turn's answers have gone (the outbox
+   * sends them in an earlier setImmediate), so a reset never delays the answer it follows.
+   */
+  #scheduleReset(): void {
+    if (this.#resetScheduled) return;
+    this.#resetScheduled = true;
+    setImmediate(() => {
+      this.#resetScheduled = false;
+      for (let dirty = this.#dirty.pop(); dirty; dirty = this.#dirty.pop()) {
+        if (this.#reset(dirty)) this.#idle.push(dirty);
+      }
+    });
+  }
+
+  /**
+   * Makes a new instance in place of one a fresh pool dropped, when the worker is next idle: after
+   * the messages that arrived meanwhile have been taken in, with no request of this pool waiting
+   * (a waiter makes its own), none idle to spare, and within the pool's size and the memory
+   * budget. It is metered under an id of its own, so no request's budget pays for it.
+   */
+  #prepareSpare(later = false): void {
+    if (this.#spareScheduled || this.#dropped) return;
+    this.#spareScheduled = true;
+    const run = () => {
+      this.#spareScheduled = false;
+      if (this.#dropped || this.#waiters.length > 0 || this.#creating > 0) return;
+      if (this.#idle.length + this.#dirty.length > 0 || this.#live >= this.#limit) return;
+      // A guest is running or waits for its turn: look again in a while.
+      if (!meter.idle) return this.#prepareSpare(true);
+      const id = nextSpareId--;
+      this.#addLive(1);
+      this.#creating++;
+      this.#create(id)
+        .then((instance) => {
+          if (this.#dropped) return;
+          instance.idleSince = Date.now();
+          this.#idle.push(instance);
+        })
+        .catch(() => this.#addLive(-1))
+        .finally(() => {
+          this.#creating--;
+          meter.leave(id);
+          this.#waiters.shift()?.();
+        });
+    };
+    if (later) setTimeout(run, SPARE_RETRY_MS).unref();
+    else setImmediate(run);
+  }
+
+  /** Instances serving a request right now. */
+  get busy(): number {
+    return this.#live - this.#idle.length - this.#dirty.length;
+  }
+
+  /**
+   * Rough memory its instances hold, with the images they do not share (the code and the shared
+   * images are counted once, in `codes`).
+   */
   estimateBytes(): number {
     let bytes = 0;
-    for (const instance of this.#idle) {
+    for (const instance of [...this.#idle, ...this.#dirty]) {
       for (const memory of instance.memories) bytes += memory.buffer.byteLength;
+      bytes += instance.image?.ownBytes ?? 0;
     }
     return bytes + this.busy * this.code.memoryBytes;
   }
@@ -294,15 +413,18 @@ export class AppPool {
       requestId: 0,
       uses: 0,
       idleSince: 0,
+      image: undefined,
     };
     instance.output = new GuestOutput(GUEST_OUTPUT_LIMIT, (stream, line) =>
       post({ type: "log", id: instance.requestId, stream, line }),
     );
     const getCoreModule = (name: string) => code.coreModule(name);
+    const cores: WebAssembly.Instance[] = [];
     // Keep the instance's memories, to tell an out-of-memory trap from others.
     const instantiateCore = async (module: WebAssembly.Module, imports?: WebAssembly.Imports) => {
       if (imports) for (const c of CAPABILITIES) c.linkCore?.(imports);
       const core = await WebAssembly.instantiate(module, imports);
+      cores.push(core);
       for (const value of Object.values(core.exports)) {
         if (value instanceof WebAssembly.Memory) instance.memories.push(value);
       }
@@ -329,6 +451,10 @@ export class AppPool {
     const handler = exports[code.info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${code.info.handlerExport}`);
     instance.handler = handler;
+    // The state it starts in, before any request: what a reset puts back.
+    if (this.fresh && code.resettable) instance.image = new InstanceImage(cores, code.images);
+    stats.instanceCreated();
+    enforceBudget();
     return instance;
   }
 }
@@ -341,11 +467,18 @@ export const deployments = new Map<string, WireDeployment>();
  * The pool of one app's instances of a deployment: keyed by the deployment (its digest), the
  * memory cap its code was compiled under, and the app it serves.
  */
-export function poolFor(deployment: WireDeployment, memoryBytes: number, owner: string): AppPool {
-  const key = `${deployment.key}:${memoryBytes}:${owner}`;
+export function poolFor(
+  deployment: WireDeployment,
+  memoryBytes: number,
+  owner: string,
+  perRequest: boolean,
+): AppPool {
+  // A fetch-event guest answers once per instance: it gets fresh instances whatever the app says.
+  const fresh = perRequest || deployment.info.singleUse;
+  const key = `${deployment.key}:${memoryBytes}:${fresh ? "fresh" : "reuse"}:${owner}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = new AppPool(codeFor(deployment, memoryBytes));
+    pool = new AppPool(codeFor(deployment, memoryBytes), fresh);
     pools.set(key, pool);
   }
   return pool;

@@ -135,6 +135,11 @@ export class CpuMeter {
     this.#current = 0;
   }
 
+  /** No guest runs, and none waits for its turn to run. */
+  get idle(): boolean {
+    return this.#holder === 0 && this.#turns.length === 0;
+  }
+
   /** Milliseconds of CPU `id` has used so far. */
   used(id: number): number {
     return (this.#used.get(id) ?? 0) + (this.#current === id ? threadCpuMs() - this.#cpuSince : 0);

@@ -159,7 +159,12 @@ function endStates(states: readonly unknown[], reason: unknown): void {
 function contextPool(context: Context, deployment: WireDeployment): AppPool {
   const last = context.last;
   if (last?.deployment === deployment && !last.pool.dropped) return last.pool;
-  const pool = poolFor(deployment, context.limits.memoryBytes, context.owner);
+  const pool = poolFor(
+    deployment,
+    context.limits.memoryBytes,
+    context.owner,
+    context.limits.instances === "per-request",
+  );
   context.last = { deployment, pool };
   return pool;
 }
@@ -168,10 +173,11 @@ function contextPool(context: Context, deployment: WireDeployment): AppPool {
 export async function warm(id: number, key: string, limits: WireLimits, owner: string): Promise<void> {
   const deployment = deployments.get(key);
   if (!deployment) return;
-  const pool = poolFor(deployment, limits.memoryBytes, owner);
+  const pool = poolFor(deployment, limits.memoryBytes, owner, limits.instances === "per-request");
   if (pool.live > 0) return;
   try {
-    pool.release(await pool.acquire(id, limits.maxInstances), !pool.singleUse, limits.maxUses);
+    // Never used, so still fresh: kept even by a pool that gives each request a fresh one.
+    pool.release(await pool.acquire(id, limits.maxInstances), true, limits.maxUses);
   } catch {
     // The first real request reports whatever went wrong.
   }
@@ -309,8 +315,8 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
     }
   }
   // A trap can leave the instance's memory in any state, and a cancelled request may have left it
-  // mid-way: never reuse either.
-  const reusable = !trapped && cancelled === undefined && !pool.singleUse && !overgrown(instance, limits);
+  // mid-way: never reuse either. A fresh pool resets the others before their next request.
+  const reusable = !trapped && cancelled === undefined && !overgrown(instance, limits);
   pool.release(instance, reusable, limits.maxUses);
 }
 
