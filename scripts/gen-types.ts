@@ -3,6 +3,8 @@
  * gen-types.test.ts fails when the checked-in files differ from what the WIT gives.
  *
  * - `sdk/generated/`: the WIT modules the SDK imports (world `sdk-guest`), as a guest sees them.
+ * - `runtime/capabilities/generated/`: Spin's platform interfaces (world `spin-platform`), as a
+ *   guest sees them: what the Spin capabilities' host functions must look like.
  *
  * @example
  *   node scripts/gen-types.ts   # rewrites every generated folder
@@ -13,7 +15,10 @@ import { types } from "@bytecodealliance/jco";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
-export const TARGETS = [{ world: "sdk-guest", outDir: "sdk/generated", guest: true }] as const;
+export const TARGETS = [
+  { world: "sdk-guest", outDir: "sdk/generated", guest: true },
+  { world: "spin-platform", outDir: "runtime/capabilities/generated", guest: true },
+] as const;
 
 /** Every generated file, by repository-relative path. */
 export async function generate(): Promise<Map<string, Uint8Array>> {
