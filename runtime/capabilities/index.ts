@@ -5,9 +5,11 @@
 
 import { ComponentTypesError, type ImportedInterface, importedInterfaces } from "../component-types.ts";
 import { RuntimeError } from "../errors.ts";
+import type { WireAccess, WireLimits } from "../protocol.ts";
 import { config } from "./config/index.ts";
 import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
+import { spinKeyValue } from "./spin-key-value/index.ts";
 import { spinVariables } from "./spin-variables/index.ts";
 import type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
@@ -19,9 +21,44 @@ export const CAPABILITIES: readonly Capability[] = [
   config as Capability,
   outboundHttp as Capability,
   spinVariables as Capability,
+  spinKeyValue as Capability,
 ];
 
 export type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
+
+/**
+ * Where each capability's per-request state lives: at its own index, or at that of the capability
+ * whose state it shares (`sharesStateOf`), which must come before it.
+ */
+const STATE_OWNER: readonly number[] = CAPABILITIES.map((c, i) => {
+  if (!c.sharesStateOf) return i;
+  const owner = CAPABILITIES.indexOf(c.sharesStateOf as Capability);
+  if (owner < 0 || owner >= i)
+    throw new Error(`${c.name} shares the state of a capability not listed before it`);
+  return owner;
+});
+
+/** Each capability's view of an app, in registry order (undefined for one that shares state). */
+export function forApps(access: WireAccess, limits: WireLimits): unknown[] {
+  return CAPABILITIES.map((c, i) => (STATE_OWNER[i] === i ? c.forApp(access, limits) : undefined));
+}
+
+/** Each capability's state for one request, in registry order; one that shares gets its owner's. */
+export function beginStates(apps: readonly unknown[], limits: WireLimits, services: HostServices): unknown[] {
+  const states = new Array<unknown>(CAPABILITIES.length);
+  for (let i = 0; i < CAPABILITIES.length; i++) {
+    const owner = STATE_OWNER[i]!;
+    states[i] = owner === i ? CAPABILITIES[i]!.begin(apps[i], limits, services) : states[owner];
+  }
+  return states;
+}
+
+/** Tells every capability the request has ended; `reason` undefined means it was answered. */
+export function endStates(states: readonly unknown[], reason: unknown): void {
+  for (let i = 0; i < CAPABILITIES.length; i++) {
+    if (STATE_OWNER[i] === i) CAPABILITIES[i]!.end?.(states[i], reason);
+  }
+}
 
 /** Host functions that suspend the guest, for jco's `--async-imports`. */
 export function asyncImports(): string[] {

@@ -5,7 +5,16 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { it } from "node:test";
-import { asyncImports, CAPABILITIES, type HostServices, supportedImports } from "./index.ts";
+import { DEFAULT_LIMITS } from "../limits.ts";
+import {
+  asyncImports,
+  beginStates,
+  CAPABILITIES,
+  endStates,
+  forApps,
+  type HostServices,
+  supportedImports,
+} from "./index.ts";
 import { GuestOutput } from "./wasi/cli.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -43,4 +52,28 @@ it("the runtime's grants entry lists exactly the capabilities' grants, each fiel
   for (const g of declared) assert.ok(GRANTS.includes(g), `${g.field}: the same object in both lists`);
   const flags = GRANTS.map((g) => g.cli.flag);
   assert.equal(new Set(flags).size, flags.length, flags.join(", "));
+});
+
+it("a capability that shares another's state sees the owner's request state and idle, never its own", () => {
+  const sharing = CAPABILITIES.filter((c) => c.sharesStateOf);
+  assert.ok(sharing.length > 0, "spin-key-value shares keyvalue's state");
+  const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1 };
+  const access = {
+    tenant: "acme",
+    app: "shop",
+    grants: {},
+    network: { allowPrivateNetwork: [], trustAllowList: false },
+    config: [],
+  };
+  const apps = forApps(access, limits);
+  const states = beginStates(apps, limits, services);
+  for (const c of sharing) {
+    const i = CAPABILITIES.indexOf(c);
+    const owner = CAPABILITIES.indexOf(c.sharesStateOf!);
+    assert.ok(owner >= 0 && owner < i, `${c.name}: its owner is listed before it`);
+    assert.equal(apps[i], undefined, `${c.name}: forApp is its owner's alone`);
+    assert.equal(states[i], states[owner], `${c.name}: the same state object as ${c.sharesStateOf!.name}`);
+    assert.equal(c.idle, c.sharesStateOf!.idle, `${c.name}: the owner's idle state`);
+  }
+  endStates(states, undefined);
 });

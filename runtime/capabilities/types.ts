@@ -20,6 +20,18 @@ export interface HostServices {
   gatewayListeners(): GatewayListeners;
 }
 
+/**
+ * A WIT interface's functions, or a resource's methods, as host code may write them: typed by what
+ * jco generates from the WIT (`generated/`), except that any may return a promise, which suspends
+ * the guest (the function must then be listed in `asyncImports`).
+ *
+ * @example
+ * class Store implements Suspending<import("fermyon:spin/key-value@2.0.0").Store> { … }
+ */
+export type Suspending<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => R | Promise<R> : T[K];
+};
+
 /** What one instance's host imports see. */
 export interface InstanceContext<Request> {
   /** The running request's state for this capability (`idle` between requests). */
@@ -92,6 +104,12 @@ export interface Capability<App = unknown, Request = unknown> {
    * none with the host function itself.
    */
   linkCore?(imports: WebAssembly.Imports): void;
+  /**
+   * A capability earlier in the registry whose per-request state this one's host imports see as
+   * their own (`current()`): two interfaces on one resource then draw on one budget. The worker
+   * calls `forApp`, `begin` and `end` of the owner only; `idle` must be the owner's.
+   */
+  readonly sharesStateOf?: Capability<any, Request>;
   /** The field of the app this capability is granted through, if it needs one. */
   readonly grant?: Grant<any>;
   /** Once per app and worker: what the app's access and limits mean here, worked out once. */

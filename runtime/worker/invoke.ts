@@ -1,7 +1,7 @@
 // One request in a worker: its app's pool gives it an instance, each capability gets the request's
 // state, the guest runs metered, and its answer, stop or failure goes back to the main thread.
 
-import { CAPABILITIES } from "../capabilities/index.ts";
+import { beginStates, endStates, forApps } from "../capabilities/index.ts";
 import {
   ByteQueue,
   IncomingRequest,
@@ -146,13 +146,8 @@ export function openContext(limits: WireLimits, access: WireAccess): Context {
     limits,
     access,
     owner: ownerOf(access.tenant, access.app),
-    apps: CAPABILITIES.map((c) => c.forApp(access, limits)),
+    apps: forApps(access, limits),
   };
-}
-
-/** Tells every capability the request has ended; `reason` undefined means it was answered. */
-function endStates(states: readonly unknown[], reason: unknown): void {
-  for (let i = 0; i < CAPABILITIES.length; i++) CAPABILITIES[i]!.end?.(states[i], reason);
 }
 
 /** The pool a context's requests of a deployment use, remembered so most requests build no key. */
@@ -207,7 +202,7 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
     };
   }
   const cancellation = new Cancellation();
-  const states = CAPABILITIES.map((c, i) => c.begin(context.apps[i], limits, services));
+  const states = beginStates(context.apps, limits, services);
   running.set(id, {
     pool,
     sink,
