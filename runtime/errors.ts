@@ -9,6 +9,7 @@ export const RUNTIME_ERRORS = {
   ERR_COMPONENT_INVALID: 400,
   ERR_COMPONENT_NO_HANDLER: 400,
   ERR_COMPONENT_UNSUPPORTED_IMPORTS: 400,
+  ERR_COMPONENT_IMPORT_UNAVAILABLE: 400,
   ERR_COMPONENT_MEMORY_TOO_LARGE: 400,
   ERR_RUNTIME_TRAP: 500,
   ERR_RUNTIME_CPU_LIMIT: 503,
@@ -39,6 +40,8 @@ export const RUNTIME_ERROR_MEANINGS: Readonly<Record<RuntimeErrorCode, string>> 
   ERR_COMPONENT_NO_HANDLER:
     "the component exports neither `wasi:http/incoming-handler@0.2.x` nor `wasmgate:edge/handler`",
   ERR_COMPONENT_UNSUPPORTED_IMPORTS: "the component imports something the gateway does not provide (listed)",
+  ERR_COMPONENT_IMPORT_UNAVAILABLE:
+    "the component imports an interface this gateway serves only on another backend (named): Spin's `fermyon:spin/sqlite` needs the embedded SQLite store, not Redis",
   ERR_COMPONENT_MEMORY_TOO_LARGE: "the component's initial linear memory is over the app's memory limit",
   ERR_RUNTIME_TRAP: "the guest trapped; its instance is thrown away",
   ERR_RUNTIME_CPU_LIMIT: "the guest used more than its CPU budget for the request",

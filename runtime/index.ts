@@ -171,7 +171,7 @@ export interface Runtime {
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const maxComponentBytes = options.maxComponentBytes ?? DEFAULT_MAX_COMPONENT_BYTES;
-  const preparer = createPreparer();
+  const preparer = createPreparer({ kv: options.kv?.kind });
   const pool = createGuestPool({
     workers: options.workers ?? Math.max(1, availableParallelism()),
     logger: options.logger,

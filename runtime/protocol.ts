@@ -124,10 +124,18 @@ export interface PrepareLimits {
   memoryBytes: number;
 }
 
+/** What a gateway runs on, as a deploy-time check sees it (see Capability.refuse). */
+export interface DeployHost {
+  /** The key-value backend guests' data goes to (undefined where the runtime has none). */
+  kv: KvBackendConfig["kind"] | undefined;
+}
+
 /** A transpile for the prepare worker. */
 export interface PrepareRequest {
   id: number;
   bytes: Uint8Array;
   outDir: string;
   limits: PrepareLimits;
+  /** What the gateway runs on: some imports are refused on some backends. */
+  host: DeployHost;
 }

@@ -11,7 +11,7 @@ import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
 import { spinKeyValue } from "./spin-key-value/index.ts";
 import { spinVariables } from "./spin-variables/index.ts";
-import type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
+import type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
 import { wasi } from "./wasi/index.ts";
 
@@ -24,7 +24,12 @@ export const CAPABILITIES: readonly Capability[] = [
   spinKeyValue as Capability,
 ];
 
-export type { Capability, ComponentImports, HostServices, InstanceContext } from "./types.ts";
+export type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
+
+/** Why a component importing `imports` (unversioned) cannot run on `host`: one line per capability. */
+export function refusals(imports: readonly string[], host: DeployHost): string[] {
+  return CAPABILITIES.flatMap((c) => c.refuse?.(imports, host) ?? []);
+}
 
 /**
  * Where each capability's per-request state lives: at its own index, or at that of the capability
@@ -73,6 +78,7 @@ const UNUSED: HostServices = {
   gatewayListeners: () => {
     throw new Error("not used");
   },
+  localDataDir: () => undefined,
 };
 
 /** Every interface some capability implements (unversioned): what a component may import. */

@@ -5,10 +5,12 @@
 
 import type { KvStore } from "../../kv/index.ts";
 import type { ImportedInterface } from "../component-types.ts";
-import type { WireAccess, WireLimits } from "../protocol.ts";
+import type { DeployHost, WireAccess, WireLimits } from "../protocol.ts";
 import type { Grant } from "./grants.ts";
 import type { GatewayListeners } from "./outbound-http/hosts.ts";
 import type { GuestOutput } from "./wasi/cli.ts";
+
+export type { DeployHost };
 
 /** What the worker running a guest offers every capability's host imports. */
 export interface HostServices {
@@ -18,6 +20,12 @@ export interface HostServices {
   onKvOpLimit(): void;
   /** The gateway's own listening ports, as the worker knows them now. */
   gatewayListeners(): GatewayListeners;
+  /**
+   * Where capabilities may keep files of their own: the folder of the embedded key-value file
+   * (the state directory by default). Undefined on a Redis-backed gateway, whose state is shared
+   * by the fleet and kept on no gateway's disk.
+   */
+  localDataDir(): string | undefined;
 }
 
 /**
@@ -110,6 +118,12 @@ export interface Capability<App = unknown, Request = unknown> {
    * calls `forApp`, `begin` and `end` of the owner only; `idle` must be the owner's.
    */
   readonly sharesStateOf?: Capability<any, Request>;
+  /**
+   * At deploy, after the imports are known to be offered: why a component importing `imports`
+   * (unversioned) cannot run on this gateway, or undefined. Refused as
+   * ERR_COMPONENT_IMPORT_UNAVAILABLE.
+   */
+  refuse?(imports: readonly string[], host: DeployHost): string | undefined;
   /** The field of the app this capability is granted through, if it needs one. */
   readonly grant?: Grant<any>;
   /** Once per app and worker: what the app's access and limits mean here, worked out once. */

@@ -4,7 +4,7 @@
 import { Worker } from "node:worker_threads";
 import type { ComponentInfo } from "../component-info.ts";
 import { RuntimeError, type RuntimeErrorCode } from "../errors.ts";
-import type { PrepareLimits, PrepareRequest } from "../protocol.ts";
+import type { DeployHost, PrepareLimits, PrepareRequest } from "../protocol.ts";
 
 type Reply = { id: number; info?: ComponentInfo; error?: { code: RuntimeErrorCode; message: string } };
 
@@ -13,7 +13,8 @@ export interface Preparer {
   close(): Promise<void>;
 }
 
-export function createPreparer(): Preparer {
+/** `host`: what the gateway runs on, which decides some imports (see Capability.refuse). */
+export function createPreparer(host: DeployHost): Preparer {
   let worker: Worker | undefined;
   let nextId = 1;
   const pending = new Map<number, { resolve(info: ComponentInfo): void; reject(err: Error): void }>();
@@ -46,7 +47,7 @@ export function createPreparer(): Preparer {
       const w = worker;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        w.postMessage({ id, bytes, outDir, limits } satisfies PrepareRequest);
+        w.postMessage({ id, bytes, outDir, limits, host } satisfies PrepareRequest);
       });
     },
     async close() {

@@ -2,6 +2,7 @@
 // an outbox), what it was started with, its CPU meter and counters, and the services the
 // capabilities' host imports use.
 
+import { dirname } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import type { KvStore } from "../../kv/index.ts";
 import type { HostServices } from "../capabilities/index.ts";
@@ -52,4 +53,5 @@ export const services: HostServices = {
   },
   onKvOpLimit: () => stats.kvError("ERR_KV_OP_LIMIT"),
   gatewayListeners: () => gatewayListeners,
+  localDataDir: () => (workerConfig.kv?.kind === "sqlite" ? dirname(workerConfig.kv.path) : undefined),
 };

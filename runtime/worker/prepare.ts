@@ -5,10 +5,10 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
-import { asyncImports, revisionsOf, supportedImports } from "../capabilities/index.ts";
+import { asyncImports, refusals, revisionsOf, supportedImports } from "../capabilities/index.ts";
 import type { ComponentInfo } from "../component-info.ts";
 import { RuntimeError } from "../errors.ts";
-import type { PrepareLimits } from "../protocol.ts";
+import type { DeployHost, PrepareLimits } from "../protocol.ts";
 import { capMemory } from "./memory-cap.ts";
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -51,12 +51,14 @@ export type { PrepareLimits };
 
 /**
  * Validates and transpiles `bytes` into `outDir` (written atomically: a temp directory renamed
- * into place). Throws a RuntimeError with an `ERR_COMPONENT_*` code when the upload is unusable.
+ * into place). Throws a RuntimeError with an `ERR_COMPONENT_*` code when the upload is unusable,
+ * or cannot run on `host` (Spin's sqlite on a Redis-backed gateway).
  */
 export async function prepareComponent(
   bytes: Uint8Array,
   outDir: string,
   limits: PrepareLimits,
+  host: DeployHost = { kv: undefined },
 ): Promise<ComponentInfo> {
   checkComponentHeader(bytes, limits.maxBytes);
   let result: { files: Record<string, Uint8Array>; imports: string[]; exports: [string, string][] };
@@ -90,6 +92,13 @@ export async function prepareComponent(
     throw new RuntimeError(
       "ERR_COMPONENT_UNSUPPORTED_IMPORTS",
       `the component imports interfaces this gateway does not provide: ${missing.join(", ")}`,
+    );
+  }
+  const refused = refusals(result.imports, host);
+  if (refused.length > 0) {
+    throw new RuntimeError(
+      "ERR_COMPONENT_IMPORT_UNAVAILABLE",
+      `the component cannot run on this gateway: ${refused.join("; ")}`,
     );
   }
   // jco links imports by unversioned name, so a revision the host does not serve would link and

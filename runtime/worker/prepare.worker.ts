@@ -7,7 +7,7 @@ import { prepareComponent } from "./prepare.ts";
 
 parentPort!.on("message", async (msg: PrepareRequest) => {
   try {
-    const info = await prepareComponent(msg.bytes, msg.outDir, msg.limits);
+    const info = await prepareComponent(msg.bytes, msg.outDir, msg.limits, msg.host);
     parentPort!.postMessage({ id: msg.id, info });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
