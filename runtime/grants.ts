@@ -6,8 +6,13 @@
 import type { Grant } from "./capabilities/grants.ts";
 import { bucketsGrant } from "./capabilities/keyvalue/grant.ts";
 import { outboundHostsGrant } from "./capabilities/outbound-http/grant.ts";
+import { sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";
 
-export const GRANTS: readonly Grant[] = [bucketsGrant as Grant, outboundHostsGrant as Grant];
+export const GRANTS: readonly Grant[] = [
+  bucketsGrant as Grant,
+  outboundHostsGrant as Grant,
+  sqliteDatabasesGrant as Grant,
+];
 
 export {
   distinct,
@@ -25,3 +30,4 @@ export {
   DEFAULT_BUCKETS,
 } from "./capabilities/keyvalue/grant.ts";
 export { outboundHostsGrant } from "./capabilities/outbound-http/grant.ts";
+export { sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";

@@ -169,10 +169,19 @@ for (const [name, open] of Object.entries(backends)) {
     test("grants: a new app has each grant's initial value; a change keeps the fields it leaves out", async () => {
       const { store, peer } = s;
       const { app } = await store.putApp("granted", { hostnames: ["granted.example.com"] });
-      assert.deepEqual(app.grants, { buckets: ["default"], allowedOutboundHosts: [] });
+      assert.deepEqual(app.grants, {
+        buckets: ["default"],
+        allowedOutboundHosts: [],
+        sqliteDatabases: ["default"],
+      });
       await store.putApp("granted", { grants: { buckets: ["carts", "sessions"] } });
       await peer.putApp("granted", { grants: { allowedOutboundHosts: ["https://api.example.com"] } });
-      const expected = { buckets: ["carts", "sessions"], allowedOutboundHosts: ["https://api.example.com"] };
+      await store.putApp("granted", { grants: { sqliteDatabases: ["default", "drafts"] } });
+      const expected = {
+        buckets: ["carts", "sessions"],
+        allowedOutboundHosts: ["https://api.example.com"],
+        sqliteDatabases: ["default", "drafts"],
+      };
       assert.deepEqual((await store.getApp("granted"))?.grants, expected);
       assert.deepEqual((await peer.listApps()).find((a) => a.name === "granted")?.grants, expected);
       assert.deepEqual((await peer.routeFor("granted.example.com"))?.grants, expected);
@@ -327,16 +336,19 @@ describe("state store: sqlite, a state directory from before grants were listed 
         assert.deepEqual(shop?.grants, {
           buckets: ["carts", "sessions"],
           allowedOutboundHosts: ["https://api.example.com"],
+          sqliteDatabases: ["default"],
         });
         assert.deepEqual((await store.getApp("plain"))?.grants, {
           buckets: ["default"],
           allowedOutboundHosts: [],
+          sqliteDatabases: ["default"],
         });
         assert.deepEqual((await store.routeFor("shop.example.com"))?.grants, shop?.grants);
         await store.putApp("shop", { grants: { allowedOutboundHosts: [] } });
         assert.deepEqual((await store.getApp("shop"))?.grants, {
           buckets: ["carts", "sessions"],
           allowedOutboundHosts: [],
+          sqliteDatabases: ["default"],
         });
       } finally {
         await store.close();

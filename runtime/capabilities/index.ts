@@ -10,6 +10,7 @@ import { config } from "./config/index.ts";
 import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
 import { spinKeyValue } from "./spin-key-value/index.ts";
+import { spinSqlite } from "./spin-sqlite/index.ts";
 import { spinVariables } from "./spin-variables/index.ts";
 import type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
@@ -22,6 +23,7 @@ export const CAPABILITIES: readonly Capability[] = [
   outboundHttp as Capability,
   spinVariables as Capability,
   spinKeyValue as Capability,
+  spinSqlite as Capability,
 ];
 
 export type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
