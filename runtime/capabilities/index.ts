@@ -11,6 +11,7 @@ import { keyValue } from "./keyvalue/index.ts";
 import { outboundHttp } from "./outbound-http/index.ts";
 import { spinKeyValue } from "./spin-key-value/index.ts";
 import { spinSqlite } from "./spin-sqlite/index.ts";
+import { spinUnsupported } from "./spin-unsupported/index.ts";
 import { spinVariables } from "./spin-variables/index.ts";
 import type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
 import { GuestOutput } from "./wasi/cli.ts";
@@ -24,6 +25,7 @@ export const CAPABILITIES: readonly Capability[] = [
   spinVariables as Capability,
   spinKeyValue as Capability,
   spinSqlite as Capability,
+  spinUnsupported as Capability,
 ];
 
 export type { Capability, ComponentImports, DeployHost, HostServices, InstanceContext } from "./types.ts";
