@@ -443,6 +443,26 @@ describe("examples", () => {
   });
 });
 
+describe("Spin-SDK examples", () => {
+  // Built by its own toolchain (guest.json "toolchain": "npm"); `npm test` builds it first.
+  test("spin-kv builds with Spin's JS SDK 2.0 to a component importing Spin's key-value and variables", {
+    timeout: 300_000,
+  }, async () => {
+    const build = await ensureGuest("example", "spin-kv");
+    assert.deepEqual(await header(build.path), COMPONENT_HEADER);
+    // Where spin.toml's `source` says it is, for deploy-cli push spin.toml.
+    assert.equal(build.distPath, path.join(REPO, "examples", "spin-kv", "dist", "spin-kv.wasm"));
+    assert.ok((await readFile(build.distPath)).equals(await readFile(build.path)));
+    await assert.rejects(stat(path.join(REPO, "node_modules", "@fermyon")), { code: "ENOENT" });
+    const { componentWit } = await import("@bytecodealliance/jco");
+    const wit = await componentWit(await readFile(build.path));
+    const imports = witItems(wit, "import");
+    assert.ok(imports.includes("fermyon:spin/key-value@2.0.0"), imports.join(", "));
+    assert.ok(imports.includes("fermyon:spin/variables@2.0.0"), imports.join(", "));
+    assert.deepEqual(witItems(wit, "export"), ["wasi:http/incoming-handler@0.2.0"]);
+  });
+});
+
 /** Runs ensureGuest in a separate Node process, as parallel test files do. */
 function buildInChild(root: string): Promise<{ path: string; cached: boolean }> {
   const module = pathToFileURL(path.join(import.meta.dirname, "guests.ts")).href;
