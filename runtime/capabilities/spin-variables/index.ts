@@ -13,11 +13,7 @@ import type { Capability } from "../types.ts";
 
 const SPIN_NAME = /^[a-z](?:[a-z0-9]|_(?!_))*(?<!_)$/;
 
-type VariablesError =
-  | { tag: "invalid-name"; val: string }
-  | { tag: "undefined"; val: string }
-  | { tag: "provider"; val: string }
-  | { tag: "other"; val: string };
+type VariablesError = import("fermyon:spin/variables@2.0.0").Error;
 
 /** A WIT `result` error: jco turns a thrown `{ payload }` into the `err` case. */
 function reject(payload: VariablesError): never {
@@ -43,7 +39,7 @@ export const spinVariables: Capability<ConfigGrant, ConfigGrant> = {
           reject({ tag: "undefined", val: `the app has no variable or secret named ${name}` });
         return value;
       },
-    },
+    } satisfies typeof import("fermyon:spin/variables@2.0.0"),
   }),
   // The same view of the app as wasi:config: its variables and secrets, merged.
   forApp: config.forApp,

@@ -1,5 +1,6 @@
 // Spin's variables interface through a real gateway: a component that imports
-// fermyon:spin/variables@2.0.0 (guest.wat, built here with wasm-tools against this folder's WIT)
+// fermyon:spin/variables@2.0.0 (guest.wat, built here with wasm-tools against Spin's WIT in
+// wit/deps/spin@2.0.0)
 // reads its app's variables and secrets by Spin's names, and gets Spin's error cases.
 
 import assert from "node:assert/strict";
@@ -19,7 +20,12 @@ async function buildGuest(): Promise<Uint8Array> {
   try {
     await mkdir(path.join(wit, "deps", "spin"), { recursive: true });
     await mkdir(path.join(wit, "deps", "edge"), { recursive: true });
-    await copyFile(path.join(HERE, "wit", "variables.wit"), path.join(wit, "deps", "spin", "variables.wit"));
+    for (const file of ["package.wit", "variables.wit"]) {
+      await copyFile(
+        path.join(ROOT, "wit", "deps", "spin@2.0.0", file),
+        path.join(wit, "deps", "spin", file),
+      );
+    }
     await copyFile(
       path.join(ROOT, "wit", "deps", "edge", "package.wit"),
       path.join(wit, "deps", "edge", "package.wit"),
