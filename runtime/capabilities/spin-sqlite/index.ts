@@ -6,9 +6,10 @@
 //
 // Queries run synchronously on the worker thread: their time is the guest's CPU time, so the CPU
 // limit bounds them like guest code. Each connection is confined to its one file: no ATTACH (so no
-// `VACUUM INTO` either), no extensions, SQLite's defensive mode, only the pragmas that read or
-// tune nothing outside the file, and a size cap (`database-full` past it). Errors are the
-// interface's own variant, never a trap.
+// `VACUUM INTO` either; a plain VACUUM may attach its own scratch database), no TEMP tables, no
+// extensions, SQLite's defensive mode, only the pragmas that read or tune nothing outside the
+// file, and a size cap (`database-full` past it). Errors are the interface's own variant, never a
+// trap.
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -31,7 +32,10 @@ export const SQLITE_OPEN_MAX = 64;
 /** The folder under the local data folder that holds the databases. */
 export const SQLITE_DIR = "spin-sqlite";
 
-/** Pragmas a guest may run: they read the schema or tune its own connection, nothing else. */
+/**
+ * Pragmas a guest may run: they read the schema or tune its own connection, nothing else (not
+ * `page_size`, which would stretch the size cap, counted in pages).
+ */
 const ALLOWED_PRAGMAS: ReadonlySet<string> = new Set([
   "application_id",
   "auto_vacuum",
@@ -50,10 +54,8 @@ const ALLOWED_PRAGMAS: ReadonlySet<string> = new Set([
   "integrity_check",
   "optimize",
   "page_count",
-  "page_size",
   "quick_check",
   "recursive_triggers",
-  "schema_version",
   "table_info",
   "table_list",
   "table_xinfo",
@@ -85,12 +87,43 @@ function sqliteError(err: unknown): SqliteError {
   return { tag: "io", val: (e?.message ?? String(err)).slice(0, 500) };
 }
 
+/** `VACUUM` of the database itself, as the whole statement: not `VACUUM INTO`, not of a schema. */
+const PLAIN_VACUUM = /^\s*vacuum\s*;?\s*$/i;
+
 /** Only comments, whitespace and semicolons: what may follow the one statement `execute` runs. */
 const NOTHING_MORE = /^(?:\s|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?(?:\*\/|$))*$/;
 
-function authorize(action: number, first: string | null): number {
-  // VACUUM attaches a temporary database named "": nothing else may be attached.
-  if (action === constants.SQLITE_ATTACH) return first === "" ? constants.SQLITE_OK : constants.SQLITE_DENY;
+/** Set while a plain `VACUUM` runs: it attaches a temporary database of its own, named "". */
+let vacuuming = false;
+
+/**
+ * What creates a TEMP object (`CREATE TEMP TABLE`, or `CREATE TABLE temp.t`, which SQLite reports
+ * as a plain create in the schema `temp`): the temporary database is a file outside the size cap.
+ */
+const TEMP_OBJECTS: ReadonlySet<number> = new Set([
+  constants.SQLITE_CREATE_TEMP_TABLE,
+  constants.SQLITE_CREATE_TEMP_INDEX,
+  constants.SQLITE_CREATE_TEMP_TRIGGER,
+  constants.SQLITE_CREATE_TEMP_VIEW,
+]);
+const CREATES: ReadonlySet<number> = new Set([
+  constants.SQLITE_CREATE_TABLE,
+  constants.SQLITE_CREATE_INDEX,
+  constants.SQLITE_CREATE_TRIGGER,
+  constants.SQLITE_CREATE_VIEW,
+]);
+
+function authorize(
+  action: number,
+  first: string | null,
+  _second: string | null,
+  schema: string | null,
+): number {
+  if (action === constants.SQLITE_ATTACH) {
+    return vacuuming && first === "" ? constants.SQLITE_OK : constants.SQLITE_DENY;
+  }
+  if (action === constants.SQLITE_DETACH) return vacuuming ? constants.SQLITE_OK : constants.SQLITE_DENY;
+  if (TEMP_OBJECTS.has(action) || (schema === "temp" && CREATES.has(action))) return constants.SQLITE_DENY;
   if (action === constants.SQLITE_PRAGMA) {
     return first !== null && ALLOWED_PRAGMAS.has(first.toLowerCase())
       ? constants.SQLITE_OK
@@ -174,17 +207,22 @@ function fromSql(value: SQLOutputValue): Value {
 
 /** Runs one statement with its parameters; rows come back as Spin's values, in column order. */
 export function execute(db: DatabaseSync, statement: string, parameters: Value[]): QueryResult {
-  const stmt = db.prepare(statement);
-  if (!NOTHING_MORE.test(statement.slice(stmt.sourceSQL.length))) {
-    throw new Error("execute runs one statement; send the others in calls of their own");
+  vacuuming = PLAIN_VACUUM.test(statement);
+  try {
+    const stmt = db.prepare(statement);
+    if (!NOTHING_MORE.test(statement.slice(stmt.sourceSQL.length))) {
+      throw new Error("execute runs one statement; send the others in calls of their own");
+    }
+    stmt.setReadBigInts(true);
+    stmt.setReturnArrays(true);
+    const rows = stmt.all(...parameters.map(toSql)) as unknown as SQLOutputValue[][];
+    return {
+      columns: stmt.columns().map((c) => c.name),
+      rows: rows.map((row) => ({ values: row.map(fromSql) })),
+    };
+  } finally {
+    vacuuming = false;
   }
-  stmt.setReadBigInts(true);
-  stmt.setReturnArrays(true);
-  const rows = stmt.all(...parameters.map(toSql)) as unknown as SQLOutputValue[][];
-  return {
-    columns: stmt.columns().map((c) => c.name),
-    rows: rows.map((row) => ({ values: row.map(fromSql) })),
-  };
 }
 
 /** The file of an app's database: every part is checked, so no name can reach another folder. */

@@ -90,15 +90,20 @@ describe("fermyon:spin/sqlite@2.0.0", () => {
     assert.deepEqual(db.execute("SELECT 1 AS one; -- a comment\n", []).columns, ["one"]);
   });
 
-  it("confines a connection to its file: no ATTACH, no VACUUM INTO, no pragma that reaches outside", async () => {
+  it("confines a connection to its file: no ATTACH, VACUUM INTO or TEMP table, no pragma that reaches outside", async () => {
     const db = connect(shop).open("default");
     const outside = path.join(dir, "outside.db");
     for (const sql of [
       `ATTACH DATABASE '${outside}' AS other`,
       `VACUUM INTO '${outside}'`,
       "PRAGMA max_page_count = 100000000",
+      "ATTACH DATABASE '' AS scratch",
+      "ATTACH DATABASE ':memory:' AS scratch",
+      "CREATE TEMP TABLE scratch (x)",
+      "CREATE TABLE temp.scratch (x)",
       "PRAGMA writable_schema = ON",
       "PRAGMA journal_mode = OFF",
+      "PRAGMA page_size = 65536",
     ]) {
       const payload = (await errorOf(() => db.execute(sql, []))) as { tag: string; val: string };
       assert.equal(payload.tag, "io", sql);
