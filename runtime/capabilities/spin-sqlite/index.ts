@@ -25,6 +25,10 @@ type QueryResult = import("fermyon:spin/sqlite@2.0.0").QueryResult;
 
 /** Largest database file; writes past it are `database-full`. */
 export const SQLITE_MAX_BYTES = 256 * 1024 * 1024;
+/** Largest string or blob a value, or a row being built, may be: nothing larger is made in memory. */
+export const SQLITE_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** Longest statement text. */
+export const SQLITE_MAX_STATEMENT_BYTES = 1024 * 1024;
 /** How long a write waits for another worker's write to the same file before it fails. */
 export const SQLITE_BUSY_TIMEOUT_MS = 250;
 /** Databases one worker keeps open; the least recently used is closed past this. */
@@ -157,7 +161,11 @@ export class SqliteFiles {
       return db;
     }
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    db = new DatabaseSync(file, { timeout: SQLITE_BUSY_TIMEOUT_MS, allowExtension: false });
+    db = new DatabaseSync(file, {
+      timeout: SQLITE_BUSY_TIMEOUT_MS,
+      allowExtension: false,
+      limits: { length: SQLITE_MAX_VALUE_BYTES, sqlLength: SQLITE_MAX_STATEMENT_BYTES },
+    });
     try {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");

@@ -79,7 +79,7 @@ describe("fermyon:spin/sqlite@2.0.0", () => {
     assert.deepEqual(other.execute("SELECT name FROM sqlite_schema WHERE name = 'items'", []).rows, []);
   });
 
-  it("answers SQL errors as io, never a trap, and runs one statement per call", async () => {
+  it("answers SQL errors as io, never a trap; runs one statement per call, making no huge value", async () => {
     const db = connect(shop).open("default");
     const bad = (await errorOf(() => db.execute("SELEKT 1", []))) as { tag: string; val: string };
     assert.equal(bad.tag, "io");
@@ -88,6 +88,11 @@ describe("fermyon:spin/sqlite@2.0.0", () => {
     assert.equal(two.tag, "io");
     assert.equal(db.execute("SELECT count(*) AS n FROM items", []).rows.length, 1, "items is still there");
     assert.deepEqual(db.execute("SELECT 1 AS one; -- a comment\n", []).columns, ["one"]);
+    const huge = (await errorOf(() => db.execute("SELECT zeroblob(17000000)", []))) as {
+      tag: string;
+      val: string;
+    };
+    assert.deepEqual([huge.tag, huge.val], ["io", "string or blob too big"], "no 17 MB value is made");
   });
 
   it("confines a connection to its file: no ATTACH, VACUUM INTO or TEMP table, no pragma that reaches outside", async () => {
