@@ -27,6 +27,8 @@ type QueryResult = import("fermyon:spin/sqlite@2.0.0").QueryResult;
 export const SQLITE_MAX_BYTES = 256 * 1024 * 1024;
 /** Largest string or blob a value, or a row being built, may be: nothing larger is made in memory. */
 export const SQLITE_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** Most rows one `execute` answers: past it, the call fails rather than fill the worker's memory. */
+export const SQLITE_MAX_ROWS = 100_000;
 /** Longest statement text. */
 export const SQLITE_MAX_STATEMENT_BYTES = 1024 * 1024;
 /** How long a write waits for another worker's write to the same file before it fails. */
@@ -223,11 +225,14 @@ export function execute(db: DatabaseSync, statement: string, parameters: Value[]
     }
     stmt.setReadBigInts(true);
     stmt.setReturnArrays(true);
-    const rows = stmt.all(...parameters.map(toSql)) as unknown as SQLOutputValue[][];
-    return {
-      columns: stmt.columns().map((c) => c.name),
-      rows: rows.map((row) => ({ values: row.map(fromSql) })),
-    };
+    const rows: QueryResult["rows"] = [];
+    for (const row of stmt.iterate(...parameters.map(toSql)) as Iterable<SQLOutputValue[]>) {
+      if (rows.length === SQLITE_MAX_ROWS) {
+        throw new Error(`the result has more than ${SQLITE_MAX_ROWS} rows; ask for fewer (LIMIT, OFFSET)`);
+      }
+      rows.push({ values: row.map(fromSql) });
+    }
+    return { columns: stmt.columns().map((c) => c.name), rows };
   } finally {
     vacuuming = false;
   }

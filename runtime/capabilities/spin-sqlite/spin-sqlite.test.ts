@@ -93,6 +93,11 @@ describe("fermyon:spin/sqlite@2.0.0", () => {
       val: string;
     };
     assert.deepEqual([huge.tag, huge.val], ["io", "string or blob too big"], "no 17 MB value is made");
+    const endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n";
+    const many = (await errorOf(() => db.execute(endless, []))) as { tag: string; val: string };
+    assert.equal(many.tag, "io");
+    assert.match(many.val, /more than 100000 rows/);
+    assert.equal(db.execute(`${endless} LIMIT 3`, []).rows.length, 3);
   });
 
   it("confines a connection to its file: no ATTACH, VACUUM INTO or TEMP table, no pragma that reaches outside", async () => {
