@@ -27,6 +27,14 @@ export {
   type KvLimits,
 } from "../kv/index.ts";
 export { MAX_REDIRECTS } from "../runtime/capabilities/outbound-http/index.ts";
+export { MAX_SQLITE_DATABASES } from "../runtime/capabilities/spin-sqlite/grant.ts";
+export {
+  SQLITE_BUSY_TIMEOUT_MS,
+  SQLITE_MAX_BYTES,
+  SQLITE_MAX_ROWS,
+  SQLITE_MAX_STATEMENT_BYTES,
+  SQLITE_MAX_VALUE_BYTES,
+} from "../runtime/capabilities/spin-sqlite/index.ts";
 export { DEFAULT_STALL_MS, WALL_FACTOR, WATCHDOG_GRACE_MS } from "../runtime/cpu-slot.ts";
 export { GRANTS } from "../runtime/grants.ts";
 export {

@@ -50,12 +50,18 @@ import {
   MAX_RESPONSE_HEAD_BYTES,
   MAX_RESPONSE_HEADERS,
   MAX_SECRETS,
+  MAX_SQLITE_DATABASES,
   MAX_VARS,
   overview,
   RUNTIME_ERROR_MEANINGS,
   RUNTIME_ERRORS,
   type RuntimeErrorCode,
   SETTINGS,
+  SQLITE_BUSY_TIMEOUT_MS,
+  SQLITE_MAX_BYTES,
+  SQLITE_MAX_ROWS,
+  SQLITE_MAX_STATEMENT_BYTES,
+  SQLITE_MAX_VALUE_BYTES,
   STREAM_WINDOW,
   TOKEN_TTL_DEFAULT_SECONDS,
   TOKEN_TTL_MAX_SECONDS,
@@ -478,6 +484,24 @@ ${table(
     `${KV_LIMIT_DOCS[key].what} (\`${key}\`)`,
     KV_LIMIT_DOCS[key].shown(DEFAULT_KV_LIMITS[key]),
   ]),
+)}
+
+## Spin SQLite
+
+\`fermyon:spin/sqlite\`, on gateways with the embedded store
+([Spin SQLite](../../runtime/capabilities/spin-sqlite/README.md)). Past a limit a call fails with the
+interface's own error: \`database-full\` for the size, \`io\` for the rest.
+
+${table(
+  ["limit", "value"],
+  [
+    ["databases an app may be granted (`sqliteDatabases`)", count(MAX_SQLITE_DATABASES)],
+    ["size of one database", bytes(SQLITE_MAX_BYTES)],
+    ["a text or blob value", bytes(SQLITE_MAX_VALUE_BYTES)],
+    ["a statement", bytes(SQLITE_MAX_STATEMENT_BYTES)],
+    ["rows one `execute` answers", count(SQLITE_MAX_ROWS)],
+    ["wait for another worker's write to the same database", ms(SQLITE_BUSY_TIMEOUT_MS)],
+  ],
 )}
 
 ## Variables and secrets

@@ -8,6 +8,8 @@ import { distinct, type Grant } from "../grants.ts";
 export const SQLITE_LABEL = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
 export const SQLITE_LABEL_RULE =
   "a database label is 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit";
+/** Most databases one app may be granted. */
+export const MAX_SQLITE_DATABASES = 20;
 /** A new app's databases: Spin's `default`, which `Sqlite.openDefault()` opens. */
 export const DEFAULT_SQLITE_DATABASES: readonly string[] = Object.freeze(["default"]);
 
@@ -16,7 +18,9 @@ export const sqliteDatabasesGrant: Grant<readonly string[]> = {
   summary:
     "Spin SQLite databases (labels) the app's guests may open, one file each, on the embedded store only (a new app gets `default`)",
   schema: (z) =>
-    z.array(z.string().regex(SQLITE_LABEL, SQLITE_LABEL_RULE)).max(20, "at most 20 SQLite databases per app"),
+    z
+      .array(z.string().regex(SQLITE_LABEL, SQLITE_LABEL_RULE))
+      .max(MAX_SQLITE_DATABASES, `at most ${MAX_SQLITE_DATABASES} SQLite databases per app`),
   initial: DEFAULT_SQLITE_DATABASES,
   accept: (labels) => distinct(labels),
   cli: {
