@@ -56,6 +56,7 @@ component = "hello"
 [component.echo]
 source = "dist/echo.wasm"
 key_value_stores = ["default", "carts"]
+sqlite_databases = ["notes"]
 allowed_outbound_hosts = ["https://api.example.com"]
 [component.echo.variables]
 message = "{{ greeting }}, world"
@@ -88,6 +89,7 @@ describe("path routes from spin.toml", () => {
 
     const app = (await adminCall(gw, "GET", "/v1/apps/shop")).body.app;
     assert.deepEqual(app.buckets, ["default", "carts"]);
+    assert.deepEqual(app.sqliteDatabases, ["notes"]);
     assert.deepEqual(app.allowedOutboundHosts, ["https://api.example.com"]);
     const vars = (await adminCall(gw, "GET", "/v1/apps/shop/vars")).body;
     assert.deepEqual(JSON.stringify(vars).includes("hello, world"), true, JSON.stringify(vars));

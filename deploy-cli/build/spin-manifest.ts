@@ -7,6 +7,7 @@
 //   routes (`route = { private = true }`) are only reachable by service chaining, which wasmgate
 //   does not have, so they are left out.
 // - `key_value_stores` → the app's buckets (a store label is a bucket name), all components'.
+// - `sqlite_databases` → the app's SQLite databases (`sqliteDatabases`), all components'.
 // - `allowed_outbound_hosts` → the app's outbound allow-list (same syntax), all components'.
 // - `[variables]` and each component's `[component.<id>.variables]` → the app's variables, and
 //   secrets where a value comes from a `secret = true` variable. Values come, as with Spin's
@@ -107,6 +108,7 @@ export interface SpinApp {
   components: SpinComponent[];
   routes: { route: string; component: string }[];
   buckets: string[];
+  sqliteDatabases: string[];
   allowedOutboundHosts: string[];
   /** Variables and secrets to set on the app, by the name components read them by. */
   vars: Record<string, string>;
@@ -239,6 +241,7 @@ export async function loadSpinApp(file: string, env: NodeJS.ProcessEnv = process
   const routed = new Set(routes.map((r) => r.component));
   const components: SpinComponent[] = [];
   const buckets = new Set<string>();
+  const databases = new Set<string>();
   const outbound = new Set<string>();
   const vars: Record<string, string> = {};
   const secrets: Record<string, string> = {};
@@ -270,8 +273,15 @@ export async function loadSpinApp(file: string, env: NodeJS.ProcessEnv = process
     for (const host of [...(c.allowed_outbound_hosts ?? []), ...(c.allowed_http_hosts ?? [])]) {
       outbound.add(template(shown, host, values).value);
     }
-    if (c.sqlite_databases?.length)
-      notes.push(`${id}: sqlite_databases are granted by the gateway's Spin capability, not by push`);
+    for (const label of c.sqlite_databases ?? []) {
+      if (!/^[a-z0-9](?:[a-z0-9_-]{0,62})$/.test(label)) {
+        throw invalid(
+          shown,
+          `component.${id}.sqlite_databases: "${label}" cannot be a database label (lower-case letters, digits, '-', '_')`,
+        );
+      }
+      databases.add(label);
+    }
     if (c.environment && Object.keys(c.environment).length > 0)
       notes.push(`${id}: environment variables are not passed to components here`);
     for (const [key, text] of Object.entries(c.variables ?? {})) {
@@ -295,6 +305,7 @@ export async function loadSpinApp(file: string, env: NodeJS.ProcessEnv = process
     components,
     routes,
     buckets: [...buckets],
+    sqliteDatabases: [...databases],
     allowedOutboundHosts: [...outbound],
     vars,
     secrets,

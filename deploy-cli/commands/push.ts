@@ -302,6 +302,7 @@ async function pushSpin(ctx: CommandContext, file: string): Promise<void> {
   await client.putJson(`/v1/apps/${enc}`, {
     ...(hosts.length > 0 ? { hostnames: hosts } : {}),
     buckets: spin.buckets,
+    sqliteDatabases: spin.sqliteDatabases,
     allowedOutboundHosts: spin.allowedOutboundHosts,
     ...(limits ? { limits: { ...existing?.limits, ...limits } } : {}),
   });
