@@ -154,6 +154,61 @@ describe("path routes from spin.toml", () => {
   });
 });
 
+describe("push spin.toml --build", () => {
+  it("runs each component's build command in its workdir before uploading, and stops on a failing one", async () => {
+    const project = tempDir("wasmgate-spin-build-");
+    try {
+      mkdirSync(join(project, "src"));
+      copyFileSync(echo, join(project, "src", "prebuilt.wasm"));
+      const manifest = (command: string) => `spin_manifest_version = 2
+[application]
+name = "built"
+[[trigger.http]]
+route = "/..."
+component = "web"
+[component.web]
+source = "out/web.wasm"
+[component.web.build]
+command = "${command}"
+workdir = "src"
+`;
+      writeFileSync(
+        join(project, "spin.toml"),
+        manifest("mkdir -p ../out && cp prebuilt.wasm ../out/web.wasm"),
+      );
+      const unbuilt = await runCli(
+        ["push", "--host", "built.localhost", "--gateway", gw.adminUrl],
+        { WASMGATE_TOKEN: gw.token },
+        undefined,
+        project,
+      );
+      assert.equal(unbuilt.code, 1);
+      assert.match(unbuilt.stderr, /no such file.*hint: build it first: deploy-cli push --build/s);
+      const built = await runCli(
+        ["push", "--build", "--host", "built.localhost", "--gateway", gw.adminUrl],
+        { WASMGATE_TOKEN: gw.token },
+        undefined,
+        project,
+      );
+      assert.equal(built.code, 0, built.stderr);
+      assert.match(built.stderr, /Building web: mkdir -p/);
+      assert.equal((await get(gw, "built.localhost", "/x")).json().headers["spin-path-info"], "/x");
+      writeFileSync(join(project, "spin.toml"), manifest("echo broken >&2; exit 3"));
+      const failed = await runCli(
+        ["push", "--build", "--host", "built.localhost", "--gateway", gw.adminUrl],
+        { WASMGATE_TOKEN: gw.token },
+        undefined,
+        project,
+      );
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /broken/);
+      assert.match(failed.stderr, /component web: `echo broken >&2; exit 3` exited with 3/);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("path routes: refused uploads change nothing", () => {
   async function upload(parts: { name: string; data: string | Uint8Array; file?: boolean }[]) {
     const form = new FormData();
