@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import {
   DEFAULT_MAX_COMPONENT_BYTES,
+  DEFAULT_MAX_QUEUE_MS,
   DEFAULT_MAX_QUEUED_PER_APP,
   DEFAULT_STALL_MS,
 } from "../runtime/index.ts";
@@ -44,6 +45,7 @@ const ConfigSchema = z.object({
   stallMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_STALL_MS),
   maxQueuedPerApp: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_QUEUED_PER_APP),
   maxConcurrentPerTenant: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  maxQueueMs: z.coerce.number().int().min(1).max(3_600_000).default(DEFAULT_MAX_QUEUE_MS),
   logLevel: z.enum(LOG_LEVELS).default("info"),
 });
 
@@ -170,6 +172,15 @@ export const SETTINGS = [
     default: String(DEFAULT_MAX_QUEUED_PER_APP),
     meaning:
       "requests an app may have waiting beyond what its instances can run at once; past it, 503 ERR_RUNTIME_OVERLOADED with Retry-After at once",
+  },
+  {
+    key: "maxQueueMs",
+    flag: "max-queue-ms",
+    arg: "<ms>",
+    env: "WASMGATE_MAX_QUEUE_MS",
+    default: String(DEFAULT_MAX_QUEUE_MS),
+    meaning:
+      "how long a request may wait for a free instance of its app; past it, 503 ERR_RUNTIME_OVERLOADED with Retry-After",
   },
   {
     key: "maxConcurrentPerTenant",

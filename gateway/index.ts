@@ -194,6 +194,7 @@ async function start(
     stallMs: config.stallMs,
     maxQueuedPerApp: config.maxQueuedPerApp,
     maxConcurrentPerTenant: config.maxConcurrentPerTenant,
+    maxQueueMs: config.maxQueueMs,
   });
   opened.push(() => runtime.close());
   let dataPort = config.port;

@@ -54,6 +54,7 @@ export { DEFAULT_STALL_MS } from "./cpu-slot.ts";
 export { RUNTIME_ERROR_MEANINGS, RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export {
   type AppOwner,
+  DEFAULT_MAX_QUEUE_MS,
   DEFAULT_MAX_QUEUED_PER_APP,
   type GuestOutputListener,
   type GuestRequest,
@@ -104,6 +105,8 @@ export interface RuntimeOptions {
   maxQueuedPerApp?: number;
   /** Requests a tenant's apps may have in flight together (default 0: no limit). */
   maxConcurrentPerTenant?: number;
+  /** How long a request may wait for an instance of its app (default 10 s); then 503. */
+  maxQueueMs?: number;
 }
 
 export interface DeployedComponent {
@@ -184,6 +187,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(options.maxConcurrentPerTenant === undefined
       ? {}
       : { maxConcurrentPerTenant: options.maxConcurrentPerTenant }),
+    ...(options.maxQueueMs === undefined ? {} : { maxQueueMs: options.maxQueueMs }),
   });
   const dirOf = (digest: string) => {
     if (!/^[0-9a-f]{64}$/.test(digest)) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", "bad digest");

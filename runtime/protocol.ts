@@ -56,6 +56,8 @@ export interface WireAccess {
 export interface WireLimits extends GuestLimits {
   maxInstances: number;
   maxUses: number;
+  /** How long a request may wait for an instance of its app before 503 ERR_RUNTIME_OVERLOADED. */
+  maxQueueMs: number;
 }
 
 export type ToWorker =

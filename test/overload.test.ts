@@ -87,4 +87,41 @@ describe("load shedding", () => {
       await dispatcher.close();
     }
   });
+
+  it("refuses a request that waited --max-queue-ms for an instance, long before the guest frees one", async (t) => {
+    const own = await startGateway({ args: ["--workers", "1", "--max-queue-ms", "300"] });
+    try {
+      await push(own, await buildGuest("fixture", "slow"), "busy", ["--host", "busy.localhost"]);
+      const started = performance.now();
+      const results = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const res = await get(own, "busy.localhost", "/");
+          return {
+            status: res.status,
+            ms: performance.now() - started,
+            code: res.status === 200 ? undefined : res.json().error.code,
+            retryAfter: res.headers.get("retry-after"),
+          };
+        }),
+      );
+      const served = results.filter((r) => r.status === 200);
+      const waited = results.filter((r) => r.status === 503);
+      t.diagnostic(
+        `${served.length} served, ${waited.length} refused after ${Math.max(...waited.map((r) => r.ms)).toFixed(0)} ms at most`,
+      );
+      assert.equal(served.length + waited.length, 40);
+      assert.ok(served.length >= 1 && served.length <= 16, `${served.length} served`);
+      assert.ok(waited.length >= 24, `${waited.length} refused`);
+      for (const r of waited) {
+        assert.equal(r.code, "ERR_RUNTIME_OVERLOADED");
+        assert.equal(r.retryAfter, "1");
+        assert.ok(
+          r.ms < 1_500,
+          `refused after ${r.ms.toFixed(0)} ms, not before the 2 s guest freed an instance`,
+        );
+      }
+    } finally {
+      await own.dispose();
+    }
+  });
 });

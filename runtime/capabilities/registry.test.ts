@@ -57,7 +57,7 @@ it("the runtime's grants entry lists exactly the capabilities' grants, each fiel
 it("a capability that shares another's state sees the owner's request state and idle, never its own", () => {
   const sharing = CAPABILITIES.filter((c) => c.sharesStateOf);
   assert.ok(sharing.length > 0, "spin-key-value shares keyvalue's state");
-  const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1 };
+  const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1, maxQueueMs: 10_000 };
   const access = {
     tenant: "acme",
     app: "shop",

@@ -23,7 +23,7 @@ function registry(max?: number): { contexts: WorkerContexts; sent: ToWorker[] } 
   const sent: ToWorker[] = [];
   const contexts = new WorkerContexts(
     (msg) => sent.push(msg),
-    (l) => ({ ...l, maxInstances: 4, maxUses: 100 }),
+    (l) => ({ ...l, maxInstances: 4, maxUses: 100, maxQueueMs: 10_000 }),
     max,
   );
   return { contexts, sent };
@@ -45,7 +45,7 @@ test("an app's context is sent once, with the worker's instance limits", () => {
       type: "context",
       id: first,
       replaces: undefined,
-      limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
+      limits: { ...appLimits, maxInstances: 4, maxUses: 100, maxQueueMs: 10_000 },
       access: {
         tenant: "acme",
         app: "hello",
@@ -70,7 +70,7 @@ test("a change of access or limits sends a new context; a changed one replaces t
     type: "context",
     id: second,
     replaces: first,
-    limits: { ...appLimits, maxInstances: 4, maxUses: 100 },
+    limits: { ...appLimits, maxInstances: 4, maxUses: 100, maxQueueMs: 10_000 },
     access: {
       tenant: "acme",
       app: "hello",

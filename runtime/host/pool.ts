@@ -81,7 +81,12 @@ export interface GuestPoolOptions {
   maxQueuedPerApp?: number;
   /** Requests a tenant's apps may have in flight together (0: no limit, the default). */
   maxConcurrentPerTenant?: number;
+  /** How long a request may wait for an instance of its app (default 10 s); then 503, retryable. */
+  maxQueueMs?: number;
 }
+
+/** Default of GuestPoolOptions.maxQueueMs: a third of the default 30 s deadline. */
+export const DEFAULT_MAX_QUEUE_MS = 10_000;
 
 /** Default of GuestPoolOptions.maxQueuedPerApp. */
 export const DEFAULT_MAX_QUEUED_PER_APP = 1024;
@@ -180,6 +185,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   let stalls = 0;
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const maxQueuedPerApp = options.maxQueuedPerApp ?? DEFAULT_MAX_QUEUED_PER_APP;
+  const maxQueueMs = options.maxQueueMs ?? DEFAULT_MAX_QUEUE_MS;
   const maxPerTenant = options.maxConcurrentPerTenant ?? 0;
   /** Requests in flight (sent, not yet answered with a head or an error), by app and by tenant. */
   const appInFlight = new Map<string, number>();
@@ -207,7 +213,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
 
   /** An app's limits with the pool's instance limits, as a worker takes them. */
   function wireLimits(limits: GuestLimits): WireLimits {
-    return { ...limits, maxInstances: options.maxInstancesPerApp, maxUses: options.maxUsesPerInstance };
+    return {
+      ...limits,
+      maxInstances: options.maxInstancesPerApp,
+      maxUses: options.maxUsesPerInstance,
+      maxQueueMs,
+    };
   }
 
   function spawn(): Slot {

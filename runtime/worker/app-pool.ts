@@ -18,6 +18,16 @@ import { InstanceImage } from "./instance-reset.ts";
 import { loadInstantiate } from "./load-component.ts";
 import { capMemory } from "./memory-cap.ts";
 
+/** A request waited for an instance longer than its app may (WireLimits.maxQueueMs). */
+export class QueueTimeout extends Error {
+  override readonly name = "QueueTimeout";
+  readonly waitedMs: number;
+  constructor(waitedMs: number) {
+    super(`no instance of the app was free within ${waitedMs} ms`);
+    this.waitedMs = waitedMs;
+  }
+}
+
 /** What each capability's requests see between requests: nothing granted. */
 export const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
 
@@ -206,14 +216,34 @@ export class AppPool {
    * not worth an instance; guests that wait long get one after the next, up to `limit`. The first
    * instance is made at once.
    */
-  async acquire(id: number, limit: number): Promise<Instance> {
+  /**
+   * An instance for request `id`: an idle one, a new one while the app may have more, else the
+   * next to free up. Waiting longer than `maxWaitMs` in all throws QueueTimeout.
+   */
+  async acquire(id: number, limit: number, maxWaitMs = Number.POSITIVE_INFINITY): Promise<Instance> {
     this.#limit = limit;
+    const until = performance.now() + maxWaitMs;
     for (;;) {
       const idle = this.take(id);
       if (idle) return idle;
       if (this.#creating === 0 && this.#live < limit && (this.#live === 0 || this.#mayGrow)) break;
       this.#watchIdle(limit);
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      const left = until - performance.now();
+      if (left <= 0) throw new QueueTimeout(maxWaitMs);
+      let timer: NodeJS.Timeout | undefined;
+      let wake: (() => void) | undefined;
+      const woken = await new Promise<boolean>((resolve) => {
+        wake = () => resolve(true);
+        this.#waiters.push(wake);
+        if (Number.isFinite(left)) timer = setTimeout(() => resolve(false), left);
+      });
+      clearTimeout(timer);
+      if (!woken) {
+        // Give up our place, so the next wake-up goes to a request still waiting.
+        const at = this.#waiters.indexOf(wake!);
+        if (at !== -1) this.#waiters.splice(at, 1);
+        throw new QueueTimeout(maxWaitMs);
+      }
     }
     this.#mayGrow = false;
     this.#addLive(1);

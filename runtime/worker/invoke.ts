@@ -20,6 +20,7 @@ import {
   type Instance,
   ownerOf,
   poolFor,
+  QueueTimeout,
 } from "./app-pool.ts";
 import { GuestStopped } from "./cpu-meter.ts";
 import { meter, post, services } from "./env.ts";
@@ -218,10 +219,16 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
   let instance = pool.take(id);
   if (!instance) {
     try {
-      instance = await pool.acquire(id, limits.maxInstances);
+      instance = await pool.acquire(id, limits.maxInstances, limits.maxQueueMs);
     } catch (err) {
       running.delete(id);
-      fail(id, "ERR_RUNTIME_INSTANTIATE", `the component could not be instantiated: ${message(err)}`);
+      if (err instanceof QueueTimeout) {
+        fail(
+          id,
+          "ERR_RUNTIME_OVERLOADED",
+          `every instance of the app stayed busy for ${err.waitedMs} ms (--max-queue-ms); retry after a second`,
+        );
+      } else fail(id, "ERR_RUNTIME_INSTANTIATE", `the component could not be instantiated: ${message(err)}`);
       return;
     }
   }
