@@ -1,11 +1,21 @@
-// Habits users bring from wrangler and spin: --version, `help <command>`, `deploy` for push, and
-// a did-you-mean for a mistyped command.
+// Habits users bring from wrangler and spin: --version, `help <command>`, `deploy` for push, a
+// did-you-mean for a mistyped command, and a refused first push that leaves nothing behind.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { it } from "node:test";
-import { ROOT, runCli } from "./harness/gateway.ts";
+import { after, before, describe, it } from "node:test";
+import { buildGuest } from "../scripts/guests.ts";
+import {
+  adminCall,
+  type GatewayProcess,
+  get,
+  ROOT,
+  runCli,
+  startGateway,
+  tempDir,
+} from "./harness/gateway.ts";
 
 it("--version prints the package's version and exits 0", async () => {
   const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
@@ -36,4 +46,38 @@ it("a mistyped command exits 1 and suggests the one meant", async () => {
   const far = await runCli(["zzzzzzzz"]);
   assert.equal(far.code, 1);
   assert.doesNotMatch(far.stderr, /did you mean/);
+});
+
+describe("a refused first push", () => {
+  let gw: GatewayProcess;
+  before(async () => {
+    gw = await startGateway({ args: ["--workers", "1"] });
+  });
+  after(() => gw?.dispose());
+
+  it("leaves no app behind, and its hostname free; a refused push to an existing app keeps it", async () => {
+    const dir = tempDir("wasmgate-refused-");
+    try {
+      const fake = join(dir, "fake.wasm");
+      writeFileSync(fake, randomBytes(256));
+      const args = ["--gateway", gw.adminUrl];
+      const env = { WASMGATE_TOKEN: gw.token };
+      const refused = await runCli(["push", fake, "--app", "x1", "--host", "x1.localhost", ...args], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /ERR_COMPONENT_NOT_WASM/);
+      assert.equal((await adminCall(gw, "GET", "/v1/apps/x1")).status, 404, "no app x1");
+      assert.equal((await get(gw, "x1.localhost", "/")).json().error.code, "ERR_HOST_NOT_FOUND");
+
+      const good = await buildGuest("example", "hello-fast");
+      assert.equal(
+        (await runCli(["push", good, "--app", "x1", "--host", "x1.localhost", ...args], env)).code,
+        0,
+      );
+      const again = await runCli(["push", fake, "--app", "x1", ...args], env);
+      assert.equal(again.code, 1);
+      assert.equal((await get(gw, "x1.localhost", "/")).status, 200, "the app and its deployment stay");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -212,7 +212,7 @@ async function push(ctx: CommandContext): Promise<void> {
     await client.putJson(`/v1/apps/${encodeURIComponent(app)}/vars/${encodeURIComponent(name)}`, { value });
   }
 
-  const result = await upload(ctx, client, app, body);
+  const result = await uploadNew(ctx, client, app, body, existing === undefined);
   ctx.result(build ? { ...result, build } : result, describeDeploy(result));
 }
 
@@ -316,7 +316,7 @@ async function pushSpin(ctx: CommandContext, file: string): Promise<void> {
     { name: "routes", data: JSON.stringify(spin.routes), type: "application/json" },
     ...parts,
   ]);
-  const result = await upload(ctx, client, app, body);
+  const result = await uploadNew(ctx, client, app, body, existing === undefined);
   ctx.result(result, describeDeploy(result));
 }
 
@@ -339,6 +339,27 @@ async function runBuild(command: string, cwd: string, id: string): Promise<void>
       hint: "fix the build and push again",
       detail: output.slice(-4000),
     });
+  }
+}
+
+/**
+ * `upload`, and when this push created the app and the gateway refused the upload, deletes the app
+ * again: a refused first push leaves no app holding its hostnames.
+ */
+async function uploadNew(
+  ctx: CommandContext,
+  client: ReturnType<typeof createClient>,
+  app: string,
+  body: { bytes: Uint8Array; type: string },
+  created: boolean,
+): Promise<DeployResponse> {
+  try {
+    return await upload(ctx, client, app, body);
+  } catch (err) {
+    if (created && err instanceof CliError && err.exitCode === 1) {
+      await client.delete(`/v1/apps/${encodeURIComponent(app)}`).catch(() => {});
+    }
+    throw err;
   }
 }
 
