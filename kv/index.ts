@@ -29,7 +29,16 @@ export {
   OP_TIMEOUT_MS,
 } from "./limits.ts";
 export type { KvLogger, RedisKvStoreOptions } from "./redis.ts";
-export { createRedisKvStore } from "./redis-lazy.ts";
+export type { RedisClient, RedisHealth, RedisNode, RedisTopology } from "./redis-client.ts";
+export { createRedisClient, createRedisKvStore, redisHealth } from "./redis-lazy.ts";
 export type { SqliteKvStoreOptions } from "./sqlite.ts";
 export { createSqliteKvStore } from "./sqlite.ts";
-export type { KvEntry, KvListOptions, KvListPage, KvNamespace, KvSetOptions, KvStore } from "./store.ts";
+export type {
+  KvEntry,
+  KvHealth,
+  KvListOptions,
+  KvListPage,
+  KvNamespace,
+  KvSetOptions,
+  KvStore,
+} from "./store.ts";

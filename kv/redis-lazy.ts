@@ -1,9 +1,31 @@
-// The Redis store as the kv entry exports it: ioredis (about 30 ms to load) is loaded on the
-// store's first operation, so a process that imports the kv module without using Redis (a guest
-// worker on the embedded store, a worker replacing one stopped for a runaway guest) never pays it.
+// The Redis store and client as the kv entry exports them: ioredis (about 30 ms to load) is
+// loaded on the store's first operation or the first client made, so a process that imports the
+// kv module without using Redis (a guest worker on the embedded store, a worker replacing one
+// stopped for a runaway guest) never pays it.
 
+import type { RedisOptions } from "ioredis";
 import type { RedisKvStoreOptions } from "./redis.ts";
+import type { RedisClient, RedisHealth, RedisTopology } from "./redis-client.ts";
 import type { KvStore } from "./store.ts";
+
+/**
+ * An ioredis client for a topology (`redis-client.ts`), for Redis users besides the key-value
+ * store (the gateway's state store), so every one reaches a Cluster or Sentinel the same way.
+ *
+ * @example
+ * const client = await createRedisClient({ kind: "standalone", url }, { connectionName: "wasmgate-state" });
+ */
+export async function createRedisClient(
+  topology: RedisTopology,
+  options: RedisOptions,
+): Promise<RedisClient> {
+  return (await import("./redis-client.ts")).createRedisClient(topology, options);
+}
+
+/** Whether a client's Redis can serve, and what it found (`redis-client.ts`). */
+export async function redisHealth(client: RedisClient): Promise<RedisHealth> {
+  return (await import("./redis-client.ts")).redisHealth(client);
+}
 
 /** A Redis-backed KvStore (./redis.ts), made on its first operation. */
 export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {

@@ -1,5 +1,6 @@
 /**
- * The Redis backend (standalone or Cluster) on ioredis. Key layout: see `redis-keys.ts`.
+ * The Redis backend (one server, a Cluster or a Sentinel-managed master; see `redis-client.ts`)
+ * on ioredis. Key layout: see `redis-keys.ts`.
  * Over 400 lines on purpose: every operation of the store, each a script or a pipeline over the
  * same key layout and error mapping.
  *
@@ -10,13 +11,15 @@
  * @example
  * ```ts
  * const store = createRedisKvStore({ url: "redis://127.0.0.1:6379" });
+ * // or: createRedisKvStore({ topology: { kind: "cluster", nodes: [{ host: "10.0.0.1", port: 7000 }] } });
  * await store.set({ tenant: "acme", bucket: "cache" }, "k", new Uint8Array([1]), { ttlSeconds: 60 });
  * await store.close();
  * ```
  */
-import { type Cluster, Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { KvError } from "./errors.ts";
 import { DEFAULT_KV_LIMITS, type KvLimits } from "./limits.ts";
+import { createRedisClient, type RedisClient, type RedisTopology, redisHealth } from "./redis-client.ts";
 import { metadataPrefix, namespaceTag, valuePrefix } from "./redis-keys.ts";
 import {
   COMPARE_AND_SWAP,
@@ -25,7 +28,7 @@ import {
   SCAN_PREFIX,
   SET_ENTRY,
 } from "./redis-scripts.ts";
-import type { KvNamespace, KvStore } from "./store.ts";
+import type { KvHealth, KvNamespace, KvStore } from "./store.ts";
 import { type CheckedListOptions, createValidatedStore, type KvBackend } from "./validate.ts";
 
 /** The part of a pino logger the store uses. */
@@ -35,14 +38,18 @@ export interface KvLogger {
 
 export type RedisKvStoreOptions = {
   /**
-   * A `redis://` or `rediss://` URL. The store creates its own client, configured to fail fast
-   * while disconnected, and closes it in `close()`.
+   * A `redis://` or `rediss://` URL: short for `topology: { kind: "standalone", url }`.
    */
   url?: string;
   /**
-   * An existing ioredis client or Cluster to use instead of `url`. The store never closes it and
-   * does not listen to its `error` events (its owner does). The op timeout still holds, but a
-   * client with an offline queue may run a timed-out command later.
+   * Where Redis is (one server, a Cluster, a Sentinel-managed master). The store creates its own
+   * client, configured to fail fast while disconnected, and closes it in `close()`.
+   */
+  topology?: RedisTopology;
+  /**
+   * An existing ioredis client or Cluster to use instead of `url` or `topology`. The store never
+   * closes it and does not listen to its `error` events (its owner does). The op timeout still
+   * holds, but a client with an offline queue may run a timed-out command later.
    */
   client?: Redis | Cluster;
   limits?: KvLimits;
@@ -51,8 +58,6 @@ export type RedisKvStoreOptions = {
   /** Told once per outage that the connection to Redis failed (own client only). */
   logger?: KvLogger;
 };
-
-type RedisClient = Redis | Cluster;
 
 /** Most SCAN-stretch calls one listKeys page makes before handing back a partial page. */
 const MAX_SCAN_CALLS_PER_PAGE = 8;
@@ -126,9 +131,13 @@ function decodeCursor(text: string, prefix: string): ScanCursor {
   return { scan, pending: pending as string[] };
 }
 
-function createOwnClient(url: string, options: RedisKvStoreOptions, limits: KvLimits): Redis {
+function createOwnClient(
+  topology: RedisTopology,
+  options: RedisKvStoreOptions,
+  limits: KvLimits,
+): RedisClient {
   const maxDelay = options.maxReconnectDelayMs ?? 1000;
-  const client = new Redis(url, {
+  const client = createRedisClient(topology, {
     // Fail at once while disconnected instead of queueing: the op timeout is the caller's budget.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -141,12 +150,15 @@ function createOwnClient(url: string, options: RedisKvStoreOptions, limits: KvLi
     connectionName: "wasmgate-kv",
   });
   let healthy = true;
-  // An error listener is required (ioredis prints unhandled ones); report each outage once.
-  client.on("error", (error: Error) => {
+  // An error listener is required (ioredis prints unhandled ones); report each outage once. A
+  // cluster tells of a node it cannot reach as a "node error".
+  const failed = (error: Error) => {
     if (!healthy) return;
     healthy = false;
     options.logger?.warn({ err: error }, "kv redis connection failed; calls fail until it reconnects");
-  });
+  };
+  client.on("error", failed);
+  if (client instanceof Cluster) client.on("node error", failed);
   client.on("ready", () => {
     healthy = true;
   });
@@ -155,12 +167,13 @@ function createOwnClient(url: string, options: RedisKvStoreOptions, limits: KvLi
 
 export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
   const limits = options.limits ?? DEFAULT_KV_LIMITS;
-  const { url, client: given } = options;
-  if ((url === undefined) === (given === undefined)) {
-    throw new TypeError("createRedisKvStore needs exactly one of `url` and `client`");
+  const { url, topology, client: given } = options;
+  if ([url, topology, given].filter((given) => given !== undefined).length !== 1) {
+    throw new TypeError("createRedisKvStore needs exactly one of `url`, `topology` and `client`");
   }
   const owned = given === undefined;
-  const client: RedisClient = given ?? createOwnClient(url!, options, limits);
+  const client: RedisClient =
+    given ?? createOwnClient(topology ?? { kind: "standalone", url: url! }, options, limits);
   // Our own client parses integers as text; for any other, increment reads the result back in Lua.
   const exactIntegers =
     owned ||
@@ -421,8 +434,8 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
       } while (scan !== "0");
     },
 
-    async ping() {
-      await roundTrip(() => client.ping());
+    async ping(): Promise<KvHealth> {
+      return await roundTrip(() => redisHealth(client));
     },
 
     async close() {

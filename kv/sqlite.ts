@@ -364,6 +364,7 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
     ping: () =>
       guard(() => {
         sql.ping.get();
+        return { backend: "sqlite" };
       }),
 
     close: () =>

@@ -117,11 +117,16 @@ export interface KvStore {
   deleteBucket(ns: KvNamespace): Promise<void>;
 
   /**
-   * One cheap round trip to the backend, for readiness checks: resolves when it answers, fails like
-   * any call (`ERR_KV_UNAVAILABLE`, `ERR_KV_TIMEOUT`, `ERR_KV_CLOSED`) when it does not.
+   * A cheap check that the backend can serve, for readiness: resolves with what it found
+   * (`{ backend: "sqlite" }`; for Redis its topology, and a cluster's state or the master Sentinel
+   * named), fails like any call (`ERR_KV_UNAVAILABLE`, `ERR_KV_TIMEOUT`, `ERR_KV_CLOSED`) when it
+   * cannot.
    */
-  ping(): Promise<void>;
+  ping(): Promise<KvHealth>;
 
   /** Releases the backend connection. Later calls fail with `ERR_KV_CLOSED`. Idempotent. */
   close(): Promise<void>;
 }
+
+/** What `KvStore.ping()` found: short fields for a readiness report. */
+export type KvHealth = Readonly<Record<string, string | number>>;

@@ -5,7 +5,7 @@
  */
 import { KvError } from "./errors.ts";
 import type { KvLimits } from "./limits.ts";
-import type { KvListOptions, KvNamespace, KvSetOptions, KvStore } from "./store.ts";
+import type { KvHealth, KvListOptions, KvNamespace, KvSetOptions, KvStore } from "./store.ts";
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -257,7 +257,7 @@ export interface KvBackend {
   setMany(ns: KvNamespace, entries: readonly (readonly [string, Uint8Array])[]): Promise<void>;
   deleteMany(ns: KvNamespace, keys: readonly string[]): Promise<void>;
   deleteBucket(ns: KvNamespace): Promise<void>;
-  ping(): Promise<void>;
+  ping(): Promise<KvHealth>;
   close(): Promise<void>;
 }
 
@@ -334,7 +334,7 @@ export function createValidatedStore(backend: KvBackend, limits: KvLimits): KvSt
     },
     async ping() {
       if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
-      await backend.ping();
+      return await backend.ping();
     },
     async close() {
       if (closed) return;
