@@ -41,7 +41,11 @@ describe("readiness", () => {
     delete body.checks.routes;
     assert.deepEqual(body, {
       ready: true,
-      checks: { state: { ok: true }, kv: { ok: true }, workers: { ok: true, ready: 2, total: 2 } },
+      checks: {
+        state: { ok: true, backend: "sqlite" },
+        kv: { ok: true, backend: "sqlite" },
+        workers: { ok: true, ready: 2, total: 2 },
+      },
     });
   });
 
@@ -51,6 +55,10 @@ describe("readiness", () => {
     try {
       await push(own, await buildGuest("example", "counter"), "counter", ["--host", "counter.localhost"]);
       await waitFor(async () => (await fetch(`${own.adminUrl}/readyz`)).status === 200, 15_000, "ready");
+      const { checks } = await (await fetch(`${own.adminUrl}/readyz`)).json();
+      for (const name of ["state", "kv"]) {
+        assert.deepEqual(checks[name], { ok: true, backend: "redis", topology: "standalone" }, name);
+      }
       assert.equal((await get(own, "counter.localhost", "/up")).status, 200);
       const before = await scrape(own);
 

@@ -1,6 +1,6 @@
 // Operations: what the data plane counts per request, the live log bus it and the guests feed, the
-// events it publishes (events.ts), readiness (state store, key-value store, guest workers) and the
-// /metrics exposition.
+// events it publishes (events.ts), readiness (state store, key-value store, guest workers; for
+// Redis, what its topology's health check found) and the /metrics exposition.
 
 import type { HttpBindings } from "@hono/node-server";
 import type { Context, MiddlewareHandler } from "hono";
@@ -116,6 +116,7 @@ export function createOps(deps: OpsDeps): Ops {
     }
   };
 
+  /** `fn` within the timeout; what it resolves with (a store's health fields) goes into the check. */
   async function check(fn: () => Promise<unknown>): Promise<Check> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -125,8 +126,8 @@ export function createOps(deps: OpsDeps): Ops {
       );
     });
     try {
-      await Promise.race([fn(), timeout]);
-      return { ok: true };
+      const found = await Promise.race([fn(), timeout]);
+      return found !== null && typeof found === "object" ? { ok: true, ...found } : { ok: true };
     } catch (err) {
       return { ok: false, error: (err as Error)?.message ?? String(err) };
     } finally {
@@ -143,7 +144,10 @@ export function createOps(deps: OpsDeps): Ops {
     bus,
     async readiness() {
       const [stateCheck, kvCheck, routes] = await Promise.all([
-        check(() => state.version()),
+        check(async () => {
+          await state.version();
+          return await state.ping();
+        }),
         check(() => kv.ping()),
         deps.routes?.(),
       ]);

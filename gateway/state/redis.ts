@@ -6,9 +6,12 @@
 // Over 400 lines on purpose: one StateStore implementation whose methods all plan a change for
 // the one commit script; split, each part would need the others' key layout and plan types.
 //
-// Keys share the hash tag `{wasmgate}` so the scripts also run on a Redis Cluster (one slot).
+// Keys share the hash tag `{wasmgate}`, so on a Redis Cluster all of them live in one slot: the
+// commit script may touch any of them (those it names in its plan as well as KEYS), MGET reads
+// them in one call, and the published version reaches every node's subscribers over the cluster
+// bus. The client comes from the kv module's topology support (one server, Cluster, Sentinel).
 
-import { Redis } from "ioredis";
+import { createRedisClient, type RedisClient, type RedisTopology, redisHealth } from "../../kv/index.ts";
 import { GatewayError } from "../errors.ts";
 import { completeGrants, pickGrants } from "../grants.ts";
 import type { Logger } from "../logger.ts";
@@ -138,7 +141,10 @@ export interface RedisStateStore extends StateStore {
 }
 
 export interface RedisStateOptions {
-  url: string;
+  /** Where Redis is: one server, a Cluster or a Sentinel-managed master. */
+  topology?: RedisTopology;
+  /** Short for `topology: { kind: "standalone", url }`. */
+  url?: string;
   logger?: Logger;
   /** How long to wait for Redis at start before giving up. */
   connectTimeoutMs?: number;
@@ -151,7 +157,10 @@ export interface RedisStateOptions {
 }
 
 export async function createRedisStateStore(options: RedisStateOptions): Promise<RedisStateStore> {
-  const { url, logger } = options;
+  const { logger } = options;
+  const topology: RedisTopology | undefined =
+    options.topology ?? (options.url === undefined ? undefined : { kind: "standalone", url: options.url });
+  if (topology === undefined) throw new TypeError("createRedisStateStore needs `topology` or `url`");
   const clientOptions = {
     // Fail at once while disconnected: an admin call or an uncached route lookup answers 503
     // instead of hanging; routes already cached keep serving.
@@ -161,16 +170,19 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     connectTimeout: 2000,
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), 1000),
   };
-  const client = new Redis(url, { ...clientOptions, connectionName: "wasmgate-state" });
+  const client = await createRedisClient(topology, { ...clientOptions, connectionName: "wasmgate-state" });
   let healthy = true;
-  client.on("error", (err: Error) => {
+  const failed = (err: Error) => {
     if (!healthy) return;
     healthy = false;
     logger?.warn(
       { err },
       "state redis connection failed; uncached lookups and admin calls fail until it reconnects",
     );
-  });
+  };
+  client.on("error", failed);
+  // A cluster tells of each node it cannot reach as a "node error" (a plain client never emits it).
+  client.on("node error", failed);
   client.on("ready", () => {
     healthy = true;
   });
@@ -570,9 +582,8 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async ping() {
-      await client.ping();
-    },
+    // Fails where a PING would not: a cluster not `ok`, a master Sentinel no longer names.
+    ping: () => redisHealth(client),
     sharedPrepared: {
       async get(digest, format) {
         const all = await client.hgetallBuffer(K.prepared(format, digest));
@@ -608,12 +619,14 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   };
 
   // Changes made by other gateways: pub/sub for speed, the poll for certainty.
-  const subscriber = new Redis(url, {
+  // On a cluster, ioredis subscribes through one node it picks (another if that one fails).
+  const subscriber = await createRedisClient(topology, {
     ...clientOptions,
     enableOfflineQueue: true,
     connectionName: "wasmgate-state-sub",
   });
   subscriber.on("error", () => {});
+  subscriber.on("node error", () => {});
   subscriber.on("message", (_channel: string, message: string) => noteVersion(Number(message), false));
   subscriber.subscribe(K.channel).catch(() => {});
   const poll = setInterval(() => {
@@ -654,7 +667,7 @@ function unavailableOnFailure<T extends object>(store: T): T {
 }
 
 /** Whether the client became ready within `timeoutMs`; past it, throws unless `keepTrying`. */
-async function waitReady(client: Redis, timeoutMs: number, keepTrying = false): Promise<boolean> {
+async function waitReady(client: RedisClient, timeoutMs: number, keepTrying = false): Promise<boolean> {
   if (client.status === "ready") return true;
   return await new Promise<boolean>((resolve, reject) => {
     const timer = setTimeout(() => {

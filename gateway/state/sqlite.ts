@@ -507,6 +507,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     },
     async ping() {
       q.version.get();
+      return { backend: "sqlite" };
     },
     async close() {
       db.close();

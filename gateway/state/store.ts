@@ -173,8 +173,11 @@ export interface StateStore {
    * invalidated where they are made). Returns the unsubscribe function.
    */
   onExternalChange(listener: () => void): () => void;
-  /** Resolves when the store answers; throws when it cannot be reached. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the store can serve, with what it found for readiness (`{ backend: "sqlite" }`;
+   * for Redis its topology, a cluster's state, the master Sentinel named); throws when it cannot.
+   */
+  ping(): Promise<Readonly<Record<string, string | number>>>;
   /**
    * Prepared (transpiled) components shared between gateways, so a deploy compiles once for the
    * fleet. Only stores that several gateways share have it.
