@@ -7,6 +7,7 @@ import {
   DEFAULT_ADMIN_HOST,
   DEFAULT_PORT,
   parseConfig,
+  redisTopology,
   SETTINGS,
 } from "./config.ts";
 
@@ -40,6 +41,64 @@ describe("parseConfig", () => {
       else if (s.key !== "workers") assert.equal(s.default.split(" ")[0], String(actual), s.key);
       assert.ok(CONFIG_HELP.includes(`--${s.flag} ${s.arg}`), `help names --${s.flag}`);
       assert.ok(CONFIG_HELP.includes(s.env), `help names ${s.env}`);
+    }
+  });
+});
+
+describe("where Redis is", () => {
+  it("is one server by URL, a Cluster by its nodes, or Sentinel by its sentinels and master name", () => {
+    assert.equal(redisTopology(parseConfig([], {})), undefined);
+    assert.deepEqual(redisTopology(parseConfig([], { REDIS_URL: "redis://r:6379/2" })), {
+      kind: "standalone",
+      url: "redis://r:6379/2",
+    });
+    assert.deepEqual(redisTopology(parseConfig(["--redis-cluster", "10.0.0.1:7000, r2 ,[::1]:7002"], {})), {
+      kind: "cluster",
+      nodes: [
+        { host: "10.0.0.1", port: 7000 },
+        { host: "r2", port: 6379 },
+        { host: "::1", port: 7002 },
+      ],
+    });
+    const sentinel = parseConfig([], {
+      WASMGATE_REDIS_SENTINELS: "s1:5000,s2",
+      WASMGATE_REDIS_MASTER_NAME: "main",
+    });
+    assert.deepEqual(redisTopology(sentinel), {
+      kind: "sentinel",
+      sentinels: [
+        { host: "s1", port: 5000 },
+        { host: "s2", port: 26379 },
+      ],
+      masterName: "main",
+    });
+  });
+
+  it("refuses two places at once, Sentinel without a master name, and malformed nodes", () => {
+    assert.throws(
+      () => parseConfig(["--redis-cluster", "a:1"], { REDIS_URL: "redis://r" }),
+      (e: Error) =>
+        e instanceof ConfigError && /--redis-url and --redis-cluster both say where Redis is/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        parseConfig(["--redis-cluster", "a:1", "--redis-sentinels", "s:1", "--redis-master-name", "m"], {}),
+      (e: Error) => e instanceof ConfigError && /--redis-cluster and --redis-sentinels/.test(e.message),
+    );
+    assert.throws(
+      () => parseConfig(["--redis-sentinels", "s:1"], {}),
+      (e: Error) => e instanceof ConfigError && /needs --redis-master-name/.test(e.message),
+    );
+    assert.throws(
+      () => parseConfig(["--redis-master-name", "m"], { REDIS_URL: "redis://r" }),
+      (e: Error) => e instanceof ConfigError && /only with --redis-sentinels/.test(e.message),
+    );
+    for (const bad of ["", "a:", "a:0", "a:70000", "redis://a:1", "a:1,,b:2", "a b:1"]) {
+      assert.throws(
+        () => parseConfig(["--redis-cluster", bad], {}),
+        (e: Error) => e instanceof ConfigError && /redisCluster: .*is not host:port/.test(e.message),
+        JSON.stringify(bad),
+      );
     }
   });
 });

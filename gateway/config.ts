@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import type { RedisNode, RedisTopology } from "../kv/index.ts";
 import {
   DEFAULT_MAX_COMPONENT_BYTES,
   DEFAULT_MAX_QUEUE_MS,
@@ -21,9 +22,44 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET_MB = 2048;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** The port a `--redis-cluster` node without one is taken to listen on. */
+export const DEFAULT_REDIS_PORT = 6379;
+/** The port a `--redis-sentinels` entry without one is taken to listen on. */
+export const DEFAULT_SENTINEL_PORT = 26379;
+/** Most nodes one `--redis-cluster` or `--redis-sentinels` list may name. */
+const MAX_REDIS_NODES = 64;
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Bytes = z.coerce.number().int().positive();
+
+/**
+ * `host:port,host:port,…` (a port left out is `defaultPort`; an IPv6 address in brackets), or
+ * what is wrong with it.
+ */
+export function parseRedisNodes(text: string, defaultPort: number): RedisNode[] | string {
+  const entries = text.split(",").map((entry) => entry.trim());
+  if (entries.length > MAX_REDIS_NODES) return `at most ${MAX_REDIS_NODES} nodes`;
+  const nodes: RedisNode[] = [];
+  for (const entry of entries) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/@]+)(?::(\d{1,5}))?$/.exec(entry);
+    const port = match?.[2] === undefined ? defaultPort : Number(match[2]);
+    if (!match || port < 1 || port > 65535) {
+      return `"${entry}" is not host:port (like 10.0.0.1:${defaultPort} or [::1]:${defaultPort})`;
+    }
+    nodes.push(Object.freeze({ host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port }));
+  }
+  return nodes;
+}
+
+const NodeList = (defaultPort: number) =>
+  z
+    .string()
+    .optional()
+    .superRefine((text, ctx) => {
+      if (text === undefined) return;
+      const nodes = parseRedisNodes(text, defaultPort);
+      if (typeof nodes === "string") ctx.addIssue({ code: "custom", message: nodes });
+    });
 
 const ConfigSchema = z.object({
   port: Port.default(DEFAULT_PORT),
@@ -32,6 +68,9 @@ const ConfigSchema = z.object({
   adminHost: z.string().min(1).default(DEFAULT_ADMIN_HOST),
   stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
   redisUrl: z.string().url().optional(),
+  redisCluster: NodeList(DEFAULT_REDIS_PORT),
+  redisSentinels: NodeList(DEFAULT_SENTINEL_PORT),
+  redisMasterName: z.string().min(1).max(256).optional(),
   workers: z.coerce.number().int().min(1).max(256).default(Math.max(1, availableParallelism())),
   maxComponentBytes: Bytes.default(DEFAULT_MAX_COMPONENT_BYTES),
   maxBodyBytes: Bytes.default(DEFAULT_MAX_BODY_BYTES),
@@ -48,6 +87,9 @@ const ConfigSchema = z.object({
   maxQueueMs: z.coerce.number().int().min(1).max(3_600_000).default(DEFAULT_MAX_QUEUE_MS),
   logLevel: z.enum(LOG_LEVELS).default("info"),
 });
+
+/** The Redis settings that say where Redis is: at most one may be set. */
+const REDIS_PLACES = ["redisUrl", "redisCluster", "redisSentinels"] as const;
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
@@ -208,6 +250,35 @@ export const SETTINGS = [
       "Redis for shared state (apps, tenants, tokens, deployments, keys) and guests' key-value data; " +
       "every gateway on it serves as one (unset: SQLite in the state directory)",
   },
+  {
+    key: "redisCluster",
+    flag: "redis-cluster",
+    arg: "<nodes>",
+    env: "WASMGATE_REDIS_CLUSTER",
+    default: undefined,
+    meaning:
+      `a Redis Cluster instead of --redis-url, by some of its nodes as host:port,… (port default ${DEFAULT_REDIS_PORT}): ` +
+      "the gateway learns the other nodes and follows failovers and slot moves",
+  },
+  {
+    key: "redisSentinels",
+    flag: "redis-sentinels",
+    arg: "<nodes>",
+    env: "WASMGATE_REDIS_SENTINELS",
+    default: undefined,
+    meaning:
+      `Redis Sentinel instead of --redis-url, as host:port,… of the sentinels (port default ${DEFAULT_SENTINEL_PORT}): ` +
+      "the gateway uses the master they name, and the one they promote after a failover",
+  },
+  {
+    key: "redisMasterName",
+    flag: "redis-master-name",
+    arg: "<name>",
+    env: "WASMGATE_REDIS_MASTER_NAME",
+    default: undefined,
+    meaning:
+      "the master's name as the sentinels know it (sentinel monitor <name> …); needs --redis-sentinels",
+  },
 ] as const satisfies readonly Setting[];
 
 // Compiles only while SETTINGS names every key of the schema.
@@ -280,5 +351,46 @@ function validated(raw: Record<string, unknown>): Config {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
-  return Object.freeze(parsed.data);
+  const config = parsed.data;
+  const flagOf = (key: keyof Config) => `--${SETTINGS.find((s) => s.key === key)!.flag}`;
+  const places = REDIS_PLACES.filter((key) => config[key] !== undefined);
+  if (places.length > 1) {
+    throw new ConfigError(
+      `invalid configuration: ${places.map(flagOf).join(" and ")} both say where Redis is; set only one ` +
+        "(a single server, a Cluster, or Sentinel)",
+    );
+  }
+  if (config.redisSentinels !== undefined && config.redisMasterName === undefined) {
+    throw new ConfigError(
+      "invalid configuration: --redis-sentinels needs --redis-master-name, the name the sentinels monitor the master by",
+    );
+  }
+  if (config.redisMasterName !== undefined && config.redisSentinels === undefined) {
+    throw new ConfigError("invalid configuration: --redis-master-name applies only with --redis-sentinels");
+  }
+  return Object.freeze(config);
+}
+
+/**
+ * Where the configured Redis is, as the stores and the guest workers take it; undefined when
+ * there is none (the embedded SQLite stores).
+ *
+ * @example
+ * redisTopology(parseConfig(["--redis-cluster", "10.0.0.1:7000,10.0.0.2:7000"], {}));
+ * // { kind: "cluster", nodes: [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }] }
+ */
+export function redisTopology(config: Config): RedisTopology | undefined {
+  const nodes = (text: string, port: number) => parseRedisNodes(text, port) as RedisNode[];
+  if (config.redisUrl !== undefined) return { kind: "standalone", url: config.redisUrl };
+  if (config.redisCluster !== undefined) {
+    return { kind: "cluster", nodes: nodes(config.redisCluster, DEFAULT_REDIS_PORT) };
+  }
+  if (config.redisSentinels !== undefined) {
+    return {
+      kind: "sentinel",
+      sentinels: nodes(config.redisSentinels, DEFAULT_SENTINEL_PORT),
+      masterName: config.redisMasterName!,
+    };
+  }
+  return undefined;
 }

@@ -21,6 +21,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createAdaptorServer } from "@hono/node-server";
+import type { RedisNode, RedisTopology } from "../kv/index.ts";
 import { createKvBackend, createRuntime, type KvBackendConfig } from "../runtime/index.ts";
 import { createGateway } from "./app.ts";
 import {
@@ -32,7 +33,7 @@ import {
   newSigningJwk,
 } from "./auth/index.ts";
 import { createSecretBox, loadSecretKey } from "./auth/secrets.ts";
-import type { Config } from "./config.ts";
+import { type Config, redisTopology } from "./config.ts";
 import { stopAccepting } from "./data-plane/drain.ts";
 import { isStateOutage } from "./errors.ts";
 import { createGatewayEvents, type GatewayEvents } from "./events.ts";
@@ -50,6 +51,7 @@ export {
   createConfig,
   DEFAULT_MAX_BODY_BYTES,
   parseConfig,
+  redisTopology,
 } from "./config.ts";
 export {
   createGatewayEvents,
@@ -89,6 +91,21 @@ export interface RunningGateway {
    * closes the rest, the runtime and the stores. Calling it again returns the same promise.
    */
   stop(signal?: string): Promise<void>;
+}
+
+/** Where Redis is, for the log: no credentials from a URL. */
+function describeTopology(topology: RedisTopology): string {
+  const nodes = (list: readonly RedisNode[]) => list.map(({ host, port }) => `${host}:${port}`).join(",");
+  switch (topology.kind) {
+    case "standalone": {
+      const url = new URL(topology.url);
+      return `${url.protocol}//${url.host}${url.pathname}`;
+    }
+    case "cluster":
+      return `cluster ${nodes(topology.nodes)}`;
+    case "sentinel":
+      return `sentinel master ${topology.masterName} via ${nodes(topology.sentinels)}`;
+  }
 }
 
 /** How long a start that failed half-way waits for what it had opened to close. */
@@ -136,15 +153,16 @@ async function start(
 ): Promise<RunningGateway> {
   const stateDir = resolve(config.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const kvBackend: KvBackendConfig = config.redisUrl
-    ? { kind: "redis", url: config.redisUrl }
+  const redis = redisTopology(config);
+  const kvBackend: KvBackendConfig = redis
+    ? { kind: "redis", topology: redis }
     : { kind: "sqlite", path: kvPath ?? join(stateDir, "kv.db") };
   const kv = createKvBackend(kvBackend);
   opened.push(() => kv.close());
   let state: StateStore;
   let keys: Omit<KeyMaterial, "created">;
   let secretKey: Buffer;
-  if (config.redisUrl) {
+  if (redis) {
     // Every gateway on this Redis shares the state and the keys: a token issued by one verifies on
     // all, and a secret sealed by one opens on all.
     // A state directory that served before keeps the route snapshot and the shared keys: with
@@ -152,7 +170,7 @@ async function start(
     const cachedKeysFile = join(stateDir, "shared-keys.json");
     const canStartOffline = existsSync(join(stateDir, "routes.json")) && existsSync(cachedKeysFile);
     const shared = await createRedisStateStore({
-      url: config.redisUrl,
+      topology: redis,
       logger,
       ...(canStartOffline ? { startWithoutRedis: true, connectTimeoutMs: OFFLINE_START_WAIT_MS } : {}),
     });
@@ -172,7 +190,7 @@ async function start(
     keys = await importSigningJwk(JSON.parse(material.signing));
     secretKey = Buffer.from(material.secrets, "base64");
     logger.info(
-      { stateDir },
+      { stateDir, redis: describeTopology(redis) },
       "state, keys and key-value data in Redis; the state directory keeps compiled code",
     );
   } else {

@@ -2,6 +2,7 @@
 // the messages each way, what a worker is started with, and the shapes both sides agree on. The
 // two sides share nothing else but the CPU slot's layout (cpu-slot.ts).
 
+import type { RedisTopology } from "../kv/index.ts";
 import type { Grants } from "./capabilities/grants.ts";
 import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
 import type { ComponentInfo } from "./component-info.ts";
@@ -112,8 +113,11 @@ export type FromWorker =
   /** The worker unloaded an idle deployment to stay within its memory budget. */
   | { type: "unloaded"; key: string };
 
-/** Which key-value store guests use; each worker opens its own client from this description. */
-export type KvBackendConfig = { kind: "redis"; url: string } | { kind: "sqlite"; path: string };
+/**
+ * Which key-value store guests use; each worker opens its own client from this description (plain
+ * data: a Redis topology is one server's URL, a Cluster's nodes, or the sentinels and master name).
+ */
+export type KvBackendConfig = { kind: "redis"; topology: RedisTopology } | { kind: "sqlite"; path: string };
 
 /** Statuses whose responses carry no body, whatever the guest wrote. */
 export const NULL_BODY_STATUS: ReadonlySet<number> = new Set([204, 205, 304]);

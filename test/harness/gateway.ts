@@ -38,6 +38,14 @@ export interface StartOptions {
   cpus?: string;
 }
 
+/** The settings that say where Redis is, cleared so that none leaks in from the test's environment. */
+const NO_REDIS = {
+  REDIS_URL: "",
+  WASMGATE_REDIS_CLUSTER: "",
+  WASMGATE_REDIS_SENTINELS: "",
+  WASMGATE_REDIS_MASTER_NAME: "",
+};
+
 export function tempDir(prefix = "wasmgate-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -63,7 +71,7 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayP
       stateDir,
       ...(options.args ?? []),
     ],
-    { env: { ...process.env, REDIS_URL: "", ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
+    { env: { ...process.env, ...NO_REDIS, ...options.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
