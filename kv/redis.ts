@@ -444,11 +444,12 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
       if (client.status === "ready") {
         try {
           await withDeadline(client.quit(), limits.opTimeoutMs, () => new KvError("ERR_KV_TIMEOUT", "quit"));
-          return;
         } catch {
-          // Fall through: drop the connection instead.
+          // Drop the connection instead (below).
         }
       }
+      // Also after a QUIT: a Sentinel client keeps its connections to the sentinels (ioredis's
+      // failover detector) until it is disconnected, and they would reconnect forever.
       client.disconnect();
     },
   };

@@ -614,7 +614,10 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     async close() {
       clearInterval(poll);
       subscriber.disconnect();
-      await client.quit().catch(() => client.disconnect());
+      await client.quit().catch(() => {});
+      // Also after a QUIT: a Sentinel client keeps its connections to the sentinels (ioredis's
+      // failover detector) until it is disconnected.
+      client.disconnect();
     },
   };
 
