@@ -10,7 +10,7 @@
  * ```
  */
 import { type ChildProcess, execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +22,27 @@ export interface RedisServerOptions {
   readonly appendOnly?: boolean;
   /** Start as a Redis Cluster node (its bus gets a free port of its own); see `startRedisCluster`. */
   readonly clusterNode?: boolean;
+  /** Start as a replica of the server on this loopback port. */
+  readonly replicaOf?: number;
+  /**
+   * Start as a sentinel monitoring the master on `masterPort` as `masterName` (see
+   * `startRedisSentinel` in redis-topologies.ts). Its config file lives in its directory, which
+   * the sentinel rewrites as it learns.
+   */
+  readonly sentinel?: SentinelOptions;
   /** How long to wait for the server to answer PING. Default 10 s. */
   readonly startTimeoutMs?: number;
+}
+
+export interface SentinelOptions {
+  readonly masterName: string;
+  readonly masterPort: number;
+  /** Sentinels that must agree the master is down. Default 1. */
+  readonly quorum?: number;
+  /** How long the master may not answer before it counts as down. Default 1000 ms. */
+  readonly downAfterMs?: number;
+  /** Default 10 s. */
+  readonly failoverTimeoutMs?: number;
 }
 
 export interface RedisServer {
@@ -108,8 +127,13 @@ async function spawnRedis(
 ): Promise<ChildProcess> {
   const cluster =
     options.clusterNode === true ? ["--cluster-enabled", "yes", "--cluster-port", String(busPort)] : [];
+  const replica = options.replicaOf === undefined ? [] : ["--replicaof", HOST, String(options.replicaOf)];
+  // A sentinel takes its config file first; the flags after it apply on top.
+  const sentinel = options.sentinel === undefined ? [] : [join(dir, "sentinel.conf"), "--sentinel"];
   const args = [
+    ...sentinel,
     ...cluster,
+    ...replica,
     "--port",
     String(port),
     "--bind",
@@ -171,6 +195,25 @@ async function waitForExit(child: ChildProcess, signal: NodeJS.Signals): Promise
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   installExitHook();
   const dir = await mkdtemp(join(tmpdir(), "wasmgate-redis-"));
+  if (options.sentinel !== undefined) {
+    const {
+      masterName,
+      masterPort,
+      quorum = 1,
+      downAfterMs = 1000,
+      failoverTimeoutMs = 10_000,
+    } = options.sentinel;
+    await writeFile(
+      join(dir, "sentinel.conf"),
+      [
+        `sentinel monitor ${masterName} ${HOST} ${masterPort} ${quorum}`,
+        `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+        `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        "",
+      ].join("\n"),
+    );
+  }
   let port = 0;
   let busPort = 0;
   let child: ChildProcess | undefined;
