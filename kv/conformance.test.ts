@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster } from "ioredis";
 import { startRedisCluster, startRedisServer } from "../test/harness/redis-server.ts";
+import { startRedisSentinel } from "../test/harness/redis-topologies.ts";
 import {
   createRedisKvStore,
   createSqliteKvStore,
@@ -639,7 +640,7 @@ function conformance(name: string, setup: () => Promise<Subject>): void {
       const closed = await rejectsWithCode(closing.get(ns, "k"), "ERR_KV_CLOSED");
       assert.equal(closed.kind, "system");
       await rejectsWithCode(closing.ping(), "ERR_KV_CLOSED");
-      await store.ping();
+      assert.match(String((await store.ping()).backend), /^(redis|sqlite)$/);
       // Closing one store object leaves the others working.
       await store.set(ns, "k", bytes("still here"));
       assert.equal(text(await store.get(ns, "k")), "still here");
@@ -824,6 +825,60 @@ conformance("redis cluster", async () => {
       await Promise.all(opened.map((store) => store.close()));
       for (const client of clients) client.disconnect();
       await cluster.destroy();
+    },
+  };
+});
+
+// The same cluster as the gateway opens it (`--redis-cluster`): the store's own client from the
+// topology, with integers parsed as text, and a peer of its own.
+conformance("redis cluster, own client", async () => {
+  const cluster = await startRedisCluster(3);
+  const topology = {
+    kind: "cluster" as const,
+    nodes: cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
+  };
+  const opened: KvStore[] = [];
+  const open = (limits: KvLimits) => {
+    const store = createRedisKvStore({ topology, limits });
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: open(DEFAULT_KV_LIMITS),
+    peer: open(DEFAULT_KV_LIMITS),
+    open,
+    elapse: (ms) => sleep(ms),
+    ordered: false,
+    async teardown() {
+      await Promise.all(opened.map((store) => store.close()));
+      await cluster.destroy();
+    },
+  };
+});
+
+// The master a sentinel names (`--redis-sentinels`), with a replica beside it.
+conformance("redis sentinel", async () => {
+  const set = await startRedisSentinel();
+  const topology = {
+    kind: "sentinel" as const,
+    sentinels: set.sentinels.map((sentinel) => ({ host: "127.0.0.1", port: sentinel.port })),
+    masterName: set.masterName,
+  };
+  const opened: KvStore[] = [];
+  const open = (limits: KvLimits) => {
+    const store = createRedisKvStore({ topology, limits });
+    opened.push(store);
+    return store;
+  };
+  return {
+    store: open(DEFAULT_KV_LIMITS),
+    peer: open(DEFAULT_KV_LIMITS),
+    open,
+    elapse: (ms) => sleep(ms),
+    ordered: false,
+    async teardown() {
+      await Promise.all(opened.map((store) => store.close()));
+      await set.destroy();
     },
   };
 });

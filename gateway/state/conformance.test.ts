@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { type RedisServer, startRedisServer } from "../../test/harness/redis-server.ts";
+import { startRedisCluster } from "../../test/harness/redis-topologies.ts";
 import { GatewayError } from "../errors.ts";
 import { createRedisStateStore } from "./redis.ts";
 import { createSqliteStateStore } from "./sqlite.ts";
@@ -45,6 +46,24 @@ const backends: Record<string, () => Promise<Subject>> = {
       async teardown() {
         await Promise.all([store.close(), peer.close()]);
         await server.destroy();
+      },
+    };
+  },
+  // Every key under one hash tag: the commit script, MGETs and the version all run in one slot.
+  async "redis cluster"() {
+    const cluster = await startRedisCluster(3);
+    const topology = {
+      kind: "cluster" as const,
+      nodes: cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
+    };
+    const store = await createRedisStateStore({ topology });
+    const peer = await createRedisStateStore({ topology });
+    return {
+      store,
+      peer,
+      async teardown() {
+        await Promise.all([store.close(), peer.close()]);
+        await cluster.destroy();
       },
     };
   },
