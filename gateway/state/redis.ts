@@ -11,6 +11,7 @@
 // them in one call, and the published version reaches every node's subscribers over the cluster
 // bus. The client comes from the kv module's topology support (one server, Cluster, Sentinel).
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { createRedisClient, type RedisClient, type RedisTopology, redisHealth } from "../../kv/index.ts";
 import { GatewayError } from "../errors.ts";
 import { completeGrants, pickGrants } from "../grants.ts";
@@ -50,7 +51,7 @@ const K = {
 };
 
 /** How often each gateway compares the version, in case a pub/sub message was lost. */
-const POLL_MS = 250;
+const DEFAULT_POLL_MS = 250;
 const MAX_ATTEMPTS = 50;
 
 type Check =
@@ -154,6 +155,8 @@ export interface RedisStateOptions {
    * route snapshot during an outage).
    */
   startWithoutRedis?: boolean;
+  /** How often to compare the version, in case a pub/sub message was lost. Default 250 ms. */
+  pollMs?: number;
 }
 
 export async function createRedisStateStore(options: RedisStateOptions): Promise<RedisStateStore> {
@@ -186,11 +189,8 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   client.on("ready", () => {
     healthy = true;
   });
-  const reached = await waitReady(
-    client,
-    options.connectTimeoutMs ?? 10_000,
-    options.startWithoutRedis === true,
-  );
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const reached = await waitReady(client, connectTimeoutMs, options.startWithoutRedis === true);
   if (!reached) logger?.warn({}, "state redis cannot be reached; starting without it, and it is retried");
   client.defineCommand("wasmgateCommit", { numberOfKeys: 2, lua: COMMIT });
   const commitScript = (plan: string) =>
@@ -198,7 +198,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       client as unknown as { wasmgateCommit(a: string, b: string, c: string): Promise<[string, string]> }
     ).wasmgateCommit(K.version, K.channel, plan);
 
-  let lastSeen = reached ? Number((await client.get(K.version)) ?? 0) : 0;
+  let lastSeen = 0;
   const listeners = new Set<() => void>();
   /** Notes a version; tells the listeners when someone else made it (or made one before it). */
   function noteVersion(version: number, own: boolean) {
@@ -206,6 +206,32 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     const gap = version - lastSeen;
     lastSeen = version;
     if (!own || gap > 1) for (const listener of listeners) listener();
+  }
+
+  // Changes made by other gateways: pub/sub for speed, the poll (below) for certainty. The
+  // subscription is in place before the version is read, so that no change made after the read
+  // waits for the poll. On a cluster, ioredis subscribes through one node it picks (another if
+  // that one fails); a publish reaches every node over the cluster bus.
+  const subscriber = await createRedisClient(topology, {
+    ...clientOptions,
+    enableOfflineQueue: true,
+    connectionName: "wasmgate-state-sub",
+  });
+  subscriber.on("error", () => {});
+  subscriber.on("node error", () => {});
+  subscriber.on("message", (_channel: string, message: string) => noteVersion(Number(message), false));
+  const subscribed = subscriber.subscribe(K.channel).catch(() => {});
+  // Started without Redis: the subscription and the poll catch up once it is there.
+  if (reached) {
+    try {
+      // A subscription that is slow to start (or fails) is not fatal: the poll covers until it is in place.
+      await Promise.race([subscribed, sleep(connectTimeoutMs, undefined, { ref: false })]);
+      lastSeen = Math.max(lastSeen, Number((await client.get(K.version)) ?? 0));
+    } catch (err) {
+      subscriber.disconnect();
+      client.disconnect();
+      throw err;
+    }
   }
 
   async function commit(checks: Check[], ops: Op[]): Promise<Outcome | "conflict"> {
@@ -621,23 +647,12 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     },
   };
 
-  // Changes made by other gateways: pub/sub for speed, the poll for certainty.
-  // On a cluster, ioredis subscribes through one node it picks (another if that one fails).
-  const subscriber = await createRedisClient(topology, {
-    ...clientOptions,
-    enableOfflineQueue: true,
-    connectionName: "wasmgate-state-sub",
-  });
-  subscriber.on("error", () => {});
-  subscriber.on("node error", () => {});
-  subscriber.on("message", (_channel: string, message: string) => noteVersion(Number(message), false));
-  subscriber.subscribe(K.channel).catch(() => {});
   const poll = setInterval(() => {
     client.get(K.version).then(
       (v) => noteVersion(Number(v ?? 0), false),
       () => {},
     );
-  }, POLL_MS);
+  }, options.pollMs ?? DEFAULT_POLL_MS);
   poll.unref();
 
   return unavailableOnFailure(store);
