@@ -45,6 +45,10 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
         // Sentinels announce a promotion on +switch-master: reconnect then, instead of on the next
         // retry of the dead master's address.
         failoverDetector: true,
+        // A server demoted under a connection answers writes with READONLY: ask the sentinels
+        // again. The failed call is not resent (it fails as unavailable; the next one goes to the
+        // master), so a write is never applied twice.
+        reconnectOnError: (error) => error.message.startsWith("READONLY"),
       });
     case "cluster": {
       const retry = options.retryStrategy;

@@ -66,8 +66,20 @@ const SCAN_WORK_PER_CALL = 10_000;
 const DELETE_BUCKET_BATCH = 1000;
 const CURSOR_PREFIX = "r1.";
 
-/** Redis error codes (the first word of an error reply) that mean "not now", not "wrong call". */
-const UNAVAILABLE_REPLIES = new Set(["LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY"]);
+/**
+ * Redis error codes (the first word of an error reply) that mean "not now", not "wrong call".
+ * NOREPLICAS: a master with `min-replicas-to-write` has too few replicas in reach (as during a
+ * switchover, once its replica has been promoted).
+ */
+const UNAVAILABLE_REPLIES = new Set([
+  "LOADING",
+  "BUSY",
+  "CLUSTERDOWN",
+  "TRYAGAIN",
+  "MASTERDOWN",
+  "READONLY",
+  "NOREPLICAS",
+]);
 
 const toBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
