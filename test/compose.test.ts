@@ -23,6 +23,14 @@ describe("docker-compose.yml", () => {
   it("runs Redis with AOF persistence on a named volume, with a healthcheck", () => {
     const command: string[] = redis.command;
     assert.equal(command[command.indexOf("--appendonly") + 1], "yes");
+    // The fsync policy is chosen, and the durability guide says what it keeps.
+    const fsync = command[command.indexOf("--appendfsync") + 1];
+    assert.ok(fsync === "everysec" || fsync === "always", `appendfsync ${fsync}`);
+    const guide = readFileSync(join(ROOT, "docs/guides/tenants-and-fleets.md"), "utf8");
+    assert.ok(
+      guide.includes(`\`appendfsync ${fsync}\` (\`docker-compose.yml\`)`),
+      "the guide names compose's setting",
+    );
     assert.ok(
       redis.volumes.some(
         (v: string) => v.endsWith(":/data") && compose.volumes[v.split(":")[0]!] !== undefined,
