@@ -25,6 +25,9 @@ export type RedisTopology =
 
 export type RedisClient = Redis | Cluster;
 
+/** How often a cluster client reloads the slot map. */
+const SLOTS_REFRESH_MS = 5000;
+
 /** What a health check found, for readiness (`/readyz` shows it beside `ok`). */
 export type RedisHealth = Readonly<Record<string, string | number>>;
 
@@ -57,6 +60,9 @@ export function createRedisClient(topology: RedisTopology, options: RedisOptions
         {
           redisOptions: options,
           enableOfflineQueue: options.enableOfflineQueue ?? true,
+          // What ioredis documents as its default but leaves off: a client with no traffic still
+          // learns of slot moves, promotions and nodes that came back.
+          slotsRefreshInterval: SLOTS_REFRESH_MS,
           clusterRetryStrategy: (attempt) =>
             retry ? (retry(attempt) ?? null) : Math.min(100 * attempt, 2000),
         },
@@ -81,13 +87,27 @@ export async function redisHealth(client: RedisClient): Promise<RedisHealth> {
     const info = parseInfo(String(await client.cluster("INFO")));
     const state = info.cluster_state ?? "unknown";
     if (state !== "ok") throw new Error(`the Redis Cluster reports cluster_state:${state}`);
-    const masters = client.nodes("master");
-    await Promise.all(masters.map((node) => node.ping()));
+    // The masters the cluster assigns slots to, each asked through the client's own connection: a
+    // master that went away is dropped from the client's pool at once, while the cluster still
+    // reports `ok` until `cluster-node-timeout` has passed.
+    const slots = (await client.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+    const masters = new Set(slots.map(([, , [host, port]]) => `${host}:${port}`));
+    const connected = new Map(
+      client.nodes("master").map((node) => [`${node.options.host}:${node.options.port}`, node]),
+    );
+    const missing = [...masters].filter((address) => !connected.has(address));
+    if (masters.size === 0 || missing.length > 0) {
+      // The client takes a node back only with a fresh slot map: ask for one now, so the next
+      // check sees a master that has come back.
+      client.refreshSlotsCache();
+      throw new Error(`the Redis Cluster's master ${missing.join(", ") || "list"} cannot be reached`);
+    }
+    await Promise.all([...masters].map((address) => connected.get(address)!.ping()));
     return {
       backend: "redis",
       topology: "cluster",
       clusterState: state,
-      masters: masters.length,
+      masters: masters.size,
       slotsOk: Number(info.cluster_slots_ok ?? 0),
       knownNodes: Number(info.cluster_known_nodes ?? 0),
     };
