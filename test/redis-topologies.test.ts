@@ -197,6 +197,26 @@ describe("Redis Cluster", () => {
       await Promise.all([one?.dispose(), two?.dispose()]);
     }
   });
+  // Last: it takes a master away.
+  it("is not ready while a master does not answer, and ready again once it is back", async () => {
+    const store = createRedisKvStore({ topology });
+    const state = await createRedisStateStore({ topology });
+    try {
+      assert.equal((await store.ping()).clusterState, "ok");
+      await cluster.nodes[1]!.stop();
+      const started = performance.now();
+      await assert.rejects(store.ping(), { code: "ERR_KV_UNAVAILABLE" });
+      await assert.rejects(state.ping(), { code: "ERR_STATE_UNAVAILABLE" });
+      assert.ok(performance.now() - started < 2500, "the checks failed within the op timeouts");
+      await cluster.nodes[1]!.restart();
+      const health = await eventually("the cluster's health back", 15_000, () => store.ping());
+      assert.equal(health.clusterState, "ok");
+      assert.equal(health.masters, 3);
+      await eventually("the state store's health back", 15_000, () => state.ping());
+    } finally {
+      await Promise.all([store.close(), state.close()]);
+    }
+  });
 });
 
 /** One client incrementing the counter back to back until stopped; each 200 is an acknowledged increment. */
@@ -301,6 +321,12 @@ describe("Redis Sentinel", () => {
     );
     await set.master.kill();
     const killed = performance.now();
+    const down = await eventually("not ready without a master", 5000, async () => {
+      const res = await readyz(gw);
+      return res.status === 503 ? res.body : undefined;
+    });
+    assert.equal(down.checks.kv.ok, false);
+    assert.equal(down.checks.state.ok, false);
     // Hosts already resolved keep serving while Redis (state included) has no master.
     for (let i = 0; i < 10; i++) {
       assert.equal((await get(gw, "hello.localhost", `/during-${i}`)).status, 200);
