@@ -4,6 +4,7 @@
 
 import { request } from "undici";
 import type { LogRecordView } from "../gateway/index.ts";
+import { appOf } from "./build/manifest.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
@@ -21,8 +22,8 @@ const GROUP_WAIT_MS = 2000;
 const SILENCE_MS = 60_000;
 
 export async function logsCommand(values: Record<string, unknown>, common: LogsCommon): Promise<void> {
-  const app = values.app as string | undefined;
-  if (!app) throw usage("logs needs --app <name>");
+  const app = await appOf(values);
+  if (!app) throw usage("logs needs --app <name> (or a wasmgate.json here or above)");
   const path = `/v1/apps/${encodeURIComponent(app)}/logs`;
   const out = new Printer(common.json, values.follow === true);
   // The recent records first (like tail): this call also reports a wrong token or app the usual way.

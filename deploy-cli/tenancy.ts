@@ -7,6 +7,7 @@ import type {
   TenantView,
   TokenView,
 } from "../gateway/schemas.ts";
+import { appOf } from "./build/manifest.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { usage } from "./errors.ts";
@@ -24,8 +25,12 @@ const path = (...parts: string[]) => parts.map(encodeURIComponent).join("/");
 
 /** `rollback [deployment] --app <name> [--message <text>]`: re-activates an earlier deployment. */
 export async function rollbackCommand(args: string[], values: Values, common: Common): Promise<void> {
-  const app = values.app as string | undefined;
-  if (!app) throw usage("rollback needs --app <name> (and optionally the deployment id to return to)");
+  const app = await appOf(values);
+  if (!app) {
+    throw usage(
+      "rollback needs --app <name> or a wasmgate.json here or above (and optionally the deployment id to return to)",
+    );
+  }
   const body: { deployment?: string; message?: string } = {};
   if (args[0]) body.deployment = args[0];
   if (values.message) body.message = values.message as string;

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildGuest } from "../scripts/guests.ts";
@@ -78,6 +78,46 @@ describe("a refused first push", () => {
       assert.equal((await get(gw, "x1.localhost", "/")).status, 200, "the app and its deployment stay");
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("app commands inside a project", () => {
+  let gw: GatewayProcess;
+  before(async () => {
+    gw = await startGateway({ args: ["--workers", "1"] });
+  });
+  after(() => gw?.dispose());
+
+  it("take --app from the nearest wasmgate.json, here or in a parent folder", async () => {
+    const project = tempDir("wasmgate-project-");
+    try {
+      writeFileSync(
+        join(project, "wasmgate.json"),
+        JSON.stringify({ name: "proj", hostnames: ["proj.localhost"] }),
+      );
+      mkdirSync(join(project, "src", "deep"), { recursive: true });
+      const good = await buildGuest("example", "hello-fast");
+      const env = { WASMGATE_TOKEN: gw.token };
+      const gateway = ["--gateway", gw.adminUrl];
+      assert.equal((await runCli(["push", good, ...gateway], env, undefined, project)).code, 0);
+      const deep = join(project, "src", "deep");
+      const listed = await runCli(["deployments", "list", ...gateway], env, undefined, deep);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, /^\* dep_/);
+      const set = await runCli(["vars", "set", "GREETING", "hi", ...gateway], env, undefined, deep);
+      assert.equal(set.code, 0, set.stderr);
+      assert.equal((await adminCall(gw, "GET", "/v1/apps/proj/vars")).status, 200);
+      const elsewhere = await runCli(
+        ["deployments", "list", ...gateway],
+        env,
+        undefined,
+        tempDir("wasmgate-empty-"),
+      );
+      assert.equal(elsewhere.code, 1);
+      assert.match(elsewhere.stderr, /needs --app <name> \(or a wasmgate\.json here or above\)/);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
     }
   });
 });

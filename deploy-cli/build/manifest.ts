@@ -124,3 +124,20 @@ export function bucketsOf(manifest: Manifest | undefined): {
   if (Array.isArray(raw)) return { buckets: raw, bindings: {} };
   return { buckets: [...new Set(Object.values(raw))], bindings: raw };
 }
+
+/**
+ * The app an app command means when it is given no `--app`: `--app`, else the `name` of the
+ * nearest wasmgate.json in the current directory or one of its parents, else undefined.
+ */
+export async function appOf(
+  values: Record<string, unknown>,
+  from = process.cwd(),
+): Promise<string | undefined> {
+  const given = values.app as string | undefined;
+  if (given !== undefined) return given;
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const found = await loadManifest({ dir });
+    if (found) return found.manifest.name;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}

@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import type { SecretView } from "../../gateway/schemas.ts";
+import { appOf } from "../build/manifest.ts";
 import { createClient } from "../client.ts";
 import { type Command, remoteCommon } from "../command.ts";
 import { usage } from "../errors.ts";
@@ -32,8 +33,8 @@ export async function configCommand(
   values: Record<string, unknown>,
   common: ConfigCommon,
 ): Promise<void> {
-  const app = values.app as string | undefined;
-  if (!app) throw usage(`${kind} commands need --app <name>`);
+  const app = await appOf(values);
+  if (!app) throw usage(`${kind} commands need --app <name> (or a wasmgate.json here or above)`);
   const base = `/v1/apps/${encodeURIComponent(app)}/${kind}`;
   const client = createClient(common);
   const out = (text: string) => process.stdout.write(text);

@@ -1,6 +1,7 @@
 // deploy-cli deployments list: an app's most recent deployments, newest first.
 
 import type { DeploymentView } from "../../gateway/schemas.ts";
+import { appOf } from "../build/manifest.ts";
 import { createClient } from "../client.ts";
 import type { Command } from "../command.ts";
 import { usage } from "../errors.ts";
@@ -13,8 +14,8 @@ export const deploymentsList: Command = {
   remote: true,
   options: { app: { type: "string" } },
   async run(ctx) {
-    const app = ctx.values.app as string | undefined;
-    if (!app) throw usage("deployments list needs --app <name>");
+    const app = await appOf(ctx.values);
+    if (!app) throw usage("deployments list needs --app <name> (or a wasmgate.json here or above)");
     const { deployments } = await createClient(ctx.target()).get<{ deployments: DeploymentView[] }>(
       `/v1/apps/${encodeURIComponent(app)}/deployments`,
     );

@@ -1,6 +1,7 @@
 // deploy-cli kv get|put|delete|list: the same data an app's guests see.
 
 import { readFileSync } from "node:fs";
+import { appOf } from "../build/manifest.ts";
 import { createClient } from "../client.ts";
 import { type Command, remoteCommon } from "../command.ts";
 import { usage } from "../errors.ts";
@@ -20,8 +21,8 @@ export async function kvCommand(
   values: Record<string, unknown>,
   common: KvCommon,
 ): Promise<void> {
-  const app = values.app as string | undefined;
-  if (!app) throw usage("kv commands need --app <name>");
+  const app = await appOf(values);
+  if (!app) throw usage("kv commands need --app <name> (or a wasmgate.json here or above)");
   const bucket = ((values.bucket as string[] | undefined) ?? [])[0] ?? DEFAULT_BUCKET;
   const base = `/v1/apps/${encodeURIComponent(app)}/kv/${encodeURIComponent(bucket)}`;
   const client = createClient(common);
