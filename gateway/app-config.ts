@@ -3,10 +3,10 @@
 // other way round). Cached per app and dropped whenever either changes, so the next request sees
 // the change without a redeploy.
 
-import { readFile, rename, writeFile } from "node:fs/promises";
 import type { SecretBox } from "./auth/secrets.ts";
 import { isStateOutage } from "./errors.ts";
 import { createStaleOnErrorCache } from "./promise-cache.ts";
+import { snapshotFile } from "./state/snapshot-file.ts";
 import type { StateStore } from "./state/store.ts";
 
 export interface AppConfig {
@@ -23,16 +23,21 @@ interface RawConfig {
   secrets: { name: string; sealed: string }[];
 }
 
-const SNAPSHOT_EVERY_MS = 1_000;
-
 /**
- * `snapshotFile`, when given, keeps what was last loaded for each app (secrets sealed, as in the
+ * `snapshotPath`, when given, keeps what was last loaded for each app (secrets sealed, as in the
  * store) so that a gateway started during a state store outage can serve those apps.
  */
-export function createAppConfig(state: StateStore, box: SecretBox, snapshotFile?: string): AppConfig {
+export function createAppConfig(state: StateStore, box: SecretBox, snapshotPath?: string): AppConfig {
   let raw = new Map<string, RawConfig>();
   let snapshotRead = false;
-  let due: NodeJS.Timeout | undefined;
+  const snapshot =
+    snapshotPath === undefined
+      ? undefined
+      : snapshotFile<Record<string, RawConfig>>(
+          snapshotPath,
+          () => Object.fromEntries(raw),
+          () => {},
+        );
 
   function merge(app: string, { vars, secrets }: RawConfig) {
     const merged: [string, string][] = [...vars];
@@ -40,34 +45,20 @@ export function createAppConfig(state: StateStore, box: SecretBox, snapshotFile?
     return Object.freeze(merged);
   }
 
-  function scheduleSnapshot() {
-    if (!snapshotFile || due) return;
-    due = setTimeout(() => {
-      due = undefined;
-      const tmp = `${snapshotFile}.tmp-${process.pid}`;
-      writeFile(tmp, JSON.stringify(Object.fromEntries(raw)), { mode: 0o600 })
-        .then(() => rename(tmp, snapshotFile))
-        .catch(() => {});
-    }, SNAPSHOT_EVERY_MS);
-    due.unref();
-  }
-
   async function load(app: string) {
     try {
       const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
       const entry: RawConfig = { vars, secrets: secrets.map(({ name, sealed }) => ({ name, sealed })) };
       raw.set(app, entry);
-      scheduleSnapshot();
+      snapshot?.schedule();
       return merge(app, entry);
     } catch (err) {
       // Started during an outage: what the last run knew of the app, if anything.
-      if (!isStateOutage(err) || !snapshotFile) throw err;
+      if (!isStateOutage(err) || !snapshot) throw err;
       if (!snapshotRead) {
         snapshotRead = true;
-        try {
-          const saved = JSON.parse(await readFile(snapshotFile, "utf8")) as Record<string, RawConfig>;
-          raw = new Map([...Object.entries(saved), ...raw]);
-        } catch {}
+        const saved = await snapshot.read();
+        if (saved) raw = new Map([...Object.entries(saved), ...raw]);
       }
       const entry = raw.get(app);
       if (!entry) throw err;

@@ -5,10 +5,10 @@
 // this gateway knows of. When the state store cannot be reached, the last table keeps serving;
 // a gateway that starts during an outage serves the snapshot its last table left on disk.
 
-import { readFile, rename, writeFile } from "node:fs/promises";
 import { isStateOutage } from "../errors.ts";
 import { candidatePatterns } from "../hostnames.ts";
 import type { Logger } from "../logger.ts";
+import { snapshotFile } from "../state/snapshot-file.ts";
 import { type Route, routeTable, type StateStore } from "../state/store.ts";
 
 export interface Router {
@@ -41,8 +41,6 @@ interface Snapshot {
 const SNAPSHOT_FORMAT = 1;
 /** After the state store failed, the last table serves this long before it is asked again. */
 const OUTAGE_RETRY_MS = 1_000;
-/** At most one snapshot write per this many milliseconds: a burst of deploys writes once. */
-const SNAPSHOT_EVERY_MS = 1_000;
 
 export function createRouter(state: StateStore, options: RouterOptions = {}): Router {
   let table: Map<string, Route> | undefined;
@@ -52,7 +50,6 @@ export function createRouter(state: StateStore, options: RouterOptions = {}): Ro
   let generation = 0;
   let freshAt = -1;
   let loading: Promise<void> | undefined;
-  let snapshotDue: NodeJS.Timeout | undefined;
   let lastRoutes: Route[] = [];
   let failedAt = Number.NEGATIVE_INFINITY;
 
@@ -65,30 +62,20 @@ export function createRouter(state: StateStore, options: RouterOptions = {}): Ro
     lastRoutes = routes;
   }
 
-  function scheduleSnapshot() {
-    const file = options.snapshotFile;
-    if (!file || snapshotDue) return;
-    snapshotDue = setTimeout(() => {
-      snapshotDue = undefined;
-      const snapshot: Snapshot = { format: SNAPSHOT_FORMAT, loadedAt: loadedAt!, routes: lastRoutes };
-      const tmp = `${file}.tmp-${process.pid}`;
-      writeFile(tmp, JSON.stringify(snapshot), { mode: 0o600 })
-        .then(() => rename(tmp, file))
-        .catch((err: unknown) => options.logger?.warn({ err }, "could not write the route snapshot"));
-    }, SNAPSHOT_EVERY_MS);
-    snapshotDue.unref();
-  }
+  const snapshot =
+    options.snapshotFile === undefined
+      ? undefined
+      : snapshotFile<Snapshot>(
+          options.snapshotFile,
+          () => ({ format: SNAPSHOT_FORMAT, loadedAt: loadedAt!, routes: lastRoutes }),
+          (err) => options.logger?.warn({ err }, "could not write the route snapshot"),
+        );
 
   async function readSnapshot(): Promise<boolean> {
-    if (!options.snapshotFile) return false;
-    try {
-      const snapshot = JSON.parse(await readFile(options.snapshotFile, "utf8")) as Snapshot;
-      if (snapshot.format !== SNAPSHOT_FORMAT || !Array.isArray(snapshot.routes)) return false;
-      install(snapshot.routes, "snapshot", snapshot.loadedAt);
-      return true;
-    } catch {
-      return false;
-    }
+    const saved = await snapshot?.read();
+    if (saved?.format !== SNAPSHOT_FORMAT || !Array.isArray(saved.routes)) return false;
+    install(saved.routes, "snapshot", saved.loadedAt);
+    return true;
   }
 
   function load(): Promise<void> {
@@ -98,7 +85,7 @@ export function createRouter(state: StateStore, options: RouterOptions = {}): Ro
         const routes = await routeTable(state);
         install(routes, "state", new Date().toISOString());
         if (generation === started) freshAt = started;
-        scheduleSnapshot();
+        snapshot?.schedule();
       } finally {
         loading = undefined;
       }
