@@ -55,7 +55,7 @@ export const AppLimits = z
   .strict();
 export type AppLimits = z.infer<typeof AppLimits>;
 
-export { BUCKET_NAME, DEFAULT_BUCKETS, GRANTS } from "../runtime/grants.ts";
+export { BUCKET_NAME, DEFAULT_BUCKETS, GRANTS, SQLITE_LABEL } from "../runtime/grants.ts";
 export const BucketName = z.string().regex(BUCKET_NAME, BUCKET_NAME_RULE);
 
 export const TenantName = z

@@ -30,4 +30,4 @@ export {
   DEFAULT_BUCKETS,
 } from "./capabilities/keyvalue/grant.ts";
 export { outboundHostsGrant } from "./capabilities/outbound-http/grant.ts";
-export { sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";
+export { SQLITE_LABEL, sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";

@@ -20,6 +20,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { BUCKET_NAME, SQLITE_LABEL } from "../../gateway/schemas.ts";
 import { CliError } from "../errors.ts";
 
 export const SPIN_MANIFEST = "spin.toml";
@@ -262,7 +263,7 @@ export async function loadSpinApp(file: string, env: NodeJS.ProcessEnv = process
     }
     components.push(component);
     for (const store of c.key_value_stores ?? []) {
-      if (!/^[a-z0-9](?:[a-z0-9_-]{0,62})$/.test(store)) {
+      if (!BUCKET_NAME.test(store)) {
         throw invalid(
           shown,
           `component.${id}.key_value_stores: "${store}" cannot be a bucket name (lower-case letters, digits, '-', '_')`,
@@ -274,7 +275,7 @@ export async function loadSpinApp(file: string, env: NodeJS.ProcessEnv = process
       outbound.add(template(shown, host, values).value);
     }
     for (const label of c.sqlite_databases ?? []) {
-      if (!/^[a-z0-9](?:[a-z0-9_-]{0,62})$/.test(label)) {
+      if (!SQLITE_LABEL.test(label)) {
         throw invalid(
           shown,
           `component.${id}.sqlite_databases: "${label}" cannot be a database label (lower-case letters, digits, '-', '_')`,

@@ -170,12 +170,7 @@ async function push(ctx: CommandContext): Promise<void> {
   const client = createClient(target);
 
   // Reachability and the token are checked before a build that may take seconds.
-  let existing: AppView | undefined;
-  try {
-    existing = (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
-  } catch (err) {
-    if (!(err instanceof CliError && err.code === "ERR_APP_NOT_FOUND")) throw err;
-  }
+  const existing = await existingApp(client, app);
   const flagHosts = values.host as string[] | undefined;
   const hosts = flagHosts ?? m?.hostnames ?? [];
   if (!existing && hosts.length === 0) {
@@ -285,12 +280,7 @@ async function pushSpin(ctx: CommandContext, file: string): Promise<void> {
   }
   const limits = limitFlags(values);
   const client = createClient(ctx.target());
-  let existing: AppView | undefined;
-  try {
-    existing = (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
-  } catch (err) {
-    if (!(err instanceof CliError && err.code === "ERR_APP_NOT_FOUND")) throw err;
-  }
+  const existing = await existingApp(client, app);
   const hosts = (values.host as string[] | undefined) ?? [];
   if (!existing && hosts.length === 0) {
     throw new CliError("ERR_APP_NOT_FOUND", `there is no app named ${app}`, {
@@ -339,6 +329,19 @@ async function runBuild(command: string, cwd: string, id: string): Promise<void>
       hint: "fix the build and push again",
       detail: output.slice(-4000),
     });
+  }
+}
+
+/** The app as the gateway has it, or undefined when there is none yet. */
+async function existingApp(
+  client: ReturnType<typeof createClient>,
+  app: string,
+): Promise<AppView | undefined> {
+  try {
+    return (await client.get<{ app: AppView }>(`/v1/apps/${encodeURIComponent(app)}`)).app;
+  } catch (err) {
+    if (err instanceof CliError && err.code === "ERR_APP_NOT_FOUND") return undefined;
+    throw err;
   }
 }
 

@@ -113,19 +113,19 @@ export function checkResponseHead(
     }
     if (FRAMING.has(name) || name.startsWith("proxy-")) continue;
     const previous = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    if (previous === undefined) {
+    if (Array.isArray(previous)) previous.push(value);
+    else {
+      const next = previous === undefined ? value : [previous, value];
+      // Assigning `__proto__` would set the prototype; define it as a property instead.
       if (name === "__proto__") {
-        Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
-      } else headers[name] = value;
-    } else if (Array.isArray(previous)) previous.push(value);
-    else if (name === "__proto__") {
-      Object.defineProperty(headers, name, {
-        value: [previous, value],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else headers[name] = [previous, value];
+        Object.defineProperty(headers, name, {
+          value: next,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else headers[name] = next;
+    }
   }
   const declaredLength =
     lengths > 0 && declared !== undefined && LENGTH.test(declared) ? Number(declared) : undefined;
