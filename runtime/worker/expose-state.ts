@@ -5,6 +5,7 @@
 // looks up exports by their own names, so it never sees these.
 
 import { RuntimeError } from "../errors.ts";
+import { writeU32 } from "./memory-cap.ts";
 
 /** Prefix of the export names added here; no toolchain uses it. */
 export const STATE_EXPORT_PREFIX = "wasmgate:state:";
@@ -66,18 +67,6 @@ class Reader {
   name(): void {
     this.skip(this.u32());
   }
-}
-
-function u32(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  do {
-    let b = v % 128;
-    v = Math.floor(v / 128);
-    if (v > 0) b |= 0x80;
-    out.push(b);
-  } while (v > 0);
-  return out;
 }
 
 /** Skips a reference type: one byte, or two forms with a heap type after them. */
@@ -215,7 +204,7 @@ export function exposeState(module: Uint8Array): ExposedModule {
   for (const { kind, index } of defined) {
     if (exported.has(`${kind}:${index}`)) continue;
     const name = new TextEncoder().encode(`${STATE_EXPORT_PREFIX}${KIND_NAMES[kind]}:${index}`);
-    added.push(...u32(name.length), ...name, kind, ...u32(index));
+    added.push(...writeU32(name.length), ...name, kind, ...writeU32(index));
     addedCount++;
   }
   if (addedCount === 0) return { bytes: module, resettable: true };
@@ -224,19 +213,19 @@ export function exposeState(module: Uint8Array): ExposedModule {
     const r = new Reader(module, exportSection.contentStart);
     const count = r.u32();
     const old = module.subarray(r.at, exportSection.end);
-    const head = u32(count + addedCount);
+    const head = writeU32(count + addedCount);
     parts = [
       module.subarray(0, exportSection.start),
-      [EXPORT_SECTION, ...u32(head.length + old.length + added.length), ...head],
+      [EXPORT_SECTION, ...writeU32(head.length + old.length + added.length), ...head],
       old,
       added,
       module.subarray(exportSection.end),
     ];
   } else {
-    const head = u32(addedCount);
+    const head = writeU32(addedCount);
     parts = [
       module.subarray(0, insertAt),
-      [EXPORT_SECTION, ...u32(head.length + added.length), ...head],
+      [EXPORT_SECTION, ...writeU32(head.length + added.length), ...head],
       added,
       module.subarray(insertAt),
     ];

@@ -21,7 +21,8 @@ function readU32(bytes: Uint8Array, at: number): [value: number, next: number] {
   }
 }
 
-function writeU32(value: number): number[] {
+/** `value` as unsigned LEB128, as a module's sizes and counts are written. */
+export function writeU32(value: number): number[] {
   const out: number[] = [];
   let v = value;
   do {
