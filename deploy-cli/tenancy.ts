@@ -54,7 +54,7 @@ export async function appsDeleteCommand(args: string[], values: Values, common: 
     out(
       result.purgedBuckets.length > 0
         ? `Purged ${result.purgedKeys} keys from ${result.purgedBuckets.join(", ")}.\n`
-        : "No bucket purged: the app's buckets are shared with other apps of its tenant.\n",
+        : "No bucket purged: the app has none of its own, and its shared ones are named by other apps of its tenant.\n",
     );
   } else {
     out("Its key-value data is kept (--purge removes it).\n");

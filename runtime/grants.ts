@@ -4,12 +4,13 @@
 // with a grant names it on its Capability too; capabilities/registry.test.ts checks the two agree.
 
 import type { Grant } from "./capabilities/grants.ts";
-import { bucketsGrant } from "./capabilities/keyvalue/grant.ts";
+import { bucketsGrant, sharedBucketsGrant } from "./capabilities/keyvalue/grant.ts";
 import { outboundHostsGrant } from "./capabilities/outbound-http/grant.ts";
 import { sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";
 
 export const GRANTS: readonly Grant[] = [
   bucketsGrant as Grant,
+  sharedBucketsGrant as Grant,
   outboundHostsGrant as Grant,
   sqliteDatabasesGrant as Grant,
 ];
@@ -26,8 +27,11 @@ export {
 export {
   BUCKET_NAME,
   BUCKET_NAME_RULE,
+  type BucketScope,
+  bucketNamespace,
   bucketsGrant,
   DEFAULT_BUCKETS,
+  sharedBucketsGrant,
 } from "./capabilities/keyvalue/grant.ts";
 export { outboundHostsGrant } from "./capabilities/outbound-http/grant.ts";
 export { SQLITE_LABEL, sqliteDatabasesGrant } from "./capabilities/spin-sqlite/grant.ts";

@@ -14,7 +14,8 @@ import { type RedisServer, startRedisServer } from "./harness/redis-server.ts";
 const KEYS = 5000;
 const ALL = Array.from({ length: KEYS }, (_, i) => `k${String(i).padStart(5, "0")}`);
 /** Seeding 5,000 keys is 5,000 operations and some CPU for a QuickJS guest on a busy machine. */
-const LIMITS = ["--kv-ops", "20000", "--cpu-ms", "2000"];
+// Both apps name the tenant-level bucket "default", so they read and write the same keys.
+const LIMITS = ["--kv-ops", "20000", "--cpu-ms", "2000", "--shared-bucket", "default"];
 
 let draft: string;
 let early: string;

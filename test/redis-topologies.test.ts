@@ -404,7 +404,8 @@ describe("Redis Sentinel", () => {
       await replicating(to === set.master ? set.replicas[0]! : set.master, to.port, false);
       await readyOn(to.port);
       // The guest's increments land on the new master once its count there keeps up with theirs.
-      const key = "{t:default:default}v:visits:/hits";
+      // The counter app's own default bucket.
+      const key = "{t:default:counter%2Fdefault}v:visits:/hits";
       const caughtUp = await eventually("the guest's increments on the new master", 10_000, async () => {
         const last = load.acked.at(-1)!;
         const stored = Number(await redisCommand(to.port, "GET", key));

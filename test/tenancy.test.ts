@@ -377,21 +377,28 @@ describe("deployments", () => {
 
     await setUp();
     assert.equal((await kvValue()).body, "data", "kept across the delete");
+    // Purge removes the app's own buckets.
     const purged = await adminCall(gw, "DELETE", "/v1/apps/doomed?purge=true");
-    assert.deepEqual(purged.body, { deleted: "doomed", purgedBuckets: [], purgedKeys: 0 }, "bucket shared");
+    assert.deepEqual(purged.body, { deleted: "doomed", purgedBuckets: ["default"], purgedKeys: 1 });
     await setUp();
-    assert.equal((await kvValue()).body, "data", "the default bucket is shared with the tenant's other apps");
-    // A bucket no other app of the tenant is granted is purged.
-    await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { buckets: ["only-doomed"] } });
-    await adminCall(gw, "PUT", "/v1/apps/doomed/kv/only-doomed/value?key=a", {
-      body: new TextEncoder().encode("1"),
+    assert.equal((await kvValue()).status, 404, "the app's own default bucket was purged");
+    // A tenant-level bucket stays while another app of the tenant names it.
+    const share = { json: { sharedBuckets: ["team"] } };
+    await adminCall(gw, "PUT", "/v1/apps/doomed", share);
+    assert.equal((await adminCall(gw, "PUT", "/v1/apps/sharer", share)).status, 201);
+    await adminCall(gw, "PUT", "/v1/apps/doomed/kv/team/value?key=a", {
+      body: new TextEncoder().encode("ours"),
       contentType: "application/octet-stream",
     });
-    const purgedOwn = await adminCall(gw, "DELETE", "/v1/apps/doomed?purge=true");
-    assert.deepEqual(purgedOwn.body, { deleted: "doomed", purgedBuckets: ["only-doomed"], purgedKeys: 1 });
-    await setUp();
-    await adminCall(gw, "PUT", "/v1/apps/doomed", { json: { buckets: ["only-doomed"] } });
-    assert.equal((await adminCall(gw, "GET", "/v1/apps/doomed/kv/only-doomed/value?key=a")).status, 404);
+    const kept = await adminCall(gw, "DELETE", "/v1/apps/doomed?purge=true");
+    assert.deepEqual(
+      kept.body,
+      { deleted: "doomed", purgedBuckets: ["default"], purgedKeys: 0 },
+      "team is shared",
+    );
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/sharer/kv/team/value?key=a")).body, "ours");
+    const last = await adminCall(gw, "DELETE", "/v1/apps/sharer?purge=true");
+    assert.deepEqual(last.body, { deleted: "sharer", purgedBuckets: ["default", "team"], purgedKeys: 1 });
   });
 });
 

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../../kv/index.ts";
-import { bucketsGrant, grantOf, outboundHostsGrant } from "../../runtime/grants.ts";
+import { bucketNamespace, grantOf, outboundHostsGrant } from "../../runtime/grants.ts";
 import { type Runtime, RuntimeError } from "../../runtime/index.ts";
 import type { AppConfig } from "../app-config.ts";
 import type { Auth } from "../auth/index.ts";
@@ -38,6 +38,7 @@ import {
   type DeploymentRoute,
   type StateStore,
 } from "../state/store.ts";
+import { bucketScope } from "./kv.ts";
 import {
   type AdminEnv,
   appName,
@@ -371,11 +372,15 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     invalidate();
     const response: DeleteAppResponse = { deleted: name, purgedBuckets: [], purgedKeys: 0 };
     if (purge) {
-      // A bucket is the tenant's: purge only those no other app of the tenant is granted.
-      const others = await state.listApps(removed.tenant);
-      for (const bucket of grantOf(bucketsGrant, removed.grants)) {
-        if (others.some((a) => grantOf(bucketsGrant, a.grants).includes(bucket))) continue;
-        response.purgedKeys += await purgeBucket(deps.kv, { tenant: removed.tenant, bucket });
+      // The app's own buckets go; a shared one only when no other app of the tenant names it.
+      const scope = bucketScope(removed);
+      const others = (await state.listApps(removed.tenant)).map(bucketScope);
+      const gone = [
+        ...scope.buckets.filter((b) => !scope.sharedBuckets.includes(b)),
+        ...scope.sharedBuckets.filter((b) => !others.some((o) => o.sharedBuckets.includes(b))),
+      ];
+      for (const bucket of gone) {
+        response.purgedKeys += await purgeBucket(deps.kv, bucketNamespace(scope, bucket)!);
         response.purgedBuckets.push(bucket);
       }
     }

@@ -1,16 +1,33 @@
-// Admin API routes for an app's key-value data: the same tenant/bucket namespace its guests see,
-// so an operator can seed data locally and inspect it in production.
+// Admin API routes for an app's key-value data: the same namespace its guests see (the app's own
+// bucket, or the tenant-level one it shares), so an operator can seed data locally and inspect it
+// in production.
 
 import { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../../kv/index.ts";
-import { bucketsGrant, grantOf } from "../../runtime/grants.ts";
+import {
+  type BucketScope,
+  bucketNamespace,
+  bucketsGrant,
+  grantOf,
+  sharedBucketsGrant,
+} from "../../runtime/grants.ts";
 import { GatewayError } from "../errors.ts";
 import { readBody } from "../http.ts";
 import { BucketName } from "../schemas.ts";
-import type { StateStore } from "../state/store.ts";
+import type { AppRecord, StateStore } from "../state/store.ts";
 import type { AdminEnv } from "./params.ts";
 
 export const METADATA_HEADER = "x-wasmgate-metadata";
+
+/** The buckets an app may open, as its guests' key-value host reads them. */
+export function bucketScope(record: AppRecord): BucketScope {
+  return {
+    tenant: record.tenant,
+    app: record.name,
+    buckets: grantOf(bucketsGrant, record.grants),
+    sharedBuckets: grantOf(sharedBucketsGrant, record.grants),
+  };
+}
 
 /** Mounted on the admin app, whatever its env type. */
 export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: number }): Hono<AdminEnv> {
@@ -22,14 +39,16 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
     if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${appName}`);
     const bucket = BucketName.safeParse(bucketRaw);
     if (!bucket.success) throw new GatewayError("ERR_VALIDATION", bucket.error.issues[0]!.message);
-    const buckets = grantOf(bucketsGrant, record.grants);
-    if (!buckets.includes(bucket.data)) {
+    const scope = bucketScope(record);
+    const ns = bucketNamespace(scope, bucket.data);
+    if (!ns) {
+      const all = [...scope.buckets, ...scope.sharedBuckets.map((b) => `${b} (shared)`)];
       throw new GatewayError(
         "ERR_BUCKET_NOT_GRANTED",
-        `app ${appName} is not granted the bucket "${bucket.data}" (it has: ${buckets.join(", ") || "none"})`,
+        `app ${appName} is not granted the bucket "${bucket.data}" (it has: ${all.join(", ") || "none"})`,
       );
     }
-    return { tenant: record.tenant, bucket: bucket.data };
+    return ns;
   }
 
   function keyOf(raw: string | undefined): string {

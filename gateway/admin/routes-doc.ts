@@ -79,7 +79,7 @@ export const ADMIN_ROUTES: readonly AdminRouteDoc[] = [
     path: "/v1/apps/:app",
     scope: "apps:write",
     purpose:
-      "delete the app and free its hostnames; `?purge=true` also removes the keys of its buckets that no other app of its tenant is granted",
+      "delete the app and free its hostnames; `?purge=true` also removes the keys of its own buckets and of the shared ones no other app of its tenant names",
   },
   {
     method: "POST",

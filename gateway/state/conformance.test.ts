@@ -190,6 +190,7 @@ for (const [name, open] of Object.entries(backends)) {
       const { app } = await store.putApp("granted", { hostnames: ["granted.example.com"] });
       assert.deepEqual(app.grants, {
         buckets: ["default"],
+        sharedBuckets: [],
         allowedOutboundHosts: [],
         sqliteDatabases: ["default"],
       });
@@ -198,6 +199,7 @@ for (const [name, open] of Object.entries(backends)) {
       await store.putApp("granted", { grants: { sqliteDatabases: ["default", "drafts"] } });
       const expected = {
         buckets: ["carts", "sessions"],
+        sharedBuckets: [],
         allowedOutboundHosts: ["https://api.example.com"],
         sqliteDatabases: ["default", "drafts"],
       };
@@ -333,7 +335,7 @@ describe("state store: sqlite, a state directory from before private ranges", ()
 });
 
 describe("state store: sqlite, a state directory from before grants were listed by capability", () => {
-  test("keeps each app's buckets and allowed outbound hosts, and changes one without the other", async () => {
+  test("keeps each app's buckets (as tenant-level shares) and allowed outbound hosts, and changes one without the other", async () => {
     const dir = await mkdtemp(join(tmpdir(), "wasmgate-state-grants-"));
     try {
       const old = new DatabaseSync(join(dir, "state.db"));
@@ -353,19 +355,22 @@ describe("state store: sqlite, a state directory from before grants were listed 
       try {
         const shop = await store.getApp("shop");
         assert.deepEqual(shop?.grants, {
-          buckets: ["carts", "sessions"],
+          buckets: [],
+          sharedBuckets: ["carts", "sessions"],
           allowedOutboundHosts: ["https://api.example.com"],
           sqliteDatabases: ["default"],
         });
         assert.deepEqual((await store.getApp("plain"))?.grants, {
-          buckets: ["default"],
+          buckets: [],
+          sharedBuckets: ["default"],
           allowedOutboundHosts: [],
           sqliteDatabases: ["default"],
         });
         assert.deepEqual((await store.routeFor("shop.example.com"))?.grants, shop?.grants);
         await store.putApp("shop", { grants: { allowedOutboundHosts: [] } });
         assert.deepEqual((await store.getApp("shop"))?.grants, {
-          buckets: ["carts", "sessions"],
+          buckets: [],
+          sharedBuckets: ["carts", "sessions"],
           allowedOutboundHosts: [],
           sqliteDatabases: ["default"],
         });
@@ -374,6 +379,51 @@ describe("state store: sqlite, a state directory from before grants were listed 
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("state store: redis, app records from before buckets were an app's own", () => {
+  test("are read, and rewritten once at start, with their buckets as tenant-level shares", async () => {
+    const server = await startRedisServer();
+    const { Redis } = await import("ioredis");
+    const raw = new Redis(server.url);
+    try {
+      // What an earlier gateway wrote: the grant fields beside the others, no sharedBuckets.
+      const old = {
+        name: "shop",
+        tenant: "acme",
+        hostnames: [],
+        limits: {},
+        createdAt: "2025-01-01T00:00:00.000Z",
+        updatedAt: "2025-01-01T00:00:00.000Z",
+        buckets: ["carts", "sessions"],
+        allowedOutboundHosts: [],
+      };
+      await raw.set("{wasmgate}:app:shop", JSON.stringify(old));
+      await raw.sadd("{wasmgate}:apps", "shop");
+      await raw.sadd("{wasmgate}:tenant-apps:acme", "shop");
+      const store = await createRedisStateStore({ url: server.url });
+      try {
+        const expected = {
+          buckets: [],
+          sharedBuckets: ["carts", "sessions"],
+          allowedOutboundHosts: [],
+          sqliteDatabases: ["default"],
+        };
+        assert.deepEqual((await store.getApp("shop"))?.grants, expected);
+        const rewritten = JSON.parse((await raw.get("{wasmgate}:app:shop"))!);
+        assert.deepEqual(rewritten.sharedBuckets, ["carts", "sessions"], "stored as upgraded");
+        assert.deepEqual(rewritten.buckets, []);
+        // A record an older gateway writes later (a fleet mid-upgrade) is read the same way.
+        await raw.set("{wasmgate}:app:shop", JSON.stringify({ ...old, buckets: ["carts"] }));
+        assert.deepEqual((await store.getApp("shop"))?.grants, { ...expected, sharedBuckets: ["carts"] });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      raw.disconnect();
+      await server.destroy();
     }
   });
 });

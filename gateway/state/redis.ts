@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createRedisClient, type RedisClient, type RedisTopology, redisHealth } from "../../kv/index.ts";
 import { GatewayError } from "../errors.ts";
-import { completeGrants, pickGrants } from "../grants.ts";
+import { completeGrants, storedGrants, upgradeGrants } from "../grants.ts";
 import type { Logger } from "../logger.ts";
 import {
   type AppRecord,
@@ -127,7 +127,8 @@ function toStoredApp({ grants, ...rest }: AppRecord): StoredApp {
 
 function fromStoredApp(stored: StoredApp | undefined): AppRecord | undefined {
   if (!stored) return undefined;
-  const grants = completeGrants(pickGrants(stored));
+  // Read as today's grants: a record an older gateway wrote is read as its upgrade says.
+  const grants = storedGrants(stored);
   const rest: Record<string, unknown> = { ...stored };
   for (const field of Object.keys(grants)) delete rest[field];
   return { ...(rest as Omit<AppRecord, "grants">), grants };
@@ -654,6 +655,34 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     );
   }, options.pollMs ?? DEFAULT_POLL_MS);
   poll.unref();
+
+  // Records from before a grant existed are rewritten once as the grant reads them (every read
+  // already does): apps from before buckets were an app's own keep theirs as tenant-level shares.
+  if (reached) {
+    const upgraded = await upgradeApps().catch((err: unknown) => {
+      logger?.warn({ err }, "could not rewrite older app records; they are read as upgraded meanwhile");
+      return 0;
+    });
+    if (upgraded > 0) logger?.info({ apps: upgraded }, "app records upgraded to the current grants");
+  }
+
+  async function upgradeApps(): Promise<number> {
+    let n = 0;
+    for (const name of await client.smembers(K.apps)) {
+      const changed = await transact(async () => {
+        const { raw, value } = await readJson<StoredApp>(K.app(name));
+        const fields = value && upgradeGrants(value);
+        if (!value || !fields) return { result: false };
+        return {
+          checks: [{ t: "eq", k: K.app(name), v: raw }],
+          ops: [{ t: "set", k: K.app(name), v: JSON.stringify({ ...value, ...fields }) }],
+          result: true,
+        };
+      }, noRefusal);
+      if (changed) n++;
+    }
+    return n;
+  }
 
   return unavailableOnFailure(store);
 }

@@ -8,7 +8,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { GatewayError } from "../errors.ts";
-import { completeGrants } from "../grants.ts";
+import { completeGrants, upgradeGrants } from "../grants.ts";
 import {
   type AppRecord,
   configNameTaken,
@@ -141,6 +141,9 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     db.exec(`ALTER TABLE apps ADD COLUMN grants TEXT NOT NULL DEFAULT '{}';
       UPDATE apps SET grants = json_object('buckets', json(buckets), 'allowedOutboundHosts', json(allowed_outbound_hosts));`);
   }
+  // ... and records from before a grant existed are rewritten as the grant reads them
+  // (Grant.upgrade): apps from before buckets were an app's own keep theirs as tenant-level shares.
+  upgradeStoredGrants(db);
   // ... and before rollbacks, this one.
   const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
   if (!depColumns.some((c) => c.name === "rollback_of")) {
@@ -382,7 +385,9 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           for (const pattern of hostnames) q.insertHost.run(pattern, name);
         }
         if (limits) q.setLimits.run(JSON.stringify(limits), name);
-        if (grants && Object.keys(grants).length > 0) q.setGrants.run(JSON.stringify(grants), name);
+        // A new app's record holds every grant field, so a field it lacks marks a record as older.
+        if (!existing) q.setGrants.run(JSON.stringify(completeGrants(grants)), name);
+        else if (grants && Object.keys(grants).length > 0) q.setGrants.run(JSON.stringify(grants), name);
         return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
       });
     },
@@ -513,4 +518,25 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       db.close();
     },
   };
+}
+
+/** Rewrites each app whose grants a grant's upgrade reads otherwise; returns how many. */
+function upgradeStoredGrants(db: DatabaseSync): number {
+  const rows = db.prepare("SELECT name, grants FROM apps").all() as { name: string; grants: string }[];
+  const update = db.prepare("UPDATE apps SET grants = ? WHERE name = ?");
+  let n = 0;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const row of rows) {
+      const upgraded = upgradeGrants(JSON.parse(row.grants));
+      if (upgraded === undefined) continue;
+      update.run(JSON.stringify(upgraded), row.name);
+      n++;
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+  return n;
 }

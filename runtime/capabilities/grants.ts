@@ -47,6 +47,12 @@ export interface Grant<T = unknown> {
   accept(value: T, ctx: GrantContext): T;
   /** `deploy-cli push --<flag> <value>` (repeatable): the strings become the field's value. */
   readonly cli: { flag: string; value: string; help: string; parse(values: string[]): T };
+  /**
+   * A stored record from before this grant existed: the grant fields to read it with instead
+   * (this one's among them), or undefined when the record is current. Both state stores read
+   * every record through it, and rewrite old ones once when they open.
+   */
+  upgrade?(stored: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
 }
 
 /** The value of `grant` in `grants`, or its initial value. */

@@ -43,7 +43,7 @@ it("no interface is offered by two capabilities, and every async import belongs 
 
 it("the runtime's grants entry lists exactly the capabilities' grants, each field once", async () => {
   const { GRANTS } = await import("../grants.ts");
-  const declared = CAPABILITIES.flatMap((c) => (c.grant ? [c.grant] : []));
+  const declared = CAPABILITIES.flatMap((c) => c.grants ?? []);
   assert.deepEqual(
     GRANTS.map((g) => g.field).sort(),
     declared.map((g) => g.field).sort(),

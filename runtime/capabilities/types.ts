@@ -124,8 +124,8 @@ export interface Capability<App = unknown, Request = unknown> {
    * ERR_COMPONENT_IMPORT_UNAVAILABLE.
    */
   refuse?(imports: readonly string[], host: DeployHost): string | undefined;
-  /** The field of the app this capability is granted through, if it needs one. */
-  readonly grant?: Grant<any>;
+  /** The fields of the app this capability is granted through, if it needs any. */
+  readonly grants?: readonly Grant<any>[];
   /** Once per app and worker: what the app's access and limits mean here, worked out once. */
   forApp(access: WireAccess, limits: WireLimits): App;
   /** Before each request: the state its calls see. */

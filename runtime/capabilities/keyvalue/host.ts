@@ -4,11 +4,10 @@
 
 import { isKvError, type KvNamespace, type KvStore } from "../../../kv/index.ts";
 import { GuestStopped, suspend } from "../../worker/cpu-meter.ts";
+import { type BucketScope, bucketNamespace } from "./grant.ts";
 
 /** What the running request may do; set by the worker before each call. */
-export interface KvGrant {
-  tenant: string;
-  buckets: readonly string[];
+export interface KvGrant extends BucketScope {
   /** Store operations left for this request. */
   opsLeft: number;
 }
@@ -85,9 +84,7 @@ export function createKvHost(
       }
     },
     open(identifier) {
-      const g = grant();
-      if (!g.buckets.includes(identifier)) reject({ tag: "access-denied" });
-      return { tenant: g.tenant, bucket: identifier };
+      return bucketNamespace(grant(), identifier) ?? reject({ tag: "access-denied" });
     },
   };
 }

@@ -1,8 +1,8 @@
 // wasi:keyvalue (store, atomics, batch) in every revision revisions.ts lists, and our
 // wasmgate:kv/ext, on a KvStore.
 //
-// A bucket identifier is scoped to the app's tenant, and an app may open only the buckets granted
-// to it: anything else is `access-denied`. Every store call suspends the guest through JSPI (the
+// A bucket identifier is the app's own bucket, or a tenant-level one the app names as shared
+// (grant.ts), and an app may open only the buckets granted to it: anything else is `access-denied`. Every store call suspends the guest through JSPI (the
 // wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
 // budget, and reports failures as the WIT error variant, never as a trap. Each instance is linked
 // to the revision its component was built against, read from the component's types at deploy;
@@ -10,7 +10,7 @@
 
 import { grantOf } from "../grants.ts";
 import type { Capability } from "../types.ts";
-import { bucketsGrant } from "./grant.ts";
+import { type BucketScope, bucketsGrant, sharedBucketsGrant } from "./grant.ts";
 import { createKvHost, type KvGrant } from "./host.ts";
 import { detectKvRevision, kvRevision } from "./revisions.ts";
 
@@ -37,22 +37,33 @@ export const KV_ASYNC_IMPORTS = [
   "wasmgate:kv/ext#list-page",
 ] as const;
 
-const NO_KV: KvGrant = Object.freeze({ tenant: "", buckets: Object.freeze([]), opsLeft: 0 });
+const NO_KV: KvGrant = Object.freeze({
+  tenant: "",
+  app: "",
+  buckets: Object.freeze([]),
+  sharedBuckets: Object.freeze([]),
+  opsLeft: 0,
+});
 
 /**
  * wasi:keyvalue (0.2.0-draft2 in both its published shapes, and 0.2.0-draft) and wasmgate:kv/ext
  * on the gateway's store: an app opens only the buckets granted to it, each request has an
  * operation budget (`kvOps`).
  */
-export const keyValue: Capability<Pick<KvGrant, "tenant" | "buckets">, KvGrant> = {
+export const keyValue: Capability<BucketScope, KvGrant> = {
   name: "keyvalue",
   docs: "docs/guides/key-value.md",
   asyncImports: KV_ASYNC_IMPORTS,
   imports: ({ current, services, revision }) =>
     kvRevision(revision).imports(createKvHost(services.kvStore, current, services.onKvOpLimit)),
   revision: detectKvRevision,
-  grant: bucketsGrant,
-  forApp: (access) => ({ tenant: access.tenant, buckets: grantOf(bucketsGrant, access.grants) }),
-  begin: (app, limits) => ({ tenant: app.tenant, buckets: app.buckets, opsLeft: limits.kvOps }),
+  grants: [bucketsGrant, sharedBucketsGrant],
+  forApp: (access) => ({
+    tenant: access.tenant,
+    app: access.app,
+    buckets: grantOf(bucketsGrant, access.grants),
+    sharedBuckets: grantOf(sharedBucketsGrant, access.grants),
+  }),
+  begin: (app, limits) => ({ ...app, opsLeft: limits.kvOps }),
   idle: NO_KV,
 };

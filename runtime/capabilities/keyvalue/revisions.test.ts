@@ -142,9 +142,9 @@ describe("each revision's host functions on one store", () => {
     for (const s of stores) await s.close();
   });
 
-  /** The host imports of one instance of `id`, on `store`, for tenant acme with bucket `default`. */
+  /** The host imports of one instance of `id`, on `store`, for tenant acme sharing its bucket `default`. */
   function instance(id: string, store: KvStore, opsLeft = 100_000) {
-    const grant: KvGrant = { tenant: "acme", buckets: ["default"], opsLeft };
+    const grant: KvGrant = { tenant: "acme", app: "shop", buckets: [], sharedBuckets: ["default"], opsLeft };
     const imports = kvRevision(id).imports(
       createKvHost(
         () => store,
@@ -252,7 +252,7 @@ describe("each revision's host functions on one store", () => {
     const other = kvRevision("0.2.0-draft").imports(
       createKvHost(
         () => store,
-        () => ({ tenant: "acme", buckets: ["other"], opsLeft: 100 }),
+        () => ({ tenant: "acme", app: "shop", buckets: ["other"], sharedBuckets: [], opsLeft: 100 }),
       ),
     ) as any;
     const payload = (await payloadOf(other["wasi:keyvalue/store"].open("other").listKeys(cursor))) as {
@@ -296,7 +296,7 @@ describe("each revision's host functions on one store", () => {
       const imports = revision.imports(
         createKvHost(
           () => fresh(),
-          () => ({ tenant: "acme", buckets: ["default"], opsLeft: 1 }),
+          () => ({ tenant: "acme", app: "shop", buckets: [], sharedBuckets: ["default"], opsLeft: 1 }),
         ),
       ) as any;
       assert.throws(

@@ -514,7 +514,7 @@ export const outboundHttp: Capability<OutboundApp, OutboundGrant> = {
   docs: "docs/guides/outbound-http.md",
   asyncImports: [],
   imports: ({ current }) => createOutboundHttpImports(current),
-  grant: outboundHostsGrant,
+  grants: [outboundHostsGrant],
   forApp: (access) => ({
     // The gateway validated them; anything unparsable is simply not allowed.
     allowed: grantOf(outboundHostsGrant, access.grants)

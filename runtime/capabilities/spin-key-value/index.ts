@@ -10,6 +10,7 @@
 // store errors have the same cases and shapes as Spin's.
 
 import type { KvNamespace, KvStore } from "../../../kv/index.ts";
+import type { BucketScope } from "../keyvalue/grant.ts";
 import { createKvHost } from "../keyvalue/host.ts";
 import { type KvGrant, keyValue } from "../keyvalue/index.ts";
 import type { Capability, Suspending } from "../types.ts";
@@ -75,7 +76,7 @@ export function createSpinKeyValueImports(
 }
 
 /** Spin's key-value interface on wasi:keyvalue's grants (`buckets`) and request state (`kvOps`). */
-export const spinKeyValue: Capability<Pick<KvGrant, "tenant" | "buckets">, KvGrant> = {
+export const spinKeyValue: Capability<BucketScope, KvGrant> = {
   name: "spin-key-value",
   docs: "runtime/capabilities/spin-key-value/README.md",
   asyncImports: SPIN_KV_ASYNC_IMPORTS,

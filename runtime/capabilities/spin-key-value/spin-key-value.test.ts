@@ -42,7 +42,13 @@ function imports(grant: KvGrant, onOpLimit = () => {}) {
 }
 
 it("opens only granted labels; anything else is access-denied, never a trap", async () => {
-  const { Store } = imports({ tenant: "acme", buckets: ["default", "carts"], opsLeft: 100 });
+  const { Store } = imports({
+    tenant: "acme",
+    app: "shop",
+    buckets: ["default", "carts"],
+    sharedBuckets: [],
+    opsLeft: 100,
+  });
   assert.ok(Store.open("default"));
   assert.ok(Store.open("carts"));
   for (const label of ["orders", "Default", "", "../default"]) {
@@ -51,7 +57,13 @@ it("opens only granted labels; anything else is access-denied, never a trap", as
 });
 
 it("gets, sets, deletes, checks and lists keys in the tenant's bucket", async () => {
-  const { Store } = imports({ tenant: "acme", buckets: ["default"], opsLeft: 100 });
+  const { Store } = imports({
+    tenant: "acme",
+    app: "shop",
+    buckets: ["default"],
+    sharedBuckets: [],
+    opsLeft: 100,
+  });
   const kv = Store.open("default");
   assert.equal(await kv.get("missing"), undefined);
   await kv.set("a", text.encode("1"));
@@ -65,12 +77,24 @@ it("gets, sets, deletes, checks and lists keys in the tenant's bucket", async ()
   assert.deepEqual(await kv.getKeys(), ["b"]);
 
   // The same label of another tenant is another bucket.
-  const other = imports({ tenant: "globex", buckets: ["default"], opsLeft: 100 }).Store.open("default");
+  const other = imports({
+    tenant: "globex",
+    app: "shop",
+    buckets: ["default"],
+    sharedBuckets: [],
+    opsLeft: 100,
+  }).Store.open("default");
   assert.deepEqual(await other.getKeys(), []);
 });
 
 it("reports the store's errors as `other` with the error code", async () => {
-  const { Store } = imports({ tenant: "acme", buckets: ["default"], opsLeft: 100 });
+  const { Store } = imports({
+    tenant: "acme",
+    app: "shop",
+    buckets: ["default"],
+    sharedBuckets: [],
+    opsLeft: 100,
+  });
   const payload = (await errorOf(() => Store.open("default").set("", text.encode("x")))) as {
     tag: string;
     val: string;
@@ -80,7 +104,7 @@ it("reports the store's errors as `other` with the error code", async () => {
 });
 
 it("shares the request's operation budget with wasi:keyvalue", async () => {
-  const grant: KvGrant = { tenant: "acme", buckets: ["default"], opsLeft: 3 };
+  const grant: KvGrant = { tenant: "acme", app: "shop", buckets: ["default"], sharedBuckets: [], opsLeft: 3 };
   let refused = 0;
   const spin = imports(grant, () => refused++).Store.open("default");
   const wasiStore = DEFAULT_KV_REVISION.imports(

@@ -303,7 +303,7 @@ export const spinSqlite: Capability<SqliteApp, SqliteApp> = {
     host.kv === "redis" && imports.includes("fermyon:spin/sqlite")
       ? "fermyon:spin/sqlite needs the gateway's embedded SQLite store (one database file per app on its own disk); this gateway is Redis-backed, and keeps no files a fleet could share"
       : undefined,
-  grant: sqliteDatabasesGrant,
+  grants: [sqliteDatabasesGrant],
   forApp: (access) => ({
     tenant: access.tenant,
     app: access.app,
