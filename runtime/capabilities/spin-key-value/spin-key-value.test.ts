@@ -33,6 +33,11 @@ async function errorOf(run: () => unknown): Promise<unknown> {
   assert.fail("expected an error");
 }
 
+/** A request's key-value state: the app shop of `tenant`, granted its own `buckets`. */
+function grantOf(tenant: string, buckets: string[], opsLeft: number): KvGrant {
+  return { tenant, app: "shop", buckets, sharedBuckets: [], opsLeft };
+}
+
 function imports(grant: KvGrant, onOpLimit = () => {}) {
   return createSpinKeyValueImports(
     () => store,
@@ -42,13 +47,7 @@ function imports(grant: KvGrant, onOpLimit = () => {}) {
 }
 
 it("opens only granted labels; anything else is access-denied, never a trap", async () => {
-  const { Store } = imports({
-    tenant: "acme",
-    app: "shop",
-    buckets: ["default", "carts"],
-    sharedBuckets: [],
-    opsLeft: 100,
-  });
+  const { Store } = imports(grantOf("acme", ["default", "carts"], 100));
   assert.ok(Store.open("default"));
   assert.ok(Store.open("carts"));
   for (const label of ["orders", "Default", "", "../default"]) {
@@ -56,14 +55,8 @@ it("opens only granted labels; anything else is access-denied, never a trap", as
   }
 });
 
-it("gets, sets, deletes, checks and lists keys in the tenant's bucket", async () => {
-  const { Store } = imports({
-    tenant: "acme",
-    app: "shop",
-    buckets: ["default"],
-    sharedBuckets: [],
-    opsLeft: 100,
-  });
+it("gets, sets, deletes, checks and lists keys in the app's bucket", async () => {
+  const { Store } = imports(grantOf("acme", ["default"], 100));
   const kv = Store.open("default");
   assert.equal(await kv.get("missing"), undefined);
   await kv.set("a", text.encode("1"));
@@ -77,24 +70,12 @@ it("gets, sets, deletes, checks and lists keys in the tenant's bucket", async ()
   assert.deepEqual(await kv.getKeys(), ["b"]);
 
   // The same label of another tenant is another bucket.
-  const other = imports({
-    tenant: "globex",
-    app: "shop",
-    buckets: ["default"],
-    sharedBuckets: [],
-    opsLeft: 100,
-  }).Store.open("default");
+  const other = imports(grantOf("globex", ["default"], 100)).Store.open("default");
   assert.deepEqual(await other.getKeys(), []);
 });
 
 it("reports the store's errors as `other` with the error code", async () => {
-  const { Store } = imports({
-    tenant: "acme",
-    app: "shop",
-    buckets: ["default"],
-    sharedBuckets: [],
-    opsLeft: 100,
-  });
+  const { Store } = imports(grantOf("acme", ["default"], 100));
   const payload = (await errorOf(() => Store.open("default").set("", text.encode("x")))) as {
     tag: string;
     val: string;
@@ -104,7 +85,7 @@ it("reports the store's errors as `other` with the error code", async () => {
 });
 
 it("shares the request's operation budget with wasi:keyvalue", async () => {
-  const grant: KvGrant = { tenant: "acme", app: "shop", buckets: ["default"], sharedBuckets: [], opsLeft: 3 };
+  const grant = grantOf("acme", ["default"], 3);
   let refused = 0;
   const spin = imports(grant, () => refused++).Store.open("default");
   const wasiStore = DEFAULT_KV_REVISION.imports(
