@@ -56,6 +56,26 @@ for (const backend of ["embedded", "redis"] as const) {
       });
       assert.equal(listed.code, 0, listed.stderr);
       assert.equal(listed.stdout.trim(), "visits:/", "only two's own key");
+      const empty = await runCli(["kv", "list", "--app", "two", "--prefix", "x", "--gateway", gw.adminUrl], {
+        WASMGATE_TOKEN: gw.token,
+      });
+      assert.equal(empty.code, 0, empty.stderr);
+      assert.equal(empty.stdout, "");
+      assert.match(empty.stderr, /^No keys starting with "x" in the bucket default of two\.$/m);
+      // A value that is not UTF-8 comes as base64 in --json; metadata that is not JSON as text.
+      await adminCall(gw, "PUT", "/v1/apps/two/kv/default/value?key=bin", {
+        body: new Uint8Array([0xff, 0x00, 0x80]),
+        contentType: "application/octet-stream",
+      });
+      const bin = await runCli(["kv", "get", "bin", "--app", "two", "--json", "--gateway", gw.adminUrl], {
+        WASMGATE_TOKEN: gw.token,
+      });
+      assert.deepEqual(JSON.parse(bin.stdout), {
+        key: "bin",
+        value: "/wCA",
+        encoding: "base64",
+        metadata: null,
+      });
     });
 
     it("shares a bucket only between apps that both name it in sharedBuckets", async () => {

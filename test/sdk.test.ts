@@ -84,8 +84,12 @@ describe("guest SDK (examples/notes)", () => {
 
     const fromCli = await cli(["kv", "get", "note:a1", "--app", "notes", "--json"]);
     const entry = JSON.parse(fromCli.stdout);
-    assert.equal(Buffer.from(entry.value, "base64").toString(), "note a1");
-    assert.deepEqual(JSON.parse(entry.metadata), { tag: "tag-a1" });
+    assert.deepEqual(entry, {
+      key: "note:a1",
+      value: "note a1",
+      encoding: "utf-8",
+      metadata: { tag: "tag-a1" },
+    });
 
     assert.equal((await get(gw, HOST, "/notes/a1", { method: "DELETE" })).status, 204);
     assert.equal((await get(gw, HOST, "/notes/a1")).status, 404);

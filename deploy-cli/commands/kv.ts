@@ -36,11 +36,19 @@ export async function kvCommand(
       const raw = headers[METADATA_HEADER];
       const metadata = typeof raw === "string" ? decodeURIComponent(raw) : undefined;
       if (common.json) {
+        const text = utf8(bytes);
         out(
-          `${JSON.stringify({ key, value: Buffer.from(bytes).toString("base64"), encoding: "base64", metadata: metadata ?? null })}\n`,
+          `${JSON.stringify({
+            key,
+            value: text ?? Buffer.from(bytes).toString("base64"),
+            encoding: text === undefined ? "base64" : "utf-8",
+            metadata: metadata === undefined ? null : jsonOrText(metadata),
+          })}\n`,
         );
       } else {
         process.stdout.write(bytes);
+        // The value byte for byte; a terminal also gets the line ended, so the prompt starts anew.
+        if (process.stdout.isTTY && bytes.at(-1) !== 0x0a) out("\n");
       }
       return;
     }
@@ -88,6 +96,11 @@ export async function kvCommand(
         cursor = page.cursor;
       } while (cursor);
       out(common.json ? `${JSON.stringify({ keys })}\n` : keys.map((k) => `${k}\n`).join(""));
+      if (keys.length === 0 && !common.json) {
+        process.stderr.write(
+          `No keys${prefix ? ` starting with "${prefix}"` : ""} in the bucket ${bucket} of ${app}.\n`,
+        );
+      }
       return;
     }
     default:
@@ -104,7 +117,8 @@ export const kv: Command = {
   kv delete <key> --app <name> [--bucket <b>]
   kv list --app <name> [--bucket <b>] [--prefix <p>]
 The same data the app's guests see (bucket "default" unless --bucket names another the app is
-granted). kv get prints the value as it is; with --json it is base64 with its metadata.`,
+granted). kv get prints the value as it is; with --json, the value as text (base64 when it is not UTF-8)
+with its metadata.`,
   examples: [
     "deploy-cli kv put greeting hello --app counter --ttl 3600",
     "deploy-cli kv get greeting --app counter",
@@ -121,3 +135,21 @@ granted). kv get prints the value as it is; with --json it is base64 with its me
   },
   run: (ctx) => kvCommand(ctx.args[0], ctx.args.slice(1), ctx.values, remoteCommon(ctx)),
 };
+
+/** The bytes as text when they are well-formed UTF-8, else undefined. */
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Metadata as the JSON it holds (the SDK stores JSON), or the text itself. */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
