@@ -1,5 +1,6 @@
 // deploy-cli: create guest projects, serve them locally, push them to a wasmgate gateway and look
-// at what is deployed. Results go to stdout (`--json` for machines), progress and errors to stderr.
+// at what is deployed. Results go to stdout (`--json` for machines), progress and errors to stderr
+// (with --json, an error is the JSON on stdout only).
 // Exit code 0 on success, 1 for a mistake the user can fix, 2 when the gateway or the tools failed.
 
 import { readFile } from "node:fs/promises";
@@ -87,12 +88,14 @@ function findCommand(positionals: string[]): { command: Command; rest: string[] 
   return undefined;
 }
 
+/** The error once: as JSON on stdout with --json, else as text on stderr. */
 function report(err: CliError, json: boolean): number {
   if (json) {
     const body = { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
     process.stdout.write(
       `${JSON.stringify({ error: { ...body, ...(err.detail ? { detail: err.detail } : {}) } })}\n`,
     );
+    return err.exitCode;
   }
   if (err.detail) process.stderr.write(`${err.detail.trimEnd()}\n\n`);
   process.stderr.write(`deploy-cli: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);

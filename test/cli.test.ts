@@ -181,12 +181,15 @@ describe("deploy-cli", () => {
     }
 
     it("a build failure shows the compiler's output, and --json carries it", async () => {
+      const text = await cli(["push", "src/index.ts", "--app", "x", "--host", "x.localhost"], broken);
+      assert.equal(text.code, 1);
+      assert.match(text.stderr, /╭─\[ src\/index\.ts:4:3 \]/);
       const result = await cli(
         ["push", "src/index.ts", "--app", "x", "--host", "x.localhost", "--json"],
         broken,
       );
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /╭─\[ src\/index\.ts:4:3 \]/);
+      assert.doesNotMatch(result.stderr, /╭─\[/, "with --json the output is said once, in the JSON");
       const { error } = JSON.parse(result.stdout);
       assert.equal(error.code, "ERR_BUILD_FAILED");
       assert.match(error.detail, /Expected `,` or `\)` but found `}`/);
@@ -318,7 +321,10 @@ describe("deploy-cli", () => {
         `deploy-cli ${args.join(" ")} printed: ${result.stdout}${result.stderr}`,
       );
       if (result.code === 0) assert.equal((parsed as { error?: unknown }).error, undefined);
-      else assert.match((parsed as { error: { code: string } }).error.code, /^ERR_|^HTTP_/);
+      else {
+        assert.match((parsed as { error: { code: string } }).error.code, /^ERR_|^HTTP_/);
+        assert.doesNotMatch(result.stderr, /deploy-cli: /, `${args.join(" ")}: the error once, as JSON`);
+      }
     }
   });
 });
