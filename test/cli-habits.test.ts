@@ -24,6 +24,23 @@ it("--version prints the package's version and exits 0", async () => {
   assert.equal(res.stdout, `deploy-cli ${version} (wasmgate)\n`);
 });
 
+it("init quotes a folder name the shell would split in the cd it suggests", async () => {
+  const dir = tempDir("wasmgate-init-");
+  try {
+    for (const [name, cd] of [
+      ["My App", "cd 'My App' && deploy-cli dev"],
+      ["it's", "cd 'it'\\''s' && deploy-cli dev"],
+      ["shop", "cd shop && deploy-cli dev"],
+    ]) {
+      const res = await runCli(["init", name!], {}, undefined, dir);
+      assert.equal(res.code, 0, res.stderr);
+      assert.ok(res.stdout.includes(`  ${cd}  # serves`), res.stdout);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it("`help push` and `deploy --help` print what `push --help` prints", async () => {
   const push = await runCli(["push", "--help"]);
   assert.equal(push.code, 0);

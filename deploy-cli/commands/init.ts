@@ -192,7 +192,12 @@ is named after the folder unless --name says otherwise. The folder must be new o
       await writeFile(path.join(dir, name), content);
     }
     const shown = path.relative(process.cwd(), dir) || ".";
-    const cd = shown === "." ? "" : `cd ${shown} && `;
+    const cd = shown === "." ? "" : `cd ${shellWord(shown)} && `;
+    const next = [
+      [`${cd}deploy-cli dev`, `serves http://${app}.localhost:8787/ and reloads on save`],
+      ["deploy-cli push", "deploys it to your gateway (deploy-cli login first)"],
+    ];
+    const width = Math.max(...next.map(([command]) => command!.length)) + 2;
     ctx.result(
       { dir, app, files: Object.keys(written).sort() },
       `Created ${app} in ${shown}:\n${Object.keys(written)
@@ -200,7 +205,12 @@ is named after the folder unless --name says otherwise. The folder must be new o
         .map((f) => `  ${f}\n`)
         .join(
           "",
-        )}\nNext:\n  ${cd}deploy-cli dev      # serves http://${app}.localhost:8787/ and reloads on save\n  deploy-cli push                  # deploys it to your gateway (deploy-cli login first)\n`,
+        )}\nNext:\n${next.map(([command, what]) => `  ${command!.padEnd(width)}# ${what}\n`).join("")}`,
     );
   },
 };
+
+/** `word` as one POSIX shell word: as it is when it is safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w./@%+=:,-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
