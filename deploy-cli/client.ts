@@ -5,34 +5,12 @@ import { Readable } from "node:stream";
 import { request } from "undici";
 import type { ErrorBody } from "../gateway/schemas.ts";
 import { CliError } from "./errors.ts";
+import { hintFor } from "./hints.ts";
 
 export interface ClientOptions {
   gateway: string;
   token: string | undefined;
 }
-
-const HINTS: Record<string, string> = {
-  ERR_AUTH_MISSING:
-    "run `deploy-cli login`, pass --token or set WASMGATE_TOKEN, or run next to the gateway's state directory",
-  ERR_AUTH_INVALID: "the token is malformed; copy it again from the gateway's operator-token file",
-  ERR_AUTH_BAD_SIGNATURE: "the token was not issued by this gateway; use this gateway's operator-token",
-  ERR_AUTH_EXPIRED: "the token has expired; restart the gateway or ask the operator for a new one",
-  ERR_COMPONENT_CORE_MODULE: "build a component: `jco componentize` or `wasm-tools component new`",
-  ERR_COMPONENT_NO_HANDLER:
-    "the component must export wasi:http/incoming-handler (a StarlingMonkey guest exports `incomingHandler` or uses addEventListener('fetch'))",
-  ERR_COMPONENT_TOO_LARGE: "shrink the component or raise the gateway's --max-component-bytes",
-  ERR_HOSTNAME_TAKEN: "pick another hostname, or remove it from the app that has it",
-  ERR_BUCKET_NOT_GRANTED:
-    "grant the bucket with `deploy-cli push … --bucket <name>` (repeat for each bucket)",
-  ERR_KV_KEY_NOT_FOUND: "list the keys with `deploy-cli kv list --app <name>`",
-  ERR_CONFIG_NAME_TAKEN: "a name is either a variable or a secret: unset or delete the other first",
-  ERR_VAR_NOT_FOUND: "list the variables with `deploy-cli vars list --app <name>`",
-  ERR_SECRET_NOT_FOUND: "list the secrets with `deploy-cli secrets list --app <name>`",
-  ERR_OUTBOUND_HOST_INVALID:
-    "write allowed hosts as scheme://host[:port], e.g. https://api.example.com or http://127.0.0.1:*",
-  ERR_OUTBOUND_HOST_PRIVATE:
-    "the operator opens private ranges per tenant (deploy-cli tenants update <tenant> --allow-private-network <cidr>); or call the service by a public name",
-};
 
 const UPLOAD_CHUNK = 256 * 1024;
 
@@ -71,7 +49,7 @@ export function multipartBody(parts: readonly FormPart[]): { bytes: Uint8Array; 
 }
 
 export function createClient(options: ClientOptions) {
-  const base = options.gateway.replace(/\/+$/, "");
+  const base = gatewayBase(options.gateway);
 
   async function call<T>(
     method: "GET" | "PUT" | "POST" | "DELETE",
@@ -127,7 +105,7 @@ export function createClient(options: ClientOptions) {
         `${error?.message ?? `the gateway answered ${res.statusCode}`} (${code})`,
         {
           exitCode: res.statusCode >= 500 ? 2 : 1,
-          hint: HINTS[code],
+          hint: hintFor(code, error?.message),
         },
       );
     }
@@ -168,4 +146,21 @@ export function createClient(options: ClientOptions) {
       ),
     delete: <T = undefined>(path: string) => call<T>("DELETE", path),
   };
+}
+
+/**
+ * The admin API's URL as given, without trailing slashes; `host:port` alone (no scheme) means
+ * http, as curl reads it. Anything else that is no URL is a usage error, not "cannot reach".
+ */
+export function gatewayBase(given: string): string {
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new TypeError(parsed.protocol);
+  } catch {
+    throw new CliError("ERR_USAGE", `--gateway ${given} is not a URL`, {
+      hint: "give the admin API's URL, e.g. --gateway http://127.0.0.1:8788",
+    });
+  }
+  return url.replace(/\/+$/, "");
 }

@@ -82,6 +82,7 @@ describe("a refused first push", () => {
       const refused = await runCli(["push", fake, "--app", "x1", "--host", "x1.localhost", ...args], env);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /ERR_COMPONENT_NOT_WASM/);
+      assert.match(refused.stderr, /^hint: push a WebAssembly component/m);
       assert.equal((await adminCall(gw, "GET", "/v1/apps/x1")).status, 404, "no app x1");
       assert.equal((await get(gw, "x1.localhost", "/")).json().error.code, "ERR_HOST_NOT_FOUND");
 
@@ -96,6 +97,36 @@ describe("a refused first push", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("where the gateway is", () => {
+  let gw: GatewayProcess;
+  before(async () => {
+    gw = await startGateway({ args: ["--workers", "1"] });
+  });
+  after(() => gw?.dispose());
+
+  it("takes host:port without a scheme, refuses what is no URL, and tells the data plane apart", async () => {
+    const env = { WASMGATE_TOKEN: gw.token };
+    const bare = await runCli(["apps", "list", "--gateway", `127.0.0.1:${gw.adminPort}`], env);
+    assert.equal(bare.code, 0, bare.stderr);
+    const junk = await runCli(["apps", "list", "--gateway", "http://exa mple:1"], env);
+    assert.equal(junk.code, 1);
+    assert.match(junk.stderr, /--gateway http:\/\/exa mple:1 is not a URL\nhint: give the admin API's URL/);
+    const data = await runCli(["apps", "list", "--gateway", gw.dataUrl], env);
+    assert.equal(data.code, 1);
+    assert.match(
+      data.stderr,
+      /ERR_HOST_NOT_FOUND[^\n]*\nhint: that answer came from the data plane: point --gateway at the admin API/,
+    );
+    const wasm = await buildGuest("example", "hello-fast");
+    const badName = await runCli(
+      ["push", wasm, "--app", "Bad_Name", "--host", "x.localhost", "--gateway", gw.adminUrl],
+      env,
+    );
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /ERR_VALIDATION[^\n]*\nhint: name it like my-app/);
   });
 });
 

@@ -117,8 +117,8 @@ export const kv: Command = {
   kv delete <key> --app <name> [--bucket <b>]
   kv list --app <name> [--bucket <b>] [--prefix <p>]
 The same data the app's guests see (bucket "default" unless --bucket names another the app is
-granted). kv get prints the value as it is; with --json, the value as text (base64 when it is not UTF-8)
-with its metadata.`,
+granted). kv get prints the value as it is; with --json, the value as text (base64 when it is
+not UTF-8) with its metadata.`,
   examples: [
     "deploy-cli kv put greeting hello --app counter --ttl 3600",
     "deploy-cli kv get greeting --app counter",
