@@ -105,8 +105,8 @@ function report(err: CliError, json: boolean): number {
 /** Names users bring from wrangler and spin, each for the command it means here. */
 const ALIASES: Readonly<Record<string, string>> = { deploy: "push" };
 
-/** Words a mistyped command is closest to, if one is close (did you mean…). */
-function nearest(word: string): string | undefined {
+/** The one of `names` a mistyped `word` is closest to, if one is close (did you mean…). */
+function nearest(word: string, names: readonly string[] = commandWords()): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
@@ -119,9 +119,30 @@ function nearest(word: string): string | undefined {
         );
     return d[a.length]![b.length]!;
   };
-  const names = [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]!)), ...Object.keys(ALIASES)];
   const [best] = names.map((n) => [n, distance(word, n)] as const).sort((a, b) => a[1] - b[1]);
   return best && best[1] <= Math.max(1, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+function commandWords(): string[] {
+  return [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]!)), ...Object.keys(ALIASES)];
+}
+
+/** Node's parser refusal as a usage error in our words, with the option it was likely meant as. */
+function optionError(err: unknown, command: Command, options: ParseArgsOptionsConfig): CliError {
+  const { code, message } = err as { code?: string; message: string };
+  const help = `deploy-cli ${command.name} --help`;
+  const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) {
+    const guess = nearest(flag.replace(/^-+/, ""), Object.keys(options));
+    return new CliError("ERR_USAGE", `deploy-cli ${command.name} has no option ${flag}`, {
+      hint: guess ? `did you mean --${guess}? (${help} lists them)` : `${help} lists its options`,
+    });
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
+    const takes = options[flag.replace(/^-+/, "")]?.type === "boolean" ? "takes no value" : "needs a value";
+    return new CliError("ERR_USAGE", `${flag} ${takes}`, { hint: help });
+  }
+  return new CliError("ERR_USAGE", message, { hint: help });
 }
 
 /** The package's version, for `--version`. */
@@ -148,6 +169,12 @@ export async function main(rawArgv: string[]): Promise<number> {
   if (!found) {
     const help = argv.includes("--help") || argv.includes("-h");
     const named = argv.filter((a) => !a.startsWith("-"));
+    // `apps --help`: the commands of the group.
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${named[0]} `));
+    if (help && group.length > 0) {
+      process.stdout.write(group.map(commandHelp).join("\n"));
+      return 0;
+    }
     if (help || named.length === 0) {
       process.stdout.write(overview());
       return help ? 0 : 1;
@@ -163,19 +190,12 @@ export async function main(rawArgv: string[]): Promise<number> {
     );
   }
   const { command } = found;
+  const options = { ...GLOBAL_OPTIONS, ...(command.remote ? REMOTE_OPTIONS : {}), ...command.options };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { ...GLOBAL_OPTIONS, ...(command.remote ? REMOTE_OPTIONS : {}), ...command.options },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (err) {
-    return report(
-      new CliError("ERR_USAGE", (err as Error).message, { hint: `deploy-cli ${command.name} --help` }),
-      wantsJson,
-    );
+    return report(optionError(err, command, options), wantsJson);
   }
   const { values } = parsed;
   if (values.help) {

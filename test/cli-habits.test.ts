@@ -41,6 +41,24 @@ it("init quotes a folder name the shell would split in the cd it suggests", asyn
   }
 });
 
+it("a mistyped option is named in our words with the option it was likely meant as", async () => {
+  const typo = await runCli(["kv", "list", "--prefx", "a"]);
+  assert.equal(typo.code, 1);
+  assert.equal(
+    typo.stderr,
+    "deploy-cli: deploy-cli kv has no option --prefx\nhint: did you mean --prefix? (deploy-cli kv --help lists them)\n",
+  );
+  const missing = await runCli(["kv", "list", "--app"]);
+  assert.equal(missing.stderr, "deploy-cli: --app needs a value\nhint: deploy-cli kv --help\n");
+});
+
+it("`apps --help` prints the help of each apps command", async () => {
+  const res = await runCli(["apps", "--help"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /^Usage: deploy-cli apps list/m);
+  assert.match(res.stdout, /^Usage: deploy-cli apps delete/m);
+});
+
 it("`help push` and `deploy --help` print what `push --help` prints", async () => {
   const push = await runCli(["push", "--help"]);
   assert.equal(push.code, 0);
