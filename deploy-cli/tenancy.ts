@@ -1,5 +1,6 @@
 // deploy-cli rollback, apps delete, and the operator's tenants and tokens commands.
 
+import { createInterface } from "node:readline/promises";
 import type {
   CreateTokenResponse,
   DeleteAppResponse,
@@ -10,7 +11,7 @@ import type {
 import { appOf } from "./build/manifest.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
-import { usage } from "./errors.ts";
+import { CliError, usage } from "./errors.ts";
 
 export interface Common {
   gateway: string;
@@ -40,11 +41,30 @@ export async function rollbackCommand(args: string[], values: Values, common: Co
   out(`Rolled back ${d.app} to ${d.rollbackOf} (sha256:${d.digest.slice(0, 12)}); now live as ${d.id}\n`);
 }
 
-/** `apps delete <name> [--purge]`. */
+/** Asks `question` on the terminal; true for y or yes. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** `apps delete <name> [--purge] [--yes]`. */
 export async function appsDeleteCommand(args: string[], values: Values, common: Common): Promise<void> {
   const app = args[0] ?? (values.app as string | undefined);
   if (!app) throw usage("apps delete needs the app's name");
   const purge = values.purge === true;
+  // On a terminal, ask first (as wrangler and spin do); scripts and --yes go ahead.
+  if (process.stdin.isTTY && process.stderr.isTTY && !common.json && values.yes !== true) {
+    const what = purge ? " and remove its key-value data" : "";
+    if (!(await confirm(`Delete the app ${app}, free its hostnames${what}? [y/N] `))) {
+      throw new CliError("ERR_USAGE", `kept ${app}: nothing was deleted`, {
+        hint: "answer y to delete it, or pass --yes",
+      });
+    }
+  }
   const result = await createClient(common).delete<DeleteAppResponse>(
     `/v1/apps/${path(app)}${purge ? "?purge=true" : ""}`,
   );
@@ -221,11 +241,15 @@ export const rollback: Command = {
 export const appsDelete: Command = {
   name: "apps delete",
   summary: "stop serving an app and free its hostnames (KV data kept unless --purge)",
-  usage: "apps delete <name> [--purge]",
-  details: "--purge also removes the keys of the app's buckets that no other app of its tenant is granted.",
-  examples: ["deploy-cli apps delete old-shop", "deploy-cli apps delete scratch --purge --json"],
+  usage: "apps delete <name> [--purge] [--yes]",
+  details:
+    "--purge also removes the keys of the app's own buckets, and of the shared ones no other app of its\ntenant names. On a terminal it asks before deleting; --yes (or a script) does not.",
+  examples: ["deploy-cli apps delete old-shop", "deploy-cli apps delete scratch --purge --yes --json"],
   remote: true,
-  options: { purge: { type: "boolean", default: false } },
+  options: {
+    purge: { type: "boolean", default: false },
+    yes: { type: "boolean", short: "y", default: false },
+  },
   run: (ctx) => appsDeleteCommand(ctx.args, ctx.values, remoteCommon(ctx)),
 };
 

@@ -2,6 +2,7 @@
 // did-you-mean for a mistyped command, and a refused first push that leaves nothing behind.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -145,6 +146,46 @@ describe("where the gateway is", () => {
     );
     assert.equal(badName.code, 1);
     assert.match(badName.stderr, /ERR_VALIDATION[^\n]*\nhint: name it like my-app/);
+  });
+
+  it("apps delete asks on a terminal, and deletes only on yes", async () => {
+    const wasm = await buildGuest("example", "hello-fast");
+    const env = { WASMGATE_TOKEN: gw.token };
+    assert.equal(
+      (
+        await runCli(
+          ["push", wasm, "--app", "asked", "--host", "asked.localhost", "--gateway", gw.adminUrl],
+          env,
+        )
+      ).code,
+      0,
+    );
+    // `script` gives the command a terminal; the answer comes on its stdin.
+    const onTerminal = (answer: string) => {
+      const command = [
+        process.execPath,
+        join(ROOT, "bin", "deploy-cli.js"),
+        "apps",
+        "delete",
+        "asked",
+        "--gateway",
+        gw.adminUrl,
+      ];
+      return spawnSync("script", ["-qec", command.map((w) => `'${w}'`).join(" "), "/dev/null"], {
+        input: `${answer}\n`,
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+      });
+    };
+    const no = onTerminal("n");
+    assert.match(no.stdout, /Delete the app asked, free its hostnames\? \[y\/N\]/);
+    assert.match(no.stdout, /kept asked: nothing was deleted/);
+    assert.equal(no.status, 1);
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/asked")).status, 200, "kept");
+    const yes = onTerminal("y");
+    assert.equal(yes.status, 0, yes.stdout);
+    assert.match(yes.stdout, /Deleted asked; its hostnames are free/);
+    assert.equal((await adminCall(gw, "GET", "/v1/apps/asked")).status, 404, "deleted");
   });
 });
 
