@@ -26,3 +26,42 @@ export function table(rows: string[][]): string {
     .map((line) => `${line}\n`)
     .join("");
 }
+
+/**
+ * Runs `work` after printing `label` on stderr. On a terminal the line counts the seconds while
+ * the work runs, so a long build is seen to be alive; elsewhere (logs, CI) it is printed once.
+ */
+export async function withElapsed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const err = process.stderr;
+  if (!err.isTTY) {
+    err.write(`${label}\n`);
+    return await work();
+  }
+  const started = performance.now();
+  const draw = () => err.write(`\r${label} ${formatSeconds(performance.now() - started)}\x1b[K`);
+  draw();
+  const timer = setInterval(draw, 500);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    err.write(`\r${label}\x1b[K\n`);
+  }
+}
+
+type Paint = (text: string) => string;
+
+/** ANSI colours for `stream` when it is a terminal and NO_COLOR is unset; plain text otherwise. */
+export function colours(stream: { isTTY?: boolean }): {
+  red: Paint;
+  yellow: Paint;
+  green: Paint;
+  dim: Paint;
+} {
+  const on = stream.isTTY === true && !process.env.NO_COLOR;
+  const paint =
+    (open: number, close: number): Paint =>
+    (text) =>
+      on ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  return { red: paint(31, 39), yellow: paint(33, 39), green: paint(32, 39), dim: paint(2, 22) };
+}

@@ -15,6 +15,7 @@ import { kv } from "./commands/kv.ts";
 import { login, logout } from "./commands/login.ts";
 import { pushCommand } from "./commands/push.ts";
 import { CliError } from "./errors.ts";
+import { colours } from "./format.ts";
 import { logs } from "./logs.ts";
 import { resolveTarget, type Target } from "./profiles.ts";
 import { appsDelete, rollback, tenants, tokens } from "./tenancy.ts";
@@ -98,7 +99,10 @@ function report(err: CliError, json: boolean): number {
     return err.exitCode;
   }
   if (err.detail) process.stderr.write(`${err.detail.trimEnd()}\n\n`);
-  process.stderr.write(`deploy-cli: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ""}`);
+  const { red, yellow } = colours(process.stderr);
+  process.stderr.write(
+    `${red("deploy-cli:")} ${err.message}\n${err.hint ? `${yellow("hint:")} ${err.hint}\n` : ""}`,
+  );
   return err.exitCode;
 }
 

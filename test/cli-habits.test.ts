@@ -161,7 +161,7 @@ describe("where the gateway is", () => {
       0,
     );
     // `script` gives the command a terminal; the answer comes on its stdin.
-    const onTerminal = (answer: string) => {
+    const onTerminal = (answer: string, extra: Record<string, string> = {}) => {
       const command = [
         process.execPath,
         join(ROOT, "bin", "deploy-cli.js"),
@@ -174,13 +174,16 @@ describe("where the gateway is", () => {
       return spawnSync("script", ["-qec", command.map((w) => `'${w}'`).join(" "), "/dev/null"], {
         input: `${answer}\n`,
         encoding: "utf8",
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...env, ...extra },
       });
     };
     const no = onTerminal("n");
     assert.match(no.stdout, /Delete the app asked, free its hostnames\? \[y\/N\]/);
-    assert.match(no.stdout, /kept asked: nothing was deleted/);
+    // On a terminal the error is coloured; NO_COLOR turns that off.
+    assert.ok(no.stdout.includes("\x1b[31mdeploy-cli:\x1b[39m kept asked: nothing was deleted"), no.stdout);
     assert.equal(no.status, 1);
+    const plain = onTerminal("n", { NO_COLOR: "1" });
+    assert.ok(plain.stdout.includes("\ndeploy-cli: kept asked"), plain.stdout);
     assert.equal((await adminCall(gw, "GET", "/v1/apps/asked")).status, 200, "kept");
     const yes = onTerminal("y");
     assert.equal(yes.status, 0, yes.stdout);

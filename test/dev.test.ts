@@ -51,6 +51,12 @@ describe("deploy-cli dev", () => {
       const ready = await dev.waitForEvent((e) => e.event === "ready");
       assert.equal(ready.live, true, dev.stderr());
       assert.equal(ready.url, `http://blog.localhost:${ready.port}/`);
+      // The first build says it started before it finishes.
+      const order = dev.events.map((e) => e.event);
+      assert.ok(
+        order.indexOf("building") >= 0 && order.indexOf("building") < order.indexOf("build"),
+        order.join(" "),
+      );
       const port = ready.port as number;
 
       assert.deepEqual(await get(port), { status: 200, text: "Hello from blog! / has had 1 visit.\n" });

@@ -188,6 +188,14 @@ object on its own line.`,
       let buildMs = 0;
       if (kind === "wasm") bytes = new Uint8Array(await readFile(entry));
       else {
+        // The first build takes seconds (the engine is compiled in); say so before it starts.
+        if (changed.length === 0) {
+          output.event(
+            "building",
+            { entry: relEntry },
+            `[wasmgate] building ${relEntry} (${fast ? "QuickJS, fast world" : "StarlingMonkey"})…`,
+          );
+        }
         const work = await mkdtemp(path.join(tmpdir(), "wasmgate-dev-build-"));
         try {
           const built = await buildEntry({

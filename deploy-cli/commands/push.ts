@@ -21,7 +21,7 @@ import { loadSpinApp, spinManifestPath } from "../build/spin-manifest.ts";
 import { createClient, type FormPart, multipartBody } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
-import { formatBytes, formatSeconds } from "../format.ts";
+import { formatBytes, formatSeconds, withElapsed } from "../format.ts";
 
 export const LIMIT_FLAGS = {
   "cpu-ms": "cpuMs",
@@ -83,18 +83,21 @@ export async function componentFor(options: {
   if ((await entryKind(entry)) === "wasm") return { bytes: new Uint8Array(await readFile(entry)) };
   const shown = shownPath(entry);
   const backend = options.fast ? "QuickJS, fast world" : "StarlingMonkey";
-  options.progress(`Building ${shown} (${backend})…`);
   const work = await mkdtemp(path.join(tmpdir(), "wasmgate-push-"));
   try {
-    const built = await buildEntry({
-      entry,
-      out: path.join(work, "component.wasm"),
-      fast: options.fast,
-      world: manifest?.manifest.world,
-      bindings: manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
-      displayRoot: manifest?.dir ?? process.cwd(),
-      ...(options.componentizer ? { componentizer: options.componentizer } : {}),
-    });
+    const build = () =>
+      buildEntry({
+        entry,
+        out: path.join(work, "component.wasm"),
+        fast: options.fast,
+        world: manifest?.manifest.world,
+        bindings:
+          manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
+        displayRoot: manifest?.dir ?? process.cwd(),
+        ...(options.componentizer ? { componentizer: options.componentizer } : {}),
+      });
+    // Progress goes to stderr; the build's line counts its seconds there on a terminal.
+    const built = await withElapsed(`Building ${shown} (${backend})…`, build);
     for (const warning of built.warnings) options.progress(warning);
     options.progress(
       `Built ${built.sdk ? "SDK guest " : ""}in ${formatSeconds(built.durationMs)} (${formatBytes(built.size)}).`,
