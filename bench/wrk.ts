@@ -8,6 +8,8 @@ const run = promisify(execFile);
 
 export interface WrkResult {
   rps: number;
+  /** Requests completed in the run. */
+  requests: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -56,7 +58,8 @@ export async function wrk(url: string, options: WrkOptions = {}): Promise<WrkRes
   const errs = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const errors = Number(errs?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50Ms, p99Ms, errors };
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
+  return { rps, requests, p50Ms, p99Ms, errors };
 }
 
 export function median(values: number[]): number {
@@ -68,6 +71,7 @@ export function median(values: number[]): number {
 export function medianResult(results: WrkResult[]): WrkResult {
   return {
     rps: median(results.map((r) => r.rps)),
+    requests: median(results.map((r) => r.requests)),
     p50Ms: median(results.map((r) => r.p50Ms)),
     p99Ms: median(results.map((r) => r.p99Ms)),
     errors: results.reduce((a, r) => a + r.errors, 0),

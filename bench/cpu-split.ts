@@ -1,0 +1,83 @@
+// Where a fast-world request's CPU goes, thread by thread: the gateway's main thread, its guest
+// worker, and V8's helper threads (garbage collection, compilation), in µs per request, read from
+// /proc after a pinned wrk run. Each gateway start is measured apart, because V8's helper work
+// differs from one start to the next; the medians are over the starts.
+// Usage: npm run bench:cpu-split [-- --starts 6 --seconds 5 --log-level info]
+
+import { readdirSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { buildGuest } from "../scripts/guests.ts";
+import { push, startGateway } from "../test/harness/gateway.ts";
+import { assertPinned, SERVER_CPUS } from "./pin.ts";
+import { median, wrk } from "./wrk.ts";
+
+const HOST = "hello-fast.localhost";
+const { values } = parseArgs({
+  options: {
+    starts: { type: "string", default: "6" },
+    seconds: { type: "string", default: "5" },
+    connections: { type: "string", default: "16" },
+    "log-level": { type: "string", default: "info" },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+
+/** CPU ticks (10 ms) of each thread group of `pid`: main, the guest workers, V8's helpers. */
+function ticks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const group = Number(task) === pid ? "main" : name.startsWith("V8") ? "v8 helpers" : name;
+    out.set(group, (out.get(group) ?? 0) + Number(fields[11]) + Number(fields[12]));
+  }
+  return out;
+}
+
+const guest = await buildGuest("example", "hello-fast");
+const rows: Map<string, number>[] = [];
+for (let i = 0; i < Number(values.starts); i++) {
+  const gw = await startGateway({
+    args: ["--workers", "1", "--log-level", values["log-level"]!],
+    cpus: SERVER_CPUS,
+  });
+  try {
+    await push(gw, guest, "hello-fast", ["--host", HOST]);
+    assertPinned(gw.process.pid!, SERVER_CPUS, "the gateway");
+    const url = `${gw.dataUrl}/`;
+    await wrk(url, { connections, seconds: 3, headers: { host: HOST } });
+    const before = ticks(gw.process.pid!);
+    const run = await wrk(url, { connections, seconds, headers: { host: HOST } });
+    const after = ticks(gw.process.pid!);
+    const row = new Map<string, number>([["req/s", run.rps]]);
+    let total = 0;
+    for (const [group, t] of after) {
+      const us = ((t - (before.get(group) ?? 0)) * 10_000) / run.requests;
+      row.set(group, us);
+      total += us;
+    }
+    row.set("total", total);
+    rows.push(row);
+    process.stdout.write(
+      `start ${i + 1}: ${[...row].map(([k, v]) => `${k} ${k === "req/s" ? Math.round(v) : v.toFixed(1)}`).join(" | ")}\n`,
+    );
+  } finally {
+    await gw.dispose();
+  }
+}
+const groups = [...new Set(rows.flatMap((r) => [...r.keys()]))];
+process.stdout.write(
+  `median over ${rows.length} starts (µs per request, ${values["log-level"]} logs): ${groups
+    .map(
+      (g) =>
+        `${g} ${g === "req/s" ? Math.round(median(rows.map((r) => r.get(g) ?? 0))) : median(rows.map((r) => r.get(g) ?? 0)).toFixed(1)}`,
+    )
+    .join(" | ")}\n`,
+);
