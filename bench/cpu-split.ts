@@ -65,6 +65,7 @@ for (let i = 0; i < Number(values.starts); i++) {
     }
     row.set("total", total);
     rows.push(row);
+    for (const [group, us] of row) if (group !== "req/s" && us < 0.1) row.delete(group);
     process.stdout.write(
       `start ${i + 1}: ${[...row].map(([k, v]) => `${k} ${k === "req/s" ? Math.round(v) : v.toFixed(1)}`).join(" | ")}\n`,
     );
@@ -72,7 +73,9 @@ for (let i = 0; i < Number(values.starts); i++) {
     await gw.dispose();
   }
 }
-const groups = [...new Set(rows.flatMap((r) => [...r.keys()]))];
+const groups = [...new Set(rows.flatMap((r) => [...r.keys()]))].sort((a, b) =>
+  a === "total" ? 1 : b === "total" ? -1 : 0,
+);
 process.stdout.write(
   `median over ${rows.length} starts (µs per request, ${values["log-level"]} logs): ${groups
     .map(

@@ -95,6 +95,9 @@ export function createRouter(state: StateStore, options: RouterOptions = {}): Ro
 
   function find(host: string): Route | undefined {
     if (!table) return undefined;
+    // Most requests name their app's host exactly: no list of patterns is made for them.
+    const exact = table.get(host);
+    if (exact) return exact;
     for (const pattern of candidatePatterns(host)) {
       const route = table.get(pattern);
       if (route) return route;

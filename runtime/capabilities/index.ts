@@ -52,20 +52,47 @@ export function forApps(access: WireAccess, limits: WireLimits): unknown[] {
   return CAPABILITIES.map((c, i) => (STATE_OWNER[i] === i ? c.forApp(access, limits) : undefined));
 }
 
+/** What each capability's calls see between requests: nothing granted. */
+export const IDLE_STATES: readonly unknown[] = Object.freeze(CAPABILITIES.map((c) => c.idle));
+
+/**
+ * Which capabilities' request state a component importing `imports` (unversioned) needs, in
+ * registry order: one whose interfaces it imports, or whose state a capability it imports shares.
+ * The others are never called by it, so its requests leave them idle and allocate nothing; so do
+ * capabilities without request state (idle undefined, as wasi's basics).
+ */
+export function statesNeeded(imports: readonly string[]): readonly boolean[] {
+  const needed = CAPABILITIES.map(() => false);
+  CAPABILITIES.forEach((c, i) => {
+    const owner = STATE_OWNER[i]!;
+    if (CAPABILITIES[owner]!.idle === undefined) return;
+    if (offered(c).some((name) => imports.includes(name))) needed[owner] = true;
+  });
+  return needed;
+}
+
 /** Each capability's state for one request, in registry order; one that shares gets its owner's. */
-export function beginStates(apps: readonly unknown[], limits: WireLimits, services: HostServices): unknown[] {
+export function beginStates(
+  apps: readonly unknown[],
+  limits: WireLimits,
+  services: HostServices,
+  needed: readonly boolean[],
+): readonly unknown[] {
+  if (!needed.includes(true)) return IDLE_STATES;
   const states = new Array<unknown>(CAPABILITIES.length);
   for (let i = 0; i < CAPABILITIES.length; i++) {
     const owner = STATE_OWNER[i]!;
-    states[i] = owner === i ? CAPABILITIES[i]!.begin(apps[i], limits, services) : states[owner];
+    if (owner !== i) states[i] = states[owner];
+    else states[i] = needed[i] ? CAPABILITIES[i]!.begin(apps[i], limits, services) : IDLE_STATES[i];
   }
   return states;
 }
 
 /** Tells every capability the request has ended; `reason` undefined means it was answered. */
 export function endStates(states: readonly unknown[], reason: unknown): void {
+  if (states === IDLE_STATES) return;
   for (let i = 0; i < CAPABILITIES.length; i++) {
-    if (STATE_OWNER[i] === i) CAPABILITIES[i]!.end?.(states[i], reason);
+    if (STATE_OWNER[i] === i && states[i] !== IDLE_STATES[i]) CAPABILITIES[i]!.end?.(states[i], reason);
   }
 }
 
@@ -85,18 +112,26 @@ const UNUSED: HostServices = {
   localDataDir: () => undefined,
 };
 
-/** Every interface some capability implements (unversioned): what a component may import. */
-export function supportedImports(): ReadonlySet<string> {
-  const names = new Set<string>();
-  for (const c of CAPABILITIES) {
+const OFFERED = new Map<Capability, readonly string[]>();
+
+/** The interfaces `c` implements (unversioned), read once from its host imports. */
+function offered(c: Capability): readonly string[] {
+  let names = OFFERED.get(c);
+  if (!names) {
     const ctx: InstanceContext<unknown> = {
       current: () => c.idle,
       services: UNUSED,
       output: new GuestOutput(0, () => {}),
     };
-    for (const name of Object.keys(c.imports(ctx))) names.add(name);
+    names = Object.keys(c.imports(ctx));
+    OFFERED.set(c, names);
   }
   return names;
+}
+
+/** Every interface some capability implements (unversioned): what a component may import. */
+export function supportedImports(): ReadonlySet<string> {
+  return new Set(CAPABILITIES.flatMap(offered));
 }
 
 /**

@@ -13,6 +13,8 @@ import {
   endStates,
   forApps,
   type HostServices,
+  IDLE_STATES,
+  statesNeeded,
   supportedImports,
 } from "./index.ts";
 import { GuestOutput } from "./wasi/cli.ts";
@@ -66,7 +68,12 @@ it("a capability that shares another's state sees the owner's request state and 
     config: [],
   };
   const apps = forApps(access, limits);
-  const states = beginStates(apps, limits, services);
+  const states = beginStates(
+    apps,
+    limits,
+    services,
+    CAPABILITIES.map(() => true),
+  );
   for (const c of sharing) {
     const i = CAPABILITIES.indexOf(c);
     const owner = CAPABILITIES.indexOf(c.sharesStateOf!);
@@ -76,4 +83,28 @@ it("a capability that shares another's state sees the owner's request state and 
     assert.equal(c.idle, c.sharesStateOf!.idle, `${c.name}: the owner's idle state`);
   }
   endStates(states, undefined);
+});
+
+it("a request begins only the states its component's imports need; the rest stay idle", () => {
+  const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1, maxQueueMs: 10_000 };
+  const access = {
+    tenant: "acme",
+    app: "shop",
+    grants: {},
+    network: { allowPrivateNetwork: [], trustAllowList: false },
+    config: [],
+  };
+  const apps = forApps(access, limits);
+  const kv = CAPABILITIES.findIndex((c) => c.name === "keyvalue");
+  const outbound = CAPABILITIES.findIndex((c) => c.name === "outbound-http");
+  // Nothing imported: the idle states themselves, and nothing to end.
+  const none = beginStates(apps, limits, services, statesNeeded(["wasi:cli/stdout"]));
+  assert.equal(none, IDLE_STATES);
+  endStates(none, undefined);
+  // Spin's key-value shares wasi:keyvalue's state: importing it begins that state.
+  const spin = beginStates(apps, limits, services, statesNeeded(["fermyon:spin/key-value"]));
+  assert.notEqual(spin[kv], IDLE_STATES[kv]);
+  assert.equal((spin[kv] as { opsLeft: number }).opsLeft, limits.kvOps);
+  assert.equal(spin[outbound], IDLE_STATES[outbound], "outbound HTTP, not imported, stays idle");
+  endStates(spin, undefined);
 });

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CAPABILITIES } from "../capabilities/index.ts";
+import { CAPABILITIES, IDLE_STATES, statesNeeded } from "../capabilities/index.ts";
 import { GuestOutput, type IncomingRequest, type ResponseOutparam } from "../capabilities/wasi/index.ts";
 import type { ComponentInfo } from "../component-info.ts";
 import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
@@ -28,8 +28,7 @@ export class QueueTimeout extends Error {
   }
 }
 
-/** What each capability's requests see between requests: nothing granted. */
-export const IDLE_STATES: readonly unknown[] = CAPABILITIES.map((c) => c.idle);
+export { IDLE_STATES };
 
 /** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
 export const IDLE_MS = 60_000;
@@ -109,11 +108,15 @@ export class Code {
   /** The memory images of its first reset instance: later ones that start identical share them. */
   readonly images: Uint8Array<ArrayBuffer>[] = [];
 
+  /** Which capabilities' request state its requests need (statesNeeded), from its imports. */
+  readonly statesNeeded: readonly boolean[];
+
   constructor(key: string, deployment: WireDeployment, memoryBytes: number) {
     this.key = key;
     this.dir = deployment.dir;
     this.info = deployment.info;
     this.memoryBytes = memoryBytes;
+    this.statesNeeded = statesNeeded(deployment.info.imports);
   }
 
   instantiate(): Promise<Instantiate> {

@@ -203,7 +203,7 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
     };
   }
   const cancellation = new Cancellation();
-  const states = beginStates(context.apps, limits, services);
+  const states = beginStates(context.apps, limits, services, pool.code.statesNeeded);
   running.set(id, {
     pool,
     sink,
