@@ -56,9 +56,8 @@ it("the runtime's grants entry lists exactly the capabilities' grants, each fiel
   assert.equal(new Set(flags).size, flags.length, flags.join(", "));
 });
 
-it("a capability that shares another's state sees the owner's request state and idle, never its own", () => {
-  const sharing = CAPABILITIES.filter((c) => c.sharesStateOf);
-  assert.ok(sharing.length > 0, "spin-key-value shares keyvalue's state");
+/** Limits and each capability's view of an app shop of tenant acme, granted nothing. */
+function shopApps() {
   const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1, maxQueueMs: 10_000 };
   const access = {
     tenant: "acme",
@@ -67,7 +66,13 @@ it("a capability that shares another's state sees the owner's request state and 
     network: { allowPrivateNetwork: [], trustAllowList: false },
     config: [],
   };
-  const apps = forApps(access, limits);
+  return { limits, apps: forApps(access, limits) };
+}
+
+it("a capability that shares another's state sees the owner's request state and idle, never its own", () => {
+  const sharing = CAPABILITIES.filter((c) => c.sharesStateOf);
+  assert.ok(sharing.length > 0, "spin-key-value shares keyvalue's state");
+  const { limits, apps } = shopApps();
   const states = beginStates(
     apps,
     limits,
@@ -86,15 +91,7 @@ it("a capability that shares another's state sees the owner's request state and 
 });
 
 it("a request begins only the states its component's imports need; the rest stay idle", () => {
-  const limits = { ...DEFAULT_LIMITS, maxInstances: 1, maxUses: 1, maxQueueMs: 10_000 };
-  const access = {
-    tenant: "acme",
-    app: "shop",
-    grants: {},
-    network: { allowPrivateNetwork: [], trustAllowList: false },
-    config: [],
-  };
-  const apps = forApps(access, limits);
+  const { limits, apps } = shopApps();
   const kv = CAPABILITIES.findIndex((c) => c.name === "keyvalue");
   const outbound = CAPABILITIES.findIndex((c) => c.name === "outbound-http");
   // Nothing imported: the idle states themselves, and nothing to end.
