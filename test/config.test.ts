@@ -75,6 +75,15 @@ describe("variables and secrets", () => {
     );
     const vars = await cli(["vars", "list", "--app", "alpha"]);
     assert.equal(vars.stdout, "region=eu-west\n");
+    // The text listing: names and dates in aligned columns, never a value.
+    assert.equal((await cli(["secrets", "put", "db_password_long", SECRET_A2, "--app", "alpha"])).code, 0);
+    const text = (await cli(["secrets", "list", "--app", "alpha"])).stdout.split("\n").filter(Boolean);
+    assert.deepEqual(
+      text.map((line) => line.indexOf("updated")),
+      [18, 18],
+      text.join("\n"),
+    );
+    assert.equal((await cli(["secrets", "delete", "db_password_long", "--app", "alpha"])).code, 0);
     const seen = [
       listed.stdout,
       vars.stdout,

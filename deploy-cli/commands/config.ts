@@ -7,6 +7,7 @@ import { appOf } from "../build/manifest.ts";
 import { createClient } from "../client.ts";
 import { type Command, remoteCommon } from "../command.ts";
 import { usage } from "../errors.ts";
+import { table } from "../format.ts";
 
 export interface ConfigCommon {
   gateway: string;
@@ -66,6 +67,8 @@ export async function configCommand(
                 .map(([n, v]) => `${n}=${v}\n`)
                 .join(""),
         );
+        if (Object.keys(vars).length === 0 && !common.json)
+          process.stderr.write(`${app} has no variables.\n`);
         return;
       }
       default:
@@ -89,8 +92,9 @@ export async function configCommand(
       out(
         common.json
           ? `${JSON.stringify({ secrets })}\n`
-          : secrets.map((s) => `${s.name}  (updated ${s.updatedAt})\n`).join(""),
+          : table(secrets.map((s) => [s.name, `updated ${s.updatedAt}`])),
       );
+      if (secrets.length === 0 && !common.json) process.stderr.write(`${app} has no secrets.\n`);
       return;
     }
     default:
