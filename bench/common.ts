@@ -1,7 +1,7 @@
 // What the benchmarks share: the bare Hono baseline, a gateway with one app pushed, components made
 // distinct by a custom section, percentiles, result lines and time limits.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type GatewayProcess, push, ROOT, startGateway, tempDir } from "../test/harness/gateway.ts";
 import { metric, scrape } from "../test/harness/ops.ts";
+import { signalGroup, spawnOwned } from "../test/harness/process.ts";
 import { assertPinned, pinnedCommand, SERVER_CPUS, WRK_CPUS } from "./pin.ts";
 import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
 
@@ -179,13 +180,13 @@ export async function benchServer<T>(
   fn: (url: string, pid: number | undefined) => Promise<T>,
 ): Promise<T> {
   const server = fileURLToPath(new URL(`./${script}`, import.meta.url));
-  const child = spawn(...pinnedCommand(SERVER_CPUS, process.execPath, [server]), {
+  const child = spawnOwned(...pinnedCommand(SERVER_CPUS, process.execPath, [server]), {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
     const [line] = (await within(
       15_000,
-      once(createInterface({ input: child.stdout }), "line"),
+      once(createInterface({ input: child.stdout! }), "line"),
       `${script} start`,
     )) as [string];
     return await fn(`http://127.0.0.1:${JSON.parse(line).port}/`, child.pid);
@@ -224,9 +225,8 @@ export async function jcoServe<T>(
 ): Promise<T> {
   const port = await freePort();
   const outDir = tempDir("wasmgate-bench-jco-");
-  // jco serve runs the server in a child process of its own: start it as a process group leader
-  // so that stopping the group stops both.
-  const child = spawn(
+  // jco serve runs the server in a child process of its own: stopping the group stops both.
+  const child = spawnOwned(
     ...pinnedCommand(SERVER_CPUS, join(ROOT, "node_modules", ".bin", "jco"), [
       "serve",
       "--port",
@@ -238,7 +238,7 @@ export async function jcoServe<T>(
       ...args,
       wasm,
     ]),
-    { stdio: ["ignore", "ignore", "inherit"], detached: true },
+    { stdio: ["ignore", "ignore", "inherit"] },
   );
   try {
     const url = `http://127.0.0.1:${port}/`;
@@ -250,25 +250,22 @@ export async function jcoServe<T>(
     ]);
     return await fn(url, child.pid);
   } finally {
-    await stopChild(child, true);
+    await stopChild(child);
     rmSync(outDir, { recursive: true, force: true });
   }
 }
 
-/** SIGTERM to a child (or its whole process group when it was spawned detached), then wait for it. */
-export async function stopChild(child: ChildProcess, group = false): Promise<void> {
+/**
+ * SIGTERM to the process group of a child started with spawnOwned (so whatever it started stops
+ * too), SIGKILL after 5 s, then wait for it.
+ */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = once(child, "exit");
-  try {
-    if (group) process.kill(-child.pid, "SIGTERM");
-    else child.kill("SIGTERM");
-  } catch {
-    return;
-  }
+  signalGroup(child, "SIGTERM");
   const stopped = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
   if (!stopped) {
-    if (group) process.kill(-child.pid, "SIGKILL");
-    else child.kill("SIGKILL");
+    signalGroup(child, "SIGKILL");
     await exited;
   }
 }
