@@ -29,6 +29,7 @@ export {
   BUCKET_NAME_RULE,
   type BucketScope,
   bucketNamespace,
+  bucketScope,
   bucketsGrant,
   DEFAULT_BUCKETS,
   sharedBucketsGrant,

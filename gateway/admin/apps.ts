@@ -38,7 +38,7 @@ import {
   type DeploymentRoute,
   type StateStore,
 } from "../state/store.ts";
-import { bucketScope } from "./kv.ts";
+import { appBuckets } from "./kv.ts";
 import {
   type AdminEnv,
   appName,
@@ -373,8 +373,8 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     const response: DeleteAppResponse = { deleted: name, purgedBuckets: [], purgedKeys: 0 };
     if (purge) {
       // The app's own buckets go; a shared one only when no other app of the tenant names it.
-      const scope = bucketScope(removed);
-      const others = (await state.listApps(removed.tenant)).map(bucketScope);
+      const scope = appBuckets(removed);
+      const others = (await state.listApps(removed.tenant)).map(appBuckets);
       const gone = [
         ...scope.buckets.filter((b) => !scope.sharedBuckets.includes(b)),
         ...scope.sharedBuckets.filter((b) => !others.some((o) => o.sharedBuckets.includes(b))),

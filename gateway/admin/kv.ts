@@ -4,13 +4,7 @@
 
 import { Hono } from "hono";
 import { type KvNamespace, type KvStore, MAX_LIST_LIMIT } from "../../kv/index.ts";
-import {
-  type BucketScope,
-  bucketNamespace,
-  bucketsGrant,
-  grantOf,
-  sharedBucketsGrant,
-} from "../../runtime/grants.ts";
+import { type BucketScope, bucketNamespace, bucketScope } from "../../runtime/grants.ts";
 import { GatewayError } from "../errors.ts";
 import { readBody } from "../http.ts";
 import { BucketName } from "../schemas.ts";
@@ -20,13 +14,8 @@ import type { AdminEnv } from "./params.ts";
 export const METADATA_HEADER = "x-wasmgate-metadata";
 
 /** The buckets an app may open, as its guests' key-value host reads them. */
-export function bucketScope(record: AppRecord): BucketScope {
-  return {
-    tenant: record.tenant,
-    app: record.name,
-    buckets: grantOf(bucketsGrant, record.grants),
-    sharedBuckets: grantOf(sharedBucketsGrant, record.grants),
-  };
+export function appBuckets(record: AppRecord): BucketScope {
+  return bucketScope(record.tenant, record.name, record.grants);
 }
 
 /** Mounted on the admin app, whatever its env type. */
@@ -39,7 +28,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
     if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${appName}`);
     const bucket = BucketName.safeParse(bucketRaw);
     if (!bucket.success) throw new GatewayError("ERR_VALIDATION", bucket.error.issues[0]!.message);
-    const scope = bucketScope(record);
+    const scope = appBuckets(record);
     const ns = bucketNamespace(scope, bucket.data);
     if (!ns) {
       const all = [...scope.buckets, ...scope.sharedBuckets.map((b) => `${b} (shared)`)];

@@ -4,7 +4,7 @@
 // Sharing is always explicit: a name listed in both is the tenant's (shared wins, so an app that
 // shares `default` needs no other change).
 
-import { distinct, type Grant } from "../grants.ts";
+import { distinct, type Grant, type Grants, grantOf } from "../grants.ts";
 
 export const BUCKET_NAME = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
 export const BUCKET_NAME_RULE =
@@ -56,6 +56,16 @@ export interface BucketScope {
   app: string;
   buckets: readonly string[];
   sharedBuckets: readonly string[];
+}
+
+/** The buckets app `app` of `tenant` may open, from its grants. */
+export function bucketScope(tenant: string, app: string, grants: Grants): BucketScope {
+  return {
+    tenant,
+    app,
+    buckets: grantOf(bucketsGrant, grants),
+    sharedBuckets: grantOf(sharedBucketsGrant, grants),
+  };
 }
 
 /**

@@ -2,15 +2,15 @@
 // wasmgate:kv/ext, on a KvStore.
 //
 // A bucket identifier is the app's own bucket, or a tenant-level one the app names as shared
-// (grant.ts), and an app may open only the buckets granted to it: anything else is `access-denied`. Every store call suspends the guest through JSPI (the
+// (grant.ts), and an app may open only the buckets granted to it: anything else is
+// `access-denied`. Every store call suspends the guest through JSPI (the
 // wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
 // budget, and reports failures as the WIT error variant, never as a trap. Each instance is linked
 // to the revision its component was built against, read from the component's types at deploy;
 // all revisions serve the same store under the same grants (host.ts).
 
-import { grantOf } from "../grants.ts";
 import type { Capability } from "../types.ts";
-import { type BucketScope, bucketsGrant, sharedBucketsGrant } from "./grant.ts";
+import { type BucketScope, bucketScope, bucketsGrant, sharedBucketsGrant } from "./grant.ts";
 import { createKvHost, type KvGrant } from "./host.ts";
 import { detectKvRevision, kvRevision } from "./revisions.ts";
 
@@ -58,12 +58,7 @@ export const keyValue: Capability<BucketScope, KvGrant> = {
     kvRevision(revision).imports(createKvHost(services.kvStore, current, services.onKvOpLimit)),
   revision: detectKvRevision,
   grants: [bucketsGrant, sharedBucketsGrant],
-  forApp: (access) => ({
-    tenant: access.tenant,
-    app: access.app,
-    buckets: grantOf(bucketsGrant, access.grants),
-    sharedBuckets: grantOf(sharedBucketsGrant, access.grants),
-  }),
+  forApp: (access) => bucketScope(access.tenant, access.app, access.grants),
   begin: (app, limits) => ({ ...app, opsLeft: limits.kvOps }),
   idle: NO_KV,
 };
