@@ -667,8 +667,11 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   }
 
   async function upgradeApps(): Promise<number> {
+    // One batched read finds the old records; only those are read again and rewritten, each in
+    // its own checked commit (another gateway may be rewriting or changing them too).
+    const all = await readMany<StoredApp>((await client.smembers(K.apps)).map(K.app));
     let n = 0;
-    for (const name of await client.smembers(K.apps)) {
+    for (const { name } of all.filter((app) => upgradeGrants(app) !== undefined)) {
       const changed = await transact(async () => {
         const { raw, value } = await readJson<StoredApp>(K.app(name));
         const fields = value && upgradeGrants(value);

@@ -520,23 +520,19 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   };
 }
 
-/** Rewrites each app whose grants a grant's upgrade reads otherwise; returns how many. */
-function upgradeStoredGrants(db: DatabaseSync): number {
+/** Rewrites each app whose grants a grant's upgrade reads otherwise. */
+function upgradeStoredGrants(db: DatabaseSync): void {
   const rows = db.prepare("SELECT name, grants FROM apps").all() as { name: string; grants: string }[];
   const update = db.prepare("UPDATE apps SET grants = ? WHERE name = ?");
-  let n = 0;
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const row of rows) {
       const upgraded = upgradeGrants(JSON.parse(row.grants));
-      if (upgraded === undefined) continue;
-      update.run(JSON.stringify(upgraded), row.name);
-      n++;
+      if (upgraded !== undefined) update.run(JSON.stringify(upgraded), row.name);
     }
     db.exec("COMMIT");
   } catch (err) {
     db.exec("ROLLBACK");
     throw err;
   }
-  return n;
 }
