@@ -41,6 +41,10 @@ function ticks(pid: number): Map<string, number> {
   return out;
 }
 
+/** One figure of a row: req/s whole, µs to a tenth. */
+const show = (group: string, value: number) =>
+  `${group} ${group === "req/s" ? Math.round(value) : value.toFixed(1)}`;
+
 const guest = await buildGuest("example", "hello-fast");
 const rows: Map<string, number>[] = [];
 for (let i = 0; i < Number(values.starts); i++) {
@@ -66,9 +70,7 @@ for (let i = 0; i < Number(values.starts); i++) {
     row.set("total", total);
     rows.push(row);
     for (const [group, us] of row) if (group !== "req/s" && us < 0.1) row.delete(group);
-    process.stdout.write(
-      `start ${i + 1}: ${[...row].map(([k, v]) => `${k} ${k === "req/s" ? Math.round(v) : v.toFixed(1)}`).join(" | ")}\n`,
-    );
+    process.stdout.write(`start ${i + 1}: ${[...row].map(([k, v]) => show(k, v)).join(" | ")}\n`);
   } finally {
     await gw.dispose();
   }
@@ -78,9 +80,6 @@ const groups = [...new Set(rows.flatMap((r) => [...r.keys()]))].sort((a, b) =>
 );
 process.stdout.write(
   `median over ${rows.length} starts (µs per request, ${values["log-level"]} logs): ${groups
-    .map(
-      (g) =>
-        `${g} ${g === "req/s" ? Math.round(median(rows.map((r) => r.get(g) ?? 0))) : median(rows.map((r) => r.get(g) ?? 0)).toFixed(1)}`,
-    )
+    .map((g) => show(g, median(rows.map((r) => r.get(g) ?? 0))))
     .join(" | ")}\n`,
 );

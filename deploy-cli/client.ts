@@ -154,10 +154,8 @@ export function createClient(options: ClientOptions) {
  */
 export function gatewayBase(given: string): string {
   const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new TypeError(parsed.protocol);
-  } catch {
+  const protocol = URL.parse(url)?.protocol;
+  if (protocol !== "http:" && protocol !== "https:") {
     throw new CliError("ERR_USAGE", `--gateway ${given} is not a URL`, {
       hint: "give the admin API's URL, e.g. --gateway http://127.0.0.1:8788",
     });

@@ -52,16 +52,11 @@ export async function withElapsed<T>(label: string, work: () => Promise<T>): Pro
 type Paint = (text: string) => string;
 
 /** ANSI colours for `stream` when it is a terminal and NO_COLOR is unset; plain text otherwise. */
-export function colours(stream: { isTTY?: boolean }): {
-  red: Paint;
-  yellow: Paint;
-  green: Paint;
-  dim: Paint;
-} {
+export function colours(stream: { isTTY?: boolean }): { red: Paint; yellow: Paint } {
   const on = stream.isTTY === true && !process.env.NO_COLOR;
   const paint =
     (open: number, close: number): Paint =>
     (text) =>
       on ? `\x1b[${open}m${text}\x1b[${close}m` : text;
-  return { red: paint(31, 39), yellow: paint(33, 39), green: paint(32, 39), dim: paint(2, 22) };
+  return { red: paint(31, 39), yellow: paint(33, 39) };
 }

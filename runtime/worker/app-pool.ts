@@ -28,8 +28,6 @@ export class QueueTimeout extends Error {
   }
 }
 
-export { IDLE_STATES };
-
 /** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
 export const IDLE_MS = 60_000;
 /** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */

@@ -1,7 +1,7 @@
 // One request in a worker: its app's pool gives it an instance, each capability gets the request's
 // state, the guest runs metered, and its answer, stop or failure goes back to the main thread.
 
-import { beginStates, endStates, forApps } from "../capabilities/index.ts";
+import { beginStates, endStates, forApps, IDLE_STATES } from "../capabilities/index.ts";
 import {
   ByteQueue,
   IncomingRequest,
@@ -16,7 +16,6 @@ import {
   deployments,
   type EdgeHandler,
   type HttpHandler,
-  IDLE_STATES,
   type Instance,
   ownerOf,
   poolFor,
