@@ -22,6 +22,7 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET_MB = 2048;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 /** The port a `--redis-cluster` node without one is taken to listen on. */
 export const DEFAULT_REDIS_PORT = 6379;
 /** The port a `--redis-sentinels` entry without one is taken to listen on. */
@@ -86,6 +87,7 @@ const ConfigSchema = z.object({
   maxConcurrentPerTenant: z.coerce.number().int().min(0).max(1_000_000).default(0),
   maxQueueMs: z.coerce.number().int().min(1).max(3_600_000).default(DEFAULT_MAX_QUEUE_MS),
   logLevel: z.enum(LOG_LEVELS).default("info"),
+  logFormat: z.enum(LOG_FORMATS).default("auto"),
 });
 
 /** The Redis settings that say where Redis is: at most one may be set. */
@@ -239,6 +241,15 @@ export const SETTINGS = [
     env: "WASMGATE_LOG_LEVEL",
     default: "info",
     meaning: `one of ${LOG_LEVELS.join(", ")}`,
+  },
+  {
+    key: "logFormat",
+    flag: "log-format",
+    arg: "<format>",
+    env: "WASMGATE_LOG_FORMAT",
+    default: "auto",
+    meaning:
+      "json (one JSON object per line), pretty (a line a person reads), or auto: pretty on a terminal, JSON otherwise",
   },
   {
     key: "redisUrl",

@@ -126,7 +126,7 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
 const OFFLINE_START_WAIT_MS = 3_000;
 
 export async function startGateway(config: Config, options: StartOptions = {}): Promise<RunningGateway> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, { format: config.logFormat });
   const events =
     options.events ??
     createGatewayEvents({

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`wasmgate: ${message}\nRun \`wasmgate serve --help\` for the options.\n`);
     process.exit(1);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   let gateway: RunningGateway;
   try {
     gateway = await startGateway(config, { logger });

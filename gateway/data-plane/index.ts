@@ -35,7 +35,7 @@ import {
   requestId,
 } from "../http.ts";
 import { type EffectiveLimits, effectiveLimits, type LimitDefaults } from "../limits.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, requestLogger } from "../logger.ts";
 import { type CompiledRoutes, compileRoutes, isSpinRouteHeader, spinRouteHeaders } from "../routes.ts";
 import { DEFAULT_TENANT, type DeploymentRecord, type DeploymentRoute, type Route } from "../state/store.ts";
 import type { Router } from "./router.ts";
@@ -341,14 +341,18 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     );
   }
 
+  const requestLine = requestLogger(logger);
   function logRequest(requestId: string, route: Route, head: RequestHead, status: number, started: number) {
     if (!logger.isLevelEnabled("info")) return;
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    const { method } = head;
-    logger.info(
-      { requestId, app: route.app, method, path: withoutQuery(head.pathWithQuery), status, ms },
-      "request",
-    );
+    requestLine({
+      requestId,
+      app: route.app,
+      method: head.method,
+      path: withoutQuery(head.pathWithQuery),
+      status,
+      ms,
+    });
   }
 
   const app = new Hono<DataEnv>();
