@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(builds, null, 2)}\n`);
   } else {
     for (const b of builds) {
-      const where = path.relative(process.cwd(), b.path);
+      const where = path.relative(process.cwd(), b.distPath ?? b.path);
       process.stdout.write(`${b.kind} ${b.name} ${b.cached ? "cached" : "built"} ${where}\n`);
     }
   }

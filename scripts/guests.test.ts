@@ -462,6 +462,20 @@ describe("examples", () => {
     assert.equal(distAfter.ino, distBefore.ino);
   });
 
+  test("build:examples names each example by its dist/ copy, the path the docs push", async () => {
+    const child = spawn(process.execPath, [path.join(REPO, "scripts", "build-guests.ts"), "examples", "hello"], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk;
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    assert.equal(code, 0);
+    assert.match(out, /^example hello (built|cached) examples\/hello\/dist\/hello\.wasm\n$/);
+  });
+
   test("spin-hello is built by Spin's own toolchain, installed apart from the repository's packages", {
     timeout: 300_000,
   }, async () => {
