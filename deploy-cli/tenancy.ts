@@ -12,6 +12,7 @@ import { appOf } from "./build/manifest.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
+import { table } from "./format.ts";
 
 export interface Common {
   gateway: string;
@@ -160,6 +161,12 @@ export async function tenantsCommand(
   }
 }
 
+/** Whether a token still works, in words: revoked, expired (in the past tense) or when it expires. */
+export function tokenState(t: Pick<TokenView, "revokedAt" | "expiresAt">, now: number): string {
+  if (t.revokedAt) return `revoked ${t.revokedAt}`;
+  return Date.parse(t.expiresAt) <= now ? `expired ${t.expiresAt}` : `expires ${t.expiresAt}`;
+}
+
 /** `30d`, `12h`, `15m`, `90s` or plain seconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)([smhd]?)$/.exec(text);
@@ -202,12 +209,9 @@ export async function tokensCommand(
         `/v1/tokens${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ""}`,
       );
       if (common.json) return void out(`${JSON.stringify({ tokens })}\n`);
-      for (const t of tokens) {
-        const state = t.revokedAt ? `revoked ${t.revokedAt}` : `expires ${t.expiresAt}`;
-        out(
-          `${t.id}  ${t.tenant}  ${t.scopes.join(" ")}  ${state}${t.description ? `  ${t.description}` : ""}\n`,
-        );
-      }
+      if (tokens.length === 0) return void out("No tokens: issue one with `deploy-cli tokens create`.\n");
+      const now = Date.now();
+      out(table(tokens.map((t) => [t.id, t.tenant, t.scopes.join(" "), tokenState(t, now), t.description ?? ""])));
       return;
     }
     case "revoke": {

@@ -506,6 +506,19 @@ describe("deploy-cli for tenants", () => {
       JSON.parse(listed.stdout).tokens.map((t: { id: string }) => t.id),
       [info.id],
     );
+    const brief = await operator(["tokens", "create", "--tenant", "cli-co", "--scope", "apps:read", "--expires-in", "1s"]);
+    assert.equal(brief.code, 0, brief.stderr);
+    const briefId = JSON.parse(brief.stdout).info.id as string;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const shown = await runCli(["tokens", "list", "--tenant", "cli-co", "--gateway", gw.adminUrl], {
+      WASMGATE_TOKEN: gw.token,
+    });
+    assert.equal(shown.code, 0, shown.stderr);
+    const rows = shown.stdout.trimEnd().split("\n");
+    assert.match(rows.find((r) => r.startsWith(info.id)) ?? "", /  expires \d{4}-/);
+    assert.match(rows.find((r) => r.startsWith(briefId)) ?? "", /  expired \d{4}-/);
+    // One column each: the state column starts at the same place on every row.
+    assert.equal(new Set(rows.map((r) => r.search(/ expire[sd] /))).size, 1);
     assert.equal((await operator(["tokens", "revoke", info.id])).code, 0);
     const refused = await tenant(["rollback", "--app", "cli-app"]);
     assert.equal(refused.code, 1);
