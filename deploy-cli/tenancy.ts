@@ -211,7 +211,11 @@ export async function tokensCommand(
       if (common.json) return void out(`${JSON.stringify({ tokens })}\n`);
       if (tokens.length === 0) return void out("No tokens: issue one with `deploy-cli tokens create`.\n");
       const now = Date.now();
-      out(table(tokens.map((t) => [t.id, t.tenant, t.scopes.join(" "), tokenState(t, now), t.description ?? ""])));
+      out(
+        table(
+          tokens.map((t) => [t.id, t.tenant, t.scopes.join(" "), tokenState(t, now), t.description ?? ""]),
+        ),
+      );
       return;
     }
     case "revoke": {

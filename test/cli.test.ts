@@ -114,10 +114,22 @@ describe("deploy-cli", () => {
     assert.equal(again.code, 0, again.stderr);
     const result = JSON.parse(again.stdout);
     assert.equal(result.deployment.message, "second");
-    assert.equal(result.build.sdk, true);
-    assert.equal(result.build.world, "sdk-guest");
     assert.deepEqual(result.urls, [`http://shop.localhost:${gw.dataPort}/`]);
     assert.equal((await get(gw, "shop.localhost", "/")).text, "Hello from shop! / has had 2 visits.\n");
+    // Nothing it is built from changed: the same component again, so the same digest.
+    const firstDigest = /^ {2}digest {2}sha256:([0-9a-f]{64})$/m.exec(push.stdout)?.[1];
+    assert.equal(result.deployment.digest, firstDigest);
+    assert.match(again.stderr, /^Reusing the build of src\/index\.ts: nothing it is built from changed/m);
+    assert.equal(result.build, undefined);
+
+    // A changed source builds again, and --json then carries the build.
+    const source = join(project, "src", "index.ts");
+    writeFileSync(source, readFileSync(source, "utf8").replace("has had", "has seen"));
+    const changed = JSON.parse((await cli(["push", "--json"], project)).stdout);
+    assert.equal(changed.build.sdk, true);
+    assert.equal(changed.build.world, "sdk-guest");
+    assert.notEqual(changed.deployment.digest, firstDigest);
+    assert.equal((await get(gw, "shop.localhost", "/")).text, "Hello from shop! / has seen 3 visits.\n");
   });
 
   it("push --fast builds for the QuickJS fast world, and refuses an SDK guest", async () => {

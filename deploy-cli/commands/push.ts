@@ -17,6 +17,7 @@ import {
   summarizeBuildError,
 } from "../build/index.ts";
 import { bucketsOf, grantsOf, type LoadedManifest, loadManifest, MANIFEST_FILE } from "../build/manifest.ts";
+import { buildKey, keepBuild, reusedBuild } from "../build/reuse.ts";
 import { loadSpinApp, spinManifestPath } from "../build/spin-manifest.ts";
 import { createClient, type FormPart, multipartBody } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
@@ -83,16 +84,27 @@ export async function componentFor(options: {
   if ((await entryKind(entry)) === "wasm") return { bytes: new Uint8Array(await readFile(entry)) };
   const shown = shownPath(entry);
   const backend = options.fast ? "QuickJS, fast world" : "StarlingMonkey";
+  const projectDir = manifest?.dir ?? path.dirname(entry);
+  const settings = {
+    fast: options.fast,
+    world: manifest?.manifest.world,
+    bindings: manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
+  };
+  const key = await buildKey({ projectDir, entry, options: settings });
+  const reused = await reusedBuild(projectDir, key);
+  if (reused !== undefined) {
+    options.progress(
+      `Reusing the build of ${shown}: nothing it is built from changed (${formatBytes(reused.length)}).`,
+    );
+    return { bytes: reused };
+  }
   const work = await mkdtemp(path.join(tmpdir(), "wasmgate-push-"));
   try {
     const build = () =>
       buildEntry({
         entry,
         out: path.join(work, "component.wasm"),
-        fast: options.fast,
-        world: manifest?.manifest.world,
-        bindings:
-          manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
+        ...settings,
         displayRoot: manifest?.dir ?? process.cwd(),
         ...(options.componentizer ? { componentizer: options.componentizer } : {}),
       });
@@ -102,8 +114,12 @@ export async function componentFor(options: {
     options.progress(
       `Built ${built.sdk ? "SDK guest " : ""}in ${formatSeconds(built.durationMs)} (${formatBytes(built.size)}).`,
     );
+    const bytes = new Uint8Array(await readFile(built.path));
+    await keepBuild(projectDir, key, bytes).catch(() => {
+      // A project folder we cannot write to builds again next time; the push goes on.
+    });
     return {
-      bytes: new Uint8Array(await readFile(built.path)),
+      bytes,
       build: { durationMs: built.durationMs, sdk: built.sdk, backend: built.backend, world: built.world },
     };
   } catch (err) {
