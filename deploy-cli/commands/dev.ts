@@ -23,7 +23,8 @@ import { formatBytes, formatSeconds } from "../format.ts";
 import { ADMIN_URL_FILE, DEFAULT_STATE_DIR } from "../profiles.ts";
 import { resolveEntry } from "./push.ts";
 
-const DEFAULT_PORT = 8787;
+/** Beside a gateway's own 8787 (data) and 8788 (admin), so `dev` and a gateway run side by side. */
+export const DEV_PORT = 8789;
 /** Long enough to take an editor's save (a write and a rename) as one change. */
 const DEBOUNCE_MS = 40;
 
@@ -37,7 +38,7 @@ function appNameFrom(dir: string): string {
 }
 
 function portOf(raw: unknown): number {
-  if (raw === undefined) return DEFAULT_PORT;
+  if (raw === undefined) return DEV_PORT;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new CliError("ERR_USAGE", `--port takes a port number (0 picks a free one), not "${raw}"`);
@@ -56,7 +57,7 @@ app; a build that fails is printed and the last good version keeps serving. Each
 with the guest's console output under it. Key-value data is kept in .wasmgate/kv.db across
 sessions; \`deploy-cli kv …\` run in the project reads it while dev runs.
 
-  --port <n>          data plane port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --port <n>          data plane port (default ${DEV_PORT}; 0 picks a free one)
   --ip <addr>         address to listen on (default 127.0.0.1)
   --persist-to <dir>  where key-value data is kept (default .wasmgate)
   --no-persist        keep key-value data only for this session

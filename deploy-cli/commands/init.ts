@@ -6,6 +6,7 @@ import { APP_NAME } from "../../gateway/schemas.ts";
 import { INSTALL_ROOT } from "../build/packages.ts";
 import type { Command } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
+import { DEV_PORT } from "./dev.ts";
 
 const SDK_TYPES = path.join(INSTALL_ROOT, "sdk", "types.ts");
 
@@ -40,7 +41,7 @@ function files(app: string): Record<string, string> {
   return {
     "wasmgate.json": `${JSON.stringify(manifest, null, 2)}\n`,
     "src/index.ts": `// A wasmgate guest: a fetch handler, as on Cloudflare Workers. \`deploy-cli dev\` serves it at
-// http://${app}.localhost:8787/ and reloads it on every save; \`deploy-cli push\` deploys it.
+// http://${app}.localhost:${DEV_PORT}/ and reloads it on every save; \`deploy-cli push\` deploys it.
 import type { ExecutionContext, KVNamespace } from "wasmgate";
 
 export interface Env {
@@ -194,7 +195,7 @@ is named after the folder unless --name says otherwise. The folder must be new o
     const shown = path.relative(process.cwd(), dir) || ".";
     const cd = shown === "." ? "" : `cd ${shellWord(shown)} && `;
     const next = [
-      [`${cd}deploy-cli dev`, `serves http://${app}.localhost:8787/ and reloads on save`],
+      [`${cd}deploy-cli dev`, `serves http://${app}.localhost:${DEV_PORT}/ and reloads on save`],
       ["deploy-cli push", "deploys it to your gateway (deploy-cli login first)"],
     ];
     const width = Math.max(...next.map(([command]) => command!.length)) + 2;
