@@ -15,6 +15,12 @@ export interface Command {
   details?: string;
   examples: string[];
   options?: ParseArgsOptionsConfig;
+  /**
+   * The words its first argument takes, for a command that has several actions in one
+   * (`kv get|put|delete|list`); shell completion offers them. Two-word commands ("apps list")
+   * are found from their names instead.
+   */
+  subcommands?: readonly string[];
   /** It talks to a gateway, so it takes --gateway, --token, --profile and --state-dir. */
   remote?: boolean;
   run(ctx: CommandContext): Promise<void>;

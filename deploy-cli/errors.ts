@@ -24,6 +24,11 @@ export const CLI_ERRORS = {
     exitCode: 1,
     meaning: "the entry does not build; the compiler's output is printed first",
   },
+  ERR_TYPE_CHECK_FAILED: {
+    exitCode: 1,
+    meaning:
+      "a TypeScript entry has type errors (`tsc --noEmit` on its tsconfig.json, before the build); each is printed first",
+  },
   ERR_BUILD_TOOL: { exitCode: 2, meaning: "the build tools themselves failed (not the code they built)" },
   ERR_MANIFEST_NOT_FOUND: { exitCode: 1, meaning: "the manifest `--manifest` names does not exist" },
   ERR_MANIFEST_INVALID: {

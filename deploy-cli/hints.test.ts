@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { GATEWAY_ERRORS } from "../gateway/errors.ts";
 import { RUNTIME_ERRORS } from "../runtime/errors.ts";
+import { CLI_ERRORS } from "./errors.ts";
 import { HINTS, hintFor, NO_HINT } from "./hints.ts";
 
 it("has a hint for every gateway code and every deploy-time component code", () => {
@@ -13,7 +14,9 @@ it("has a hint for every gateway code and every deploy-time component code", () 
   ];
   const missing = codes.filter((c) => HINTS[c] === undefined && NO_HINT[c] === undefined);
   assert.deepEqual(missing, [], "codes with neither a hint nor a reason for none");
-  for (const c of Object.keys(HINTS)) assert.ok(codes.includes(c), `${c}: a hint for a code no one answers`);
+  const known = [...codes, ...Object.keys(CLI_ERRORS)];
+  for (const c of Object.keys(HINTS)) assert.ok(known.includes(c), `${c}: a hint for a code no one answers`);
+  assert.ok(HINTS.ERR_TYPE_CHECK_FAILED?.includes("--no-check"), "the type check's hint names --no-check");
 });
 
 it("hints a validation error by what it refused", () => {

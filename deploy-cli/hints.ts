@@ -1,6 +1,7 @@
-// What to do next, for each refusal the gateway answers a command with: the `hint:` line under
-// the error. hints.test.ts fails when a code the gateway or the runtime can answer with has no
-// hint here and is not listed in NO_HINT with the reason.
+// What to do next, for each refusal the gateway answers a command with (and for the checks
+// deploy-cli makes before it builds): the `hint:` line under the error. hints.test.ts fails when
+// a code the gateway or the runtime can answer with has no hint here and is not listed in NO_HINT
+// with the reason.
 
 export const HINTS: Readonly<Record<string, string>> = {
   // Authentication and authorization.
@@ -69,6 +70,9 @@ export const HINTS: Readonly<Record<string, string>> = {
     "write allowed hosts as scheme://host[:port], e.g. https://api.example.com or http://127.0.0.1:*",
   ERR_OUTBOUND_HOST_PRIVATE:
     "the operator opens private ranges per tenant (deploy-cli tenants update <tenant> --allow-private-network <cidr>); or call the service by a public name",
+  // deploy-cli's own checks before a build.
+  ERR_TYPE_CHECK_FAILED:
+    "fix the errors shown above (the project's `npm run check` runs the same check), or pass --no-check to build without it",
   // The request itself, and the gateway's state.
   ERR_BODY_TOO_LARGE: "send less, or raise the gateway's limit (docs/reference/limits.md)",
   ERR_STATE_UNAVAILABLE:

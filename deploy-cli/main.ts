@@ -14,6 +14,7 @@ import { init } from "./commands/init.ts";
 import { kv } from "./commands/kv.ts";
 import { login, logout } from "./commands/login.ts";
 import { pushCommand } from "./commands/push.ts";
+import { createCompletionCommand } from "./completion.ts";
 import { CliError } from "./errors.ts";
 import { colours } from "./format.ts";
 import { logs } from "./logs.ts";
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   secrets,
   tenants,
   tokens,
+  createCompletionCommand(() => COMMANDS),
 ];
 
 const GLOBAL_OPTIONS = {

@@ -266,6 +266,7 @@ export const tenants: Command = {
   summary: "(operator) tenants and the hostname patterns their apps may bind",
   usage:
     "tenants list | create <name> --host <pattern>... [--max-apps <n>] [--allow-private-network <cidr>...] | update <name> … | delete <name>",
+  subcommands: ["list", "create", "update", "delete"],
   details:
     "--jwks-url <url> --jwks-issuer <iss> --jwks-audience <aud> trusts an identity provider's tokens for\nthe tenant (scopes from their `scope` claim). A tenant with apps cannot be deleted; deleting one\nrevokes its tokens.\n\n--allow-private-network <cidr> (repeatable or comma-separated) lets the tenant's apps call those\nloopback, private, link-local or other special addresses, which no tenant's allow-list opens by\nitself; it replaces the tenant's ranges, and --no-allow-private-network removes them. The\ngateway's admin port stays closed to every app.",
   examples: [
@@ -292,6 +293,7 @@ export const tokens: Command = {
   summary: "(operator) issue, list and revoke tenants' tokens",
   usage:
     "tokens create --tenant <name> --scope <scope>... [--expires-in 30d] | list [--tenant <name>] | revoke <id>",
+  subcommands: ["create", "list", "revoke"],
   details:
     "Scopes: apps:read apps:write kv:read kv:write config:read config:write logs:read (a write scope\nincludes its read). A token's value is printed once; a revoked token is refused by every gateway\nwithin a second.",
   examples: [

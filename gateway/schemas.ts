@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { BUCKET_NAME, BUCKET_NAME_RULE, GRANTS } from "../runtime/grants.ts";
+import { compileRoutes } from "./routes.ts";
 
 /** Every error answer, from both listeners. */
 export interface ErrorBody {
@@ -136,6 +137,25 @@ export const DeployRoutes = z
   )
   .min(1, "a deployment has at least one route")
   .max(100, "at most 100 routes per deployment");
+
+/**
+ * What is wrong with a deployment's routes, in the words the admin API refuses them with
+ * (ERR_VALIDATION), or undefined when they are fine. deploy-cli asks it before it builds.
+ *
+ * @example
+ *   routesProblem([{ route: "/api/...", component: "api" }, { route: "api/...", component: "web" }]);
+ *   // 'the routes "/api/..." and "api/..." match the same paths'
+ */
+export function routesProblem(routes: unknown): string | undefined {
+  const parsed = DeployRoutes.safeParse(routes);
+  if (!parsed.success) {
+    return parsed.error.issues
+      .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+      .join("; ");
+  }
+  const compiled = compileRoutes(parsed.data.map((r) => ({ route: r.route, target: r.component })));
+  return typeof compiled === "string" ? compiled : undefined;
+}
 
 export const RollbackBody = z
   .object({

@@ -463,10 +463,14 @@ describe("examples", () => {
   });
 
   test("build:examples names each example by its dist/ copy, the path the docs push", async () => {
-    const child = spawn(process.execPath, [path.join(REPO, "scripts", "build-guests.ts"), "examples", "hello"], {
-      cwd: REPO,
-      stdio: ["ignore", "pipe", "ignore"],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO, "scripts", "build-guests.ts"), "examples", "hello"],
+      {
+        cwd: REPO,
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk;

@@ -25,6 +25,7 @@ const COMMANDS = [
   "kv",
   "vars",
   "secrets",
+  "completion",
 ];
 
 let gw: GatewayProcess;
@@ -81,6 +82,19 @@ describe("deploy-cli", () => {
     // The editor's view: the SDK's types resolve and the handler is typed against them.
     const tsc = spawnSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", project], { encoding: "utf8" });
     assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+    // The project brings the compiler push and dev check with, and a script that runs that check.
+    const pkg = JSON.parse(readFileSync(join(project, "package.json"), "utf8"));
+    const bundled = JSON.parse(
+      readFileSync(join(ROOT, "node_modules", "typescript", "package.json"), "utf8"),
+    );
+    assert.equal(pkg.devDependencies.typescript, `^${bundled.version}`);
+    assert.equal(pkg.scripts.check, "tsc --noEmit");
+    const [bin, ...args] = pkg.scripts.check.split(" ");
+    const check = spawnSync(join(ROOT, "node_modules", ".bin", bin), args, {
+      cwd: project,
+      encoding: "utf8",
+    });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
 
     const again = await cli(["init", "shop"]);
     assert.equal(again.code, 1);

@@ -506,7 +506,16 @@ describe("deploy-cli for tenants", () => {
       JSON.parse(listed.stdout).tokens.map((t: { id: string }) => t.id),
       [info.id],
     );
-    const brief = await operator(["tokens", "create", "--tenant", "cli-co", "--scope", "apps:read", "--expires-in", "1s"]);
+    const brief = await operator([
+      "tokens",
+      "create",
+      "--tenant",
+      "cli-co",
+      "--scope",
+      "apps:read",
+      "--expires-in",
+      "1s",
+    ]);
     assert.equal(brief.code, 0, brief.stderr);
     const briefId = JSON.parse(brief.stdout).info.id as string;
     await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -515,8 +524,8 @@ describe("deploy-cli for tenants", () => {
     });
     assert.equal(shown.code, 0, shown.stderr);
     const rows = shown.stdout.trimEnd().split("\n");
-    assert.match(rows.find((r) => r.startsWith(info.id)) ?? "", /  expires \d{4}-/);
-    assert.match(rows.find((r) => r.startsWith(briefId)) ?? "", /  expired \d{4}-/);
+    assert.match(rows.find((r) => r.startsWith(info.id)) ?? "", / {2}expires \d{4}-/);
+    assert.match(rows.find((r) => r.startsWith(briefId)) ?? "", / {2}expired \d{4}-/);
     // One column each: the state column starts at the same place on every row.
     assert.equal(new Set(rows.map((r) => r.search(/ expire[sd] /))).size, 1);
     assert.equal((await operator(["tokens", "revoke", info.id])).code, 0);

@@ -20,6 +20,7 @@ import { type Backend, BuildError, type Componentizer, componentize } from "./co
 import { INSTALL_ROOT } from "./packages.ts";
 
 export { BuildError, BuildToolError, type Componentizer, createComponentizer } from "./componentize.ts";
+export { isTypeScriptEntry, summarizeTypeCheck, TypeCheckError, typeCheck } from "./typecheck.ts";
 
 export const WIT_DIR = path.join(INSTALL_ROOT, "wit");
 export const SDK_ENTRY = path.join(INSTALL_ROOT, "sdk", "index.ts");

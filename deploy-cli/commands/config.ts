@@ -108,6 +108,7 @@ export const vars: Command = {
   name: "vars",
   summary: "set, unset and list an app's variables",
   usage: "vars set|unset|list … --app <name>",
+  subcommands: ["set", "unset", "list"],
   details: `  vars set <name> <value> | --file <path> --app <name>
   vars unset <name> --app <name>
   vars list --app <name>
@@ -123,6 +124,7 @@ export const secrets: Command = {
   name: "secrets",
   summary: "store, delete and list an app's secrets",
   usage: "secrets put|delete|list … --app <name>",
+  subcommands: ["put", "delete", "list"],
   details: `  secrets put <name> [<value> | --file <path>] --app <name>    (no value: read from stdin)
   secrets delete <name> --app <name>
   secrets list --app <name>

@@ -13,6 +13,9 @@ import {
   entryKind,
   shownPath,
   summarizeBuildError,
+  summarizeTypeCheck,
+  TypeCheckError,
+  typeCheck,
 } from "../build/index.ts";
 import { bucketsOf, grantsOf, type LoadedManifest, loadManifest } from "../build/manifest.ts";
 import type { Command } from "../command.ts";
@@ -20,6 +23,7 @@ import { createDevOutput } from "../dev/output.ts";
 import { exists, sourceHash, watchProject } from "../dev/watch.ts";
 import { CliError } from "../errors.ts";
 import { formatBytes, formatSeconds } from "../format.ts";
+import { HINTS } from "../hints.ts";
 import { ADMIN_URL_FILE, DEFAULT_STATE_DIR } from "../profiles.ts";
 import { resolveEntry } from "./push.ts";
 
@@ -49,11 +53,13 @@ function portOf(raw: unknown): number {
 export const dev: Command = {
   name: "dev",
   summary: "serve the project locally with hot reload and persistent KV",
-  usage: "dev [entry] [--port <n>] [--ip <addr>] [--persist-to <dir> | --no-persist] [--no-watch] [--fast]",
+  usage:
+    "dev [entry] [--port <n>] [--ip <addr>] [--persist-to <dir> | --no-persist] [--no-watch] [--no-check] [--fast]",
   details: `Starts a gateway in this process (no Redis, no token needed), builds the entry (default:
 "main" from wasmgate.json, else src/index.ts) and serves the app at http://<app>.localhost:<port>/
 (also http://localhost:<port>/). The project's files are watched: a save rebuilds and reloads the
-app; a build that fails is printed and the last good version keeps serving. Each request is printed
+app; a build that fails (or a TypeScript entry with type errors) is printed and the last good
+version keeps serving. Each request is printed
 with the guest's console output under it. Key-value data is kept in .wasmgate/kv.db across
 sessions; \`deploy-cli kv …\` run in the project reads it while dev runs.
 
@@ -62,6 +68,7 @@ sessions; \`deploy-cli kv …\` run in the project reads it while dev runs.
   --persist-to <dir>  where key-value data is kept (default .wasmgate)
   --no-persist        keep key-value data only for this session
   --no-watch          build and serve once, without watching
+  --no-check          build a .ts entry without type-checking it (tsc --noEmit on its tsconfig.json)
   --app <name>        the app's name (default: wasmgate.json "name", else the folder's name)
   --fast              build for the QuickJS fast world
   --manifest <file>   a wasmgate.json elsewhere
@@ -78,6 +85,7 @@ object on its own line.`,
     "persist-to": { type: "string" },
     "no-persist": { type: "boolean" },
     "no-watch": { type: "boolean" },
+    "no-check": { type: "boolean" },
     app: { type: "string" },
     fast: { type: "boolean" },
     manifest: { type: "string" },
@@ -197,6 +205,15 @@ object on its own line.`,
             `[wasmgate] building ${relEntry} (${fast ? "QuickJS, fast world" : "StarlingMonkey"})…`,
           );
         }
+        // The type check runs beside the build (a save waits for the slower of the two, not
+        // both); a build that fails says so first, with the bundler's view of the source.
+        const checked: Promise<unknown> =
+          values["no-check"] === true
+            ? Promise.resolve()
+            : typeCheck({ entry, displayRoot: projectDir }).then(
+                () => undefined,
+                (err: unknown) => err,
+              );
         const work = await mkdtemp(path.join(tmpdir(), "wasmgate-dev-build-"));
         try {
           const built = await buildEntry({
@@ -212,6 +229,8 @@ object on its own line.`,
           });
           for (const warning of built.warnings)
             output.event("warning", { message: warning }, `[wasmgate] ${warning}`, "stderr");
+          const checkError = await checked;
+          if (checkError !== undefined) throw checkError;
           bytes = new Uint8Array(await readFile(built.path));
           buildMs = built.durationMs;
           output.event(
@@ -266,6 +285,20 @@ object on its own line.`,
           "build",
           { ok: false, error: summary, detail: err.message },
           `[wasmgate] ${relEntry} does not build${still}:\n${err.message}\n`,
+          "stderr",
+        );
+      } else if (err instanceof TypeCheckError) {
+        output.event(
+          "build",
+          {
+            ok: false,
+            code: "ERR_TYPE_CHECK_FAILED",
+            error: summarizeTypeCheck(err),
+            detail: err.message,
+            diagnostics: err.diagnostics,
+          },
+          `[wasmgate] ${relEntry} does not type-check${still}:\n${err.message}\n` +
+            `[wasmgate] hint: ${HINTS.ERR_TYPE_CHECK_FAILED}\n`,
           "stderr",
         );
       } else if (

@@ -3,7 +3,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { APP_NAME } from "../../gateway/schemas.ts";
-import { INSTALL_ROOT } from "../build/packages.ts";
+import { INSTALL_ROOT, packageInfo } from "../build/packages.ts";
 import type { Command } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
 import { DEV_PORT } from "./dev.ts";
@@ -134,7 +134,14 @@ test("GET / greets and counts visits", async () => {
         name: app,
         private: true,
         type: "module",
-        scripts: { dev: "deploy-cli dev", deploy: "deploy-cli push", test: "node --test" },
+        scripts: {
+          dev: "deploy-cli dev",
+          deploy: "deploy-cli push",
+          check: "tsc --noEmit",
+          test: "node --test",
+        },
+        // The compiler deploy-cli checks the types with, for the editor and `npm run check`.
+        devDependencies: { typescript: `^${packageInfo("typescript").version}` },
       },
       null,
       2,
@@ -149,8 +156,10 @@ export const init: Command = {
   usage: "init <dir> [--name <app>]",
   details: `Writes src/index.ts (a fetch handler using env.KV and a variable), wasmgate.json (app name,
 hostnames, buckets, variables, limits), tsconfig.json and wasmgate.d.ts (the SDK's types for your
-editor), test/app.test.ts (runs the app with \`deploy-cli dev\`), package.json and .gitignore. The app
-is named after the folder unless --name says otherwise. The folder must be new or empty.`,
+editor), test/app.test.ts (runs the app with \`deploy-cli dev\`), package.json (with TypeScript as a
+dev dependency and a \`check\` script: the type check push and dev run before each build) and
+.gitignore. The app is named after the folder unless --name says otherwise. The folder must be new
+or empty.`,
   examples: ["deploy-cli init hello-app", "deploy-cli init . --name my-api", "deploy-cli init shop --json"],
   options: { name: { type: "string" } },
   async run(ctx) {

@@ -112,6 +112,7 @@ export const kv: Command = {
   name: "kv",
   summary: "read and write an app's key-value data",
   usage: "kv get|put|delete|list … --app <name> [--bucket <b>]",
+  subcommands: ["get", "put", "delete", "list"],
   details: `  kv get <key> --app <name> [--bucket <b>]
   kv put <key> <value> | --file <path> --app <name> [--bucket <b>] [--ttl <s>] [--metadata <text>]
   kv delete <key> --app <name> [--bucket <b>]

@@ -6,7 +6,14 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { AppLimits, type AppView, type DeployResponse, GRANTS } from "../../gateway/schemas.ts";
+import {
+  AppLimits,
+  type AppView,
+  type DeployResponse,
+  GRANTS,
+  routesProblem,
+  type SecretView,
+} from "../../gateway/schemas.ts";
 import {
   BuildError,
   BuildToolError,
@@ -15,6 +22,9 @@ import {
   entryKind,
   shownPath,
   summarizeBuildError,
+  summarizeTypeCheck,
+  TypeCheckError,
+  typeCheck,
 } from "../build/index.ts";
 import { bucketsOf, grantsOf, type LoadedManifest, loadManifest, MANIFEST_FILE } from "../build/manifest.ts";
 import { buildKey, keepBuild, reusedBuild } from "../build/reuse.ts";
@@ -23,6 +33,7 @@ import { createClient, type FormPart, multipartBody } from "../client.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { CliError, usage } from "../errors.ts";
 import { formatBytes, formatSeconds, withElapsed } from "../format.ts";
+import { HINTS, hintFor } from "../hints.ts";
 
 export const LIMIT_FLAGS = {
   "cpu-ms": "cpuMs",
@@ -140,6 +151,46 @@ export async function componentFor(options: {
   }
 }
 
+/** A failed type check as the CLI reports it: one line, the compiler's diagnostics above it. */
+export function typeCheckFailure(err: TypeCheckError, entry: string): CliError {
+  const n = err.diagnostics.length;
+  return new CliError(
+    "ERR_TYPE_CHECK_FAILED",
+    `${shownPath(entry)} does not type-check (${n} error${n === 1 ? "" : "s"}, ${err.tsconfig}): ${summarizeTypeCheck(err)}`,
+    { hint: HINTS.ERR_TYPE_CHECK_FAILED, detail: err.message },
+  );
+}
+
+/**
+ * Type-checks each TypeScript entry's project once (tsc --noEmit on its tsconfig.json), before
+ * anything is built: a type error fails the push in about a second, not after the build.
+ */
+export async function checkTypes(
+  entries: readonly string[],
+  displayRoot: string,
+  progress: (line: string) => void,
+): Promise<void> {
+  const done = new Set<string>();
+  for (const entry of entries) {
+    try {
+      const started = performance.now();
+      const { tsconfig } = await typeCheck({ entry, displayRoot });
+      if (tsconfig === undefined || done.has(tsconfig)) continue;
+      done.add(tsconfig);
+      const shown = path.relative(displayRoot, tsconfig) || tsconfig;
+      progress(`Types checked (${shown}, ${formatSeconds(performance.now() - started)}).`);
+    } catch (err) {
+      if (err instanceof TypeCheckError) throw typeCheckFailure(err, entry);
+      if (err instanceof BuildToolError) {
+        throw new CliError("ERR_BUILD_TOOL", `the type checker failed: ${err.message}`, {
+          hint: "reinstall wasmgate's dependencies (npm ci), or pass --no-check to build without it",
+        });
+      }
+      throw err;
+    }
+  }
+}
+
 /** The entry to use: the argument, else `main` from wasmgate.json. */
 export function resolveEntry(
   arg: string | undefined,
@@ -197,6 +248,9 @@ async function push(ctx: CommandContext): Promise<void> {
       hint: `create it by pushing with --host, e.g. --host ${app}.localhost (or "hostnames" in wasmgate.json)`,
     });
   }
+  await checkBeforeBuild(client, { app, existing, hosts: flagHosts ?? m?.hostnames, manifest, routes });
+  const sources = routes ? Object.values(routes).map((f) => path.resolve(manifest!.dir, f)) : [entry!];
+  if (values["no-check"] !== true) await checkTypes(sources, manifest?.dir ?? process.cwd(), ctx.progress);
   const fast = values.fast === true || m?.fast === true;
   let body: { bytes: Uint8Array; type: string };
   let build: BuiltComponent["build"];
@@ -237,12 +291,25 @@ async function routedBody(
   fast: boolean,
   progress: (line: string) => void,
 ): Promise<{ bytes: Uint8Array; type: string }> {
-  const names = new Map<string, string>();
+  const { table, entries } = routeTable(routes, manifest.dir);
   const parts: FormPart[] = [];
+  for (const [entry, name] of entries) {
+    const { bytes } = await componentFor({ entry, manifest, fast, progress });
+    parts.push({ name, filename: `${name}.wasm`, data: bytes });
+  }
+  return multipartBody([{ name: "routes", data: JSON.stringify(table), type: "application/json" }, ...parts]);
+}
+
+/** wasmgate.json's routes as the upload names them: each entry once, named after its file. */
+function routeTable(
+  routes: Record<string, string>,
+  dir: string,
+): { table: { route: string; component: string }[]; entries: Map<string, string> } {
+  const entries = new Map<string, string>();
   const table: { route: string; component: string }[] = [];
   for (const [route, file] of Object.entries(routes)) {
-    const entry = path.resolve(manifest.dir, file);
-    let name = names.get(entry);
+    const entry = path.resolve(dir, file);
+    let name = entries.get(entry);
     if (name === undefined) {
       const base =
         path
@@ -252,14 +319,63 @@ async function routedBody(
           .replace(/[^a-z0-9_-]+/g, "-")
           .replace(/^[^a-z0-9]+/, "") || "component";
       name = base;
-      for (let i = 2; [...names.values()].includes(name); i++) name = `${base}-${i}`;
-      names.set(entry, name);
-      const { bytes } = await componentFor({ entry, manifest, fast, progress });
-      parts.push({ name, filename: `${name}.wasm`, data: bytes });
+      for (let i = 2; [...entries.values()].includes(name); i++) name = `${base}-${i}`;
+      entries.set(entry, name);
     }
     table.push({ route, component: name });
   }
-  return multipartBody([{ name: "routes", data: JSON.stringify(table), type: "application/json" }, ...parts]);
+  return { table, entries };
+}
+
+/**
+ * What the gateway would refuse after the build, asked before it (the build takes seconds): a
+ * variable of wasmgate.json that is already the app's secret, a hostname another app holds, routes
+ * that are not valid. Each is refused with the gateway's own code and words.
+ */
+async function checkBeforeBuild(
+  client: ReturnType<typeof createClient>,
+  options: {
+    app: string;
+    existing: AppView | undefined;
+    hosts: readonly string[] | undefined;
+    manifest: LoadedManifest | undefined;
+    routes: Record<string, string> | undefined;
+  },
+): Promise<void> {
+  const { app, existing, manifest } = options;
+  const where = manifest ? shownPath(manifest.file) : "wasmgate.json";
+  const refuse = (code: string, message: string) =>
+    new CliError({ gateway: code }, message, { hint: hintFor(code, message) });
+  if (options.routes) {
+    const problem = routesProblem(routeTable(options.routes, manifest!.dir).table);
+    if (problem !== undefined) throw refuse("ERR_VALIDATION", `${where}: "routes": ${problem}`);
+  }
+  const vars = Object.keys(manifest?.manifest.vars ?? {});
+  if (existing && vars.length > 0) {
+    const { secrets } = await client.get<{ secrets: SecretView[] }>(
+      `/v1/apps/${encodeURIComponent(app)}/secrets`,
+    );
+    const clash = vars.find((name) => secrets.some((s) => s.name === name));
+    if (clash !== undefined) {
+      throw refuse(
+        "ERR_CONFIG_NAME_TAKEN",
+        `${where} sets the variable ${clash}, but app ${app} already has a secret named ${clash}; a name is either a variable or a secret`,
+      );
+    }
+  }
+  const hosts = options.hosts ?? [];
+  if (hosts.length > 0) {
+    const { apps } = await client.get<{ apps: AppView[] }>("/v1/apps");
+    for (const host of hosts) {
+      const owner = apps.find((a) => a.name !== app && a.hostnames.includes(host.toLowerCase()));
+      if (owner) {
+        throw refuse(
+          "ERR_HOSTNAME_TAKEN",
+          `hostname ${host} is already bound to another app (${owner.name})`,
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -445,13 +561,17 @@ directory is read (--manifest <file> names another); its "routes" deploy one com
 each on its path routes. Given spin.toml (or a folder holding one, or run where there is one and
 no wasmgate.json), every component with an HTTP route is uploaded as one deployment on Spin's
 routes, with the manifest's key-value stores, outbound hosts, variables and secrets; --build first
-runs each component's build command.
+runs each component's build command. Before any build, a TypeScript entry's project is
+type-checked with the bundled compiler (tsc --noEmit on its tsconfig.json; --no-check skips it),
+and what the gateway would refuse after the build is refused first: a variable that is already
+one of the app's secrets, a hostname another app holds, routes that are not valid.
 
   --app <name>             the app (wasmgate.json "name")
   --host <hostname>        the app's hostnames, replacing its current ones (repeatable; "hostnames")
 ${GRANTS.map(grantHelp).join("\n")}
   --fast                   build with QuickJS for the fast world ("fast": true)
   --build                  spin.toml: run each component's [component.<id>.build] command first
+  --no-check               build a .ts entry without type-checking it first
   --message <text>         a note kept with the deployment
 Limits (kept for later pushes; "limits" in wasmgate.json): --cpu-ms <n> (guest CPU per request,
 default 50), --deadline-ms <n> (default 30000), --memory-mb <n> (linear memory, default 128),
@@ -475,6 +595,7 @@ for every request, nothing kept between them; default reuse).`,
     ...Object.fromEntries(GRANTS.map((g) => [g.cli.flag, { type: "string" as const, multiple: true }])),
     fast: { type: "boolean" },
     build: { type: "boolean" },
+    "no-check": { type: "boolean" },
     manifest: { type: "string" },
     ...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: "string" as const }])),
   },

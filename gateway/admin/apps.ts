@@ -17,7 +17,6 @@ import { readBody } from "../http.ts";
 import { effectiveLimits, type LimitDefaults } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import type { Ops } from "../ops/index.ts";
-import { compileRoutes } from "../routes.ts";
 import {
   type AppView,
   DEPLOY_MESSAGE_MAX,
@@ -28,6 +27,7 @@ import {
   MAX_COMPONENTS,
   PutAppBody,
   RollbackBody,
+  routesProblem,
 } from "../schemas.ts";
 import {
   type AppRecord,
@@ -183,10 +183,9 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     } catch {
       throw new GatewayError("ERR_BAD_REQUEST", 'the "routes" part must be JSON');
     }
-    const routes = DeployRoutes.safeParse(json);
-    if (!routes.success) throw validation(routes.error.issues);
-    const compiled = compileRoutes(routes.data.map((r) => ({ route: r.route, target: r.component })));
-    if (typeof compiled === "string") throw new GatewayError("ERR_VALIDATION", compiled);
+    const problem = routesProblem(json);
+    if (problem !== undefined) throw new GatewayError("ERR_VALIDATION", problem);
+    const routes = DeployRoutes.parse(json);
     const files = new Map<string, Uint8Array>();
     for (const [field, value] of form) {
       if (field === "routes") continue;
@@ -200,7 +199,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     if (files.size > MAX_COMPONENTS) {
       throw new GatewayError("ERR_VALIDATION", `a deployment has at most ${MAX_COMPONENTS} components`);
     }
-    const routed = new Set(routes.data.map((r) => r.component));
+    const routed = new Set(routes.map((r) => r.component));
     for (const name of routed) {
       if (!files.has(name))
         throw new GatewayError(
@@ -227,7 +226,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
       await state.putArtifact(digest, bytes);
       await components.share(digest);
     }
-    const deploymentRoutes: DeploymentRoute[] = routes.data.map((r) => {
+    const deploymentRoutes: DeploymentRoute[] = routes.map((r) => {
       const { digest, size, info } = accepted.get(r.component)!;
       return { route: r.route, component: r.component, digest, size, info };
     });
