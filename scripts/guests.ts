@@ -107,8 +107,8 @@ export class GuestBuildError extends Error {
   }
 }
 
-/** Bump when the build steps change in a way the hashed inputs do not show (3: the source map section). */
-const CACHE_FORMAT = 3;
+/** Bump when the build steps change in a way the hashed inputs do not show (4: the source map section). */
+const CACHE_FORMAT = 4;
 /** The same for installed toolchain dependencies, which the build steps do not touch. */
 const DEPS_FORMAT = 2;
 const HASH_LENGTH = 16;

@@ -42,9 +42,10 @@ const inside = (dir, file) => {
 function shown(file) {
   const modules = file.lastIndexOf(sep + "node_modules" + sep);
   if (modules !== -1) return file.slice(modules + 1).split(sep).join("/");
+  const own = inside(root, file);
+  if (own !== undefined) return own;
   const sdk = inside(installRoot, file);
-  if (sdk !== undefined) return "wasmgate/" + sdk;
-  return inside(root, file) ?? basename(file);
+  return sdk === undefined ? basename(file) : "wasmgate/" + sdk;
 }
 export default {
   resolve: { alias: { wasmgate: ${json(options.sdkEntry)} } },
