@@ -68,7 +68,7 @@ describe("parseGuestError", () => {
     const stack = [
       `helper@entry.js:${thrown.line}:${thrown.column}`,
       `run@entry.js:${called.line}:${called.column}`,
-      "fn@/tmp/0123abcd/sources/initializer.js:14943:42",
+      "fn@/build/0123abcd/sources/initializer.js:14943:42",
       "",
     ].join("\n");
     const error = parseGuestError(
