@@ -20,6 +20,7 @@ export interface OutputEntry {
   requestId: string;
   /** `gateway`: an error the gateway ran into with the request, shown among the guest's lines. */
   stream: "stdout" | "stderr" | "gateway";
+  /** One line, or an uncaught guest error with its stack (several lines). */
   line: string;
 }
 
@@ -34,15 +35,22 @@ export interface LogLayout {
 
 const lines = (...parts: string[]) => parts.map((p) => `${p}\n`).join("");
 
+/**
+ * `prefix` and the output's text; the text of an uncaught guest error has several lines (its
+ * stack), and those after the first line up under it.
+ */
+const marked = (prefix: string, text: string) =>
+  text.includes("\n") ? prefix + text.split("\n").join(`\n${" ".repeat(prefix.length)}`) : prefix + text;
+
 /** `deploy-cli logs`: the time, the request with its id, and the output with its stream's name. */
 export const LOGS_TEXT: LogLayout = {
   grouped: true,
   request: (r, output) =>
     lines(
       `${r.time} ${r.method} ${r.path} ${r.status} ${r.ms}ms ${r.requestId}`,
-      ...output.map((o) => `  ${o.stream}: ${o.line}`),
+      ...output.map((o) => marked(`  ${o.stream}: `, o.line)),
     ),
-  output: (o) => lines(`  ${o.requestId} ${o.stream}: ${o.line}`),
+  output: (o) => lines(marked(`  ${o.requestId} ${o.stream}: `, o.line)),
 };
 
 /** `deploy-cli logs --json`: every entry as it was given (the gateway's record), at once. */
@@ -60,9 +68,9 @@ export const DEV_TEXT: LogLayout = {
   request: (r, output) =>
     lines(
       `${r.method} ${r.path} ${r.status} ${Math.round(r.ms)} ms`,
-      ...output.map((o) => `  ${MARKS[o.stream]} ${o.line}`),
+      ...output.map((o) => marked(`  ${MARKS[o.stream]} `, o.line)),
     ),
-  output: (o) => lines(`  ${MARKS[o.stream]} ${o.line}`),
+  output: (o) => lines(marked(`  ${MARKS[o.stream]} `, o.line)),
 };
 
 /** `deploy-cli dev --json`: a `request` event with its output as `logs`, `log` events for the rest. */

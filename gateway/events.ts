@@ -35,7 +35,10 @@ export interface GuestOutput {
   app: string;
   tenant: string;
   stream: "stdout" | "stderr";
-  /** One line, without its line break. */
+  /**
+   * One line, without its line break; for an error the guest's handler did not catch, the error
+   * and its mapped stack, one frame a line (runtime/guest-error.ts).
+   */
   text: string;
 }
 

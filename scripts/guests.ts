@@ -107,8 +107,10 @@ export class GuestBuildError extends Error {
   }
 }
 
-/** Bump when the build steps change in a way the hashed inputs do not show. */
-const CACHE_FORMAT = 2;
+/** Bump when the build steps change in a way the hashed inputs do not show (4: the source map section). */
+const CACHE_FORMAT = 4;
+/** The same for installed toolchain dependencies, which the build steps do not touch. */
+const DEPS_FORMAT = 2;
 const HASH_LENGTH = 16;
 /** The build machines have 2 cores; a StarlingMonkey build keeps one busy for ~10 s. */
 const MAX_PARALLEL_BUILDS = 2;
@@ -591,7 +593,7 @@ async function installGuestDeps(plan: Plan, dir: string, progress: (line: string
       );
     }
   }
-  const hash = await hashInputs(dir, { format: CACHE_FORMAT, node: process.version }, manifests);
+  const hash = await hashInputs(dir, { format: DEPS_FORMAT, node: process.version }, manifests);
   const deps = path.join(plan.root, DEPS_DIR, hash);
   if (await exists(path.join(deps, "node_modules"))) return deps;
   progress(`installing the packages of ${plan.kind} ${plan.name}…`);

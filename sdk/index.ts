@@ -70,14 +70,63 @@ function createEnv(namespaces: ReadonlyMap<string, KVNamespace>): Env {
   });
 }
 
+/** How the gateway recognises the line for an uncaught error (runtime/guest-error.ts). */
+const ERROR_LINE_PREFIX = "wasmgate:error ";
+
+/**
+ * Writes an error the handler did not catch as one stderr line the gateway turns into an error
+ * record: its name, message and stack, which the gateway maps to the project's sources.
+ */
+function reportUncaught(err: unknown): void {
+  let record: { name: string; message: string; stack: string };
+  try {
+    record =
+      err instanceof Error
+        ? { name: String(err.name), message: String(err.message), stack: String(err.stack ?? "") }
+        : { name: "Error", message: `a non-Error value was thrown: ${String(err)}`, stack: "" };
+  } catch {
+    record = { name: "Error", message: "an error that cannot be described was thrown", stack: "" };
+  }
+  console.error(`${ERROR_LINE_PREFIX}${JSON.stringify(record)}`);
+}
+
 function internalError(err: unknown): Response {
-  // The guest's stderr is the gateway's log, tagged with this request's id.
-  console.error(
-    `uncaught error in fetch handler: ${err instanceof Error ? (err.stack ?? err.message) : err}`,
-  );
+  reportUncaught(err);
   return new Response("Internal Server Error\n", {
     status: 500,
     headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+type ErrorHandler = (err: unknown, c: { text(body: string, status: number): Response }) => Response;
+
+/**
+ * A Hono app answers its handlers' errors itself: its default handler prints the error with
+ * console.error (in StarlingMonkey, `(new Error("boom", "entry.js", 2416))`) and answers 500. For
+ * an app that kept that default, errors are reported as the SDK reports its own instead. An app
+ * with its own `onError` handles its errors as it says.
+ */
+function reportHonoErrors(app: unknown): void {
+  const hono = app as {
+    errorHandler?: unknown;
+    onError?: (handler: ErrorHandler) => unknown;
+    constructor?: new () => { errorHandler?: unknown };
+  };
+  if (typeof hono.onError !== "function" || typeof hono.errorHandler !== "function") return;
+  let defaultHandler: unknown;
+  try {
+    // Hono's default handler is one function shared by every app made by the same Hono.
+    defaultHandler = new (hono.constructor as new () => { errorHandler?: unknown })().errorHandler;
+  } catch {
+    return;
+  }
+  if (defaultHandler !== hono.errorHandler) return;
+  const original = hono.errorHandler as ErrorHandler;
+  hono.onError((err, c) => {
+    // An HTTPException carries its own answer.
+    if (typeof (err as { getResponse?: unknown })?.getResponse === "function") return original(err, c);
+    reportUncaught(err);
+    return c.text("Internal Server Error", 500);
   });
 }
 
@@ -88,6 +137,7 @@ export function serve<E = Env>(handler: ExportedHandler<E>, options: ServeOption
       "the guest module must default-export an object with a fetch(request, env, ctx) method",
     );
   }
+  reportHonoErrors(handler);
   const kv = Object.entries(options.kv ?? {}).map(
     ([binding, bucket]) => [binding, createKVNamespace(bucket)] as const,
   );

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildGuest } from "../scripts/guests.ts";
-import { type GatewayProcess, get, push, runCli, startGateway } from "./harness/gateway.ts";
+import { type GatewayProcess, get, push, ROOT, runCli, startGateway } from "./harness/gateway.ts";
 
 const HOST = "notes.localhost";
 let gw: GatewayProcess;
@@ -42,7 +42,8 @@ after(async () => {
 
 describe("guest SDK (examples/notes)", () => {
   it("exports incomingHandler itself, so the gateway reuses its instances", async () => {
-    const deployed = gw.logs.find((l) => l.msg === "deployed");
+    // The log is written in batches: the line may come a moment after the push.
+    const deployed = await logLine((l) => l.msg === "deployed");
     const info = JSON.parse(
       readFileSync(join(gw.stateDir, "compiled", String(deployed?.digest), "info.json"), "utf8"),
     );
@@ -144,7 +145,12 @@ describe("guest SDK (examples/notes)", () => {
     await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "other"]);
     const denied = await get(gw, HOST, "/notes/a2");
     assert.equal(denied.status, 500);
-    await logLine((l) => l.msg === "guest output" && /KV open failed: access-denied/.test(String(l.line)));
+    await logLine(
+      (l) =>
+        l.msg === "uncaught error in the guest" &&
+        l.name === "KVError" &&
+        /KV open failed: access-denied/.test(String(l.message)),
+    );
     await push(gw, await buildGuest("example", "notes"), "notes", ["--bucket", "default"]);
     assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
   });
@@ -152,9 +158,20 @@ describe("guest SDK (examples/notes)", () => {
   it("answers a throwing handler with 500 and logs the error; the next request is fine", async () => {
     const boom = await get(gw, HOST, "/boom");
     assert.equal(boom.status, 500);
-    const line = await logLine((l) => l.msg === "guest output" && /boom/.test(String(l.line)));
-    assert.equal(line.stream, "stderr");
-    assert.equal(line.app, "notes");
+    assert.doesNotMatch(boom.text, /boom/);
+    // Hono's default onError would print `(new Error("boom", "entry.js", …))`; the SDK reports it.
+    const id = boom.headers.get("x-request-id");
+    const record = await logLine((l) => l.msg === "uncaught error in the guest" && l.requestId === id);
+    assert.equal(record.app, "notes");
+    assert.equal(record.name, "Error");
+    assert.equal(record.message, "boom");
+    const throwLine = readFileSync(join(ROOT, "examples", "notes", "src", "index.ts"), "utf8")
+      .split("\n")
+      .findIndex((l) => l.includes('throw new Error("boom")'));
+    assert.match(
+      String((record.stack as string[])[0]),
+      new RegExp(`[( ]examples/notes/src/index\\.ts:${throwLine + 1}:\\d+\\)?$`),
+    );
     assert.equal((await get(gw, HOST, "/notes/a2")).text, "note a2");
   });
 });

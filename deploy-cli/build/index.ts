@@ -18,6 +18,7 @@ import path from "node:path";
 import { CliError } from "../errors.ts";
 import { type Backend, BuildError, type Componentizer, componentize } from "./componentize.ts";
 import { INSTALL_ROOT } from "./packages.ts";
+import { bundleConfigSource, embedSourceMap } from "./source-map.ts";
 
 export { BuildError, BuildToolError, type Componentizer, createComponentizer } from "./componentize.ts";
 export { isTypeScriptEntry, summarizeTypeCheck, TypeCheckError, typeCheck } from "./typecheck.ts";
@@ -118,9 +119,11 @@ export async function buildEntry(options: BuildOptions): Promise<BuildResult> {
   const tmpOut = `${options.out}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
   try {
     const bundleConfig = path.join(work, "bundle.config.mjs");
+    const mapOut = path.join(work, "bundle.js.map");
+    const displayRoot = options.displayRoot ?? path.dirname(options.entry);
     await writeFile(
       bundleConfig,
-      `export default { resolve: { alias: { wasmgate: ${JSON.stringify(SDK_ENTRY)} } }, external: [/^wasmgate:/] };\n`,
+      bundleConfigSource({ sdkEntry: SDK_ENTRY, mapOut, root: displayRoot, installRoot: INSTALL_ROOT }),
     );
     let entry = options.entry;
     if (sdk) {
@@ -140,7 +143,7 @@ export async function buildEntry(options: BuildOptions): Promise<BuildResult> {
       backend,
       out: tmpOut,
       bundleConfig,
-      displayRoot: options.displayRoot ?? path.dirname(options.entry),
+      displayRoot,
       ...(options.dev ? { keepUnusedImports: true } : {}),
     };
     const { warnings } = options.componentizer
@@ -149,6 +152,8 @@ export async function buildEntry(options: BuildOptions): Promise<BuildResult> {
     if ((await wasmLayer(tmpOut)) !== "component") {
       throw new BuildError(`building ${options.entry} did not produce a component`);
     }
+    const mapped = await embedSourceMap(tmpOut, mapOut);
+    if (mapped) await writeFile(tmpOut, mapped);
     await rename(tmpOut, options.out);
     const { size } = await stat(options.out);
     return {

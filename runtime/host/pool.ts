@@ -11,6 +11,7 @@ import type { Grants } from "../capabilities/grants.ts";
 import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
 import { type CpuSlot, createCpuSlot, DEFAULT_STALL_MS, now } from "../cpu-slot.ts";
 import { RuntimeError } from "../errors.ts";
+import { formatGuestError, GUEST_ERROR_PREFIX, parseGuestError, SourceMaps } from "../guest-error.ts";
 import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { Outbox } from "../outbox.ts";
@@ -102,6 +103,8 @@ interface Pending {
   bodyInFlight: number;
   bodyWake?: () => void;
   deadline: NodeJS.Timeout;
+  /** The deployment's prepared files (its source map, for guest errors). */
+  dir: string;
 }
 
 interface Slot {
@@ -123,7 +126,10 @@ interface Slot {
 /** The app an instance serves: instances are never shared between apps. */
 export type AppOwner = Pick<InvokeContext, "tenant" | "app">;
 
-/** Told each line a guest writes to stdout or stderr, with the request that wrote it. */
+/**
+ * Told each line a guest writes to stdout or stderr, with the request that wrote it. An error the
+ * guest's handler did not catch comes as one text of several lines (guest-error.ts).
+ */
 export type GuestOutputListener = (ctx: InvokeContext, stream: "stdout" | "stderr", line: string) => void;
 
 /** Something the runtime logged as a warning or an error, for code that shows it to people. */
@@ -201,6 +207,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   /** Slots whose worker has not exited yet: their counters are read where they are. */
   const counting = new Set<Slot>();
   const outputListeners = new Set<GuestOutputListener>();
+  const sourceMaps = new SourceMaps();
   const warningListeners = new Set<RuntimeWarningListener>();
   /** Logs a warning (or an error) and tells the warning listeners. */
   function warn(level: "warn" | "error", fields: object, warning: RuntimeWarning): void {
@@ -414,13 +421,35 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         }
         break;
       case "log":
-        logger.info(
-          { requestId: p.ctx.requestId, app: p.ctx.app, stream: msg.stream, line: msg.line },
-          "guest output",
-        );
-        for (const listener of outputListeners) listener(p.ctx, msg.stream, msg.line);
+        if (msg.line.startsWith(GUEST_ERROR_PREFIX)) uncaught(p.ctx, p.dir, msg.stream, msg.line);
+        else output(p.ctx, msg.stream, msg.line);
         break;
     }
+  }
+
+  function output(ctx: InvokeContext, stream: "stdout" | "stderr", line: string): void {
+    logger.info({ requestId: ctx.requestId, app: ctx.app, stream, line }, "guest output");
+    for (const listener of outputListeners) listener(ctx, stream, line);
+  }
+
+  /**
+   * The SDK's line for an error its handler did not catch: one record with the error's name,
+   * message and stack mapped to the project's sources, and the same as text to the listeners. A
+   * line that does not parse stays ordinary output.
+   */
+  function uncaught(ctx: InvokeContext, dir: string, stream: "stdout" | "stderr", line: string): void {
+    const error = parseGuestError(line, sourceMaps.get(dir));
+    if (!error) {
+      output(ctx, stream, line);
+      return;
+    }
+    const { requestId, app } = ctx;
+    logger.error(
+      { requestId, app, name: error.name, message: error.message, stack: error.stack },
+      "uncaught error in the guest",
+    );
+    const text = formatGuestError(error);
+    for (const listener of outputListeners) listener(ctx, "stderr", text);
   }
 
   /** Passes a streamed request body to the worker as the guest consumes it. */
@@ -592,6 +621,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         };
         const p: Pending = {
           ctx,
+          dir: deployment.dir,
           resolve,
           reject,
           unacked: 0,

@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
 import { asyncImports, refusals, revisionsOf, supportedImports } from "../capabilities/index.ts";
 import type { ComponentInfo } from "../component-info.ts";
+import { customSection } from "../component-sections.ts";
 import { RuntimeError } from "../errors.ts";
+import { MAX_SOURCE_MAP_BYTES, SOURCE_MAP_FILE, SOURCE_MAP_SECTION } from "../guest-error.ts";
 import type { DeployHost, PrepareLimits } from "../protocol.ts";
 import { capMemory } from "./memory-cap.ts";
 
@@ -135,6 +137,11 @@ export async function prepareComponent(
   await mkdir(tmp, { recursive: true });
   for (const [name, data] of Object.entries(result.files)) await writeFile(join(tmp, name), data);
   await writeFile(join(tmp, "package.json"), '{ "type": "module" }\n');
+  // The bundle's source map, which deploy-cli embeds, so guest errors name the project's lines.
+  const sourceMap = customSection(bytes, SOURCE_MAP_SECTION);
+  if (sourceMap && sourceMap.byteLength <= MAX_SOURCE_MAP_BYTES) {
+    await writeFile(join(tmp, SOURCE_MAP_FILE), sourceMap);
+  }
   const info: ComponentInfo = {
     world: EDGE_HANDLER.test(handlerExport) ? "edge" : "wasi-http",
     handlerExport,
