@@ -186,4 +186,21 @@ describe("sourceLookup and SourceMaps", () => {
     writeFileSync(join(other, SOURCE_MAP_FILE), bundle.map);
     assert.ok(maps.get(other));
   });
+
+  it("read at most two maps a second, so apps failing in turn cannot keep the main thread parsing", () => {
+    let now = 10_000;
+    const maps = new SourceMaps(() => now);
+    const dirs = [1, 2, 3].map((i) => {
+      const d = join(dir, `budget-${i}`);
+      mkdirSync(d);
+      writeFileSync(join(d, SOURCE_MAP_FILE), bundle.map);
+      return d;
+    });
+    assert.ok(maps.get(dirs[0]!));
+    assert.ok(maps.get(dirs[1]!));
+    assert.equal(maps.get(dirs[2]!), undefined, "the third in the same second is not read");
+    assert.ok(maps.get(dirs[0]!), "a map already read is still at hand");
+    now += 1000;
+    assert.ok(maps.get(dirs[2]!), "and the next second it is");
+  });
 });

@@ -158,14 +158,27 @@ export function sourceLookup(json: string): SourceLookup | undefined {
 /** Deployments whose map is kept parsed; the least recently used is dropped past this. */
 const CACHED_MAPS = 64;
 
+/** Maps read and parsed per second at most, over all deployments (see SourceMaps). */
+const LOADS_PER_SECOND = 2;
+
 /**
  * Source maps of prepared components by their directory, read and parsed on a deployment's first
  * error (not at deploy: most deployments never need one), then kept. The read is synchronous so
  * that the error is told in its place among the request's output, before the request's own line;
- * it happens once per deployment and the map is at most MAX_SOURCE_MAP_BYTES.
+ * it happens once per deployment and the map is at most MAX_SOURCE_MAP_BYTES. Tenants whose many
+ * apps fail in turn could have every error read a map anew, on the thread that serves everyone:
+ * so at most LOADS_PER_SECOND maps are read per second, and an error past that keeps the bundle's
+ * positions (its name and message are told all the same).
  */
 export class SourceMaps {
   readonly #maps = new Map<string, SourceLookup | undefined>();
+  readonly #now: () => number;
+  #second = -1;
+  #loads = 0;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
 
   get(dir: string): SourceLookup | undefined {
     let found: SourceLookup | undefined;
@@ -173,6 +186,10 @@ export class SourceMaps {
       found = this.#maps.get(dir);
       this.#maps.delete(dir);
     } else {
+      const second = Math.floor(this.#now() / 1000);
+      if (second !== this.#second) [this.#second, this.#loads] = [second, 0];
+      if (this.#loads >= LOADS_PER_SECOND) return undefined;
+      this.#loads++;
       found = load(join(dir, SOURCE_MAP_FILE));
     }
     this.#maps.set(dir, found);
