@@ -8,7 +8,8 @@ import { appOf } from "./build/manifest.ts";
 import { createClient } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
-import { createLogPrinter, LOGS_JSON, LOGS_TEXT, type LogPrinter } from "./log-printer.ts";
+import { colours } from "./format.ts";
+import { createLogPrinter, LOGS_JSON, type LogPrinter, logsText } from "./log-printer.ts";
 
 export interface LogsCommon {
   gateway: string;
@@ -130,7 +131,7 @@ class Printer {
   constructor(json: boolean, live: boolean) {
     this.#json = json;
     this.#lines = createLogPrinter({
-      layout: json ? LOGS_JSON : LOGS_TEXT,
+      layout: json ? LOGS_JSON : logsText(colours(process.stdout)),
       // Records already sent (not --follow) are all there: their output waits for the end.
       waitMs: live ? GROUP_WAIT_MS : undefined,
       write: (text) => process.stdout.write(text),
