@@ -5,7 +5,7 @@
 import { request } from "undici";
 import type { LogRecordView } from "../gateway/index.ts";
 import { appOf } from "./build/manifest.ts";
-import { createClient } from "./client.ts";
+import { createClient, withTenant } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
 import { createLogPrinter, LOGS_JSON, LOGS_TEXT, type LogPrinter } from "./log-printer.ts";
@@ -13,6 +13,7 @@ import { createLogPrinter, LOGS_JSON, LOGS_TEXT, type LogPrinter } from "./log-p
 export interface LogsCommon {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 
@@ -35,7 +36,8 @@ export async function logsCommand(values: Record<string, unknown>, common: LogsC
     return;
   }
   try {
-    await follow(`${common.gateway.replace(/\/+$/, "")}${path}`, common.token, app, out);
+    const url = `${common.gateway.replace(/\/+$/, "")}${withTenant(path, common.tenant)}`;
+    await follow(url, common.token, app, out);
   } finally {
     out.end();
   }

@@ -16,6 +16,7 @@ import { CliError, usage } from "./errors.ts";
 export interface Common {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 
