@@ -84,7 +84,7 @@ export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> 
   ERR_AUTH_WRONG_AUDIENCE: "the token was issued for another audience",
   ERR_AUTH_REVOKED: "the token was revoked, or a tenant token is not on record",
   ERR_FORBIDDEN:
-    "the call is not this token's to make: another tenant's app, or tenants and tokens (the operator's)",
+    "the call is not this token's to make: tenants and tokens (the operator's), or `?tenant=` naming another tenant",
   ERR_SCOPE_MISSING: "the token lacks the scope the call needs",
   ERR_HOSTNAME_NOT_GRANTED: "the hostname is outside the patterns the operator granted the tenant",
   ERR_QUOTA_EXCEEDED: "the tenant is at its app quota",
