@@ -5,7 +5,7 @@
 import { request } from "undici";
 import type { LogRecordView } from "../gateway/index.ts";
 import { appOf } from "./build/manifest.ts";
-import { createClient } from "./client.ts";
+import { createClient, withTenant } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
 import { colours } from "./format.ts";
@@ -14,6 +14,7 @@ import { createLogPrinter, LOGS_JSON, type LogPrinter, logsText } from "./log-pr
 export interface LogsCommon {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 
@@ -36,7 +37,8 @@ export async function logsCommand(values: Record<string, unknown>, common: LogsC
     return;
   }
   try {
-    await follow(`${common.gateway.replace(/\/+$/, "")}${path}`, common.token, app, out);
+    const url = `${common.gateway.replace(/\/+$/, "")}${withTenant(path, common.tenant)}`;
+    await follow(url, common.token, app, out);
   } finally {
     out.end();
   }

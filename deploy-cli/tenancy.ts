@@ -17,6 +17,7 @@ import { table } from "./format.ts";
 export interface Common {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 

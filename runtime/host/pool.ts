@@ -570,7 +570,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         stalls,
         shed,
         shedByApp: Object.fromEntries(shedByApp),
-        inFlightByApp: Object.fromEntries([...appInFlight].map(([k, n]) => [k.slice(k.indexOf("/") + 1), n])),
+        inFlightByApp: Object.fromEntries(appInFlight),
         workerRestarts: restarts,
         ...totals.sum([...counting].map((s) => ({ buffer: s.stats, retired: s.retired }))),
       };
@@ -598,7 +598,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
             : undefined;
       if (refusal !== undefined) {
         shed++;
-        count(shedByApp, ctx.app, 1);
+        count(shedByApp, appKey, 1);
         return Promise.reject(new RuntimeError("ERR_RUNTIME_OVERLOADED", refusal));
       }
       count(appInFlight, appKey, 1);
