@@ -4,7 +4,6 @@
 // whose requests each need a fresh instance puts its instances back to their first state between
 // requests (instance-reset.ts), and prepares new ones in idle time when that cannot be done.
 
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CAPABILITIES, IDLE_STATES, statesNeeded } from "../capabilities/index.ts";
@@ -13,10 +12,8 @@ import type { ComponentInfo } from "../component-info.ts";
 import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
 import type { WireDeployment, WireRequest } from "../protocol.ts";
 import { meter, post, services, stats, workerConfig } from "./env.ts";
-import { exposeState } from "./expose-state.ts";
 import { InstanceImage } from "./instance-reset.ts";
-import { loadInstantiate } from "./load-component.ts";
-import { capMemory } from "./memory-cap.ts";
+import { type CoreModule, type Glue, type Held, holdCoreModule, holdGlue } from "./shared-code.ts";
 
 /** A request waited for an instance longer than its app may (WireLimits.maxQueueMs). */
 export class QueueTimeout extends Error {
@@ -84,7 +81,8 @@ type Instantiate = (
 
 /**
  * The compiled code of one digest under one memory cap. Code is immutable, so every app that
- * deploys the same bytes shares it; instances never are (see AppPool).
+ * deploys the same bytes shares it, and its glue and core modules are shared with every other
+ * deployment whose files are the same (shared-code.ts); instances never are (see AppPool).
  */
 export class Code {
   readonly key: string;
@@ -93,6 +91,9 @@ export class Code {
   readonly memoryBytes: number;
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
+  /** The shared code it holds, released when it is forgotten. */
+  readonly #held: Held<unknown>[] = [];
+  #released = false;
   /** Size of the core wasm code and generated JS, known once they are loaded. */
   codeBytes = 0;
   jsBytes = 0;
@@ -118,9 +119,13 @@ export class Code {
   }
 
   instantiate(): Promise<Instantiate> {
-    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.dir, "component.js")).then((loaded) => {
-      this.jsBytes = loaded.bytes;
-      return loaded.instantiate;
+    this.#instantiate ??= holdGlue<Instantiate>(
+      join(this.dir, "component.js"),
+      this.info.digests?.["component.js"],
+    ).then((held) => {
+      this.#hold(held);
+      this.jsBytes = held.value.bytes;
+      return held.value.instantiate;
     });
     return this.#instantiate;
   }
@@ -128,15 +133,37 @@ export class Code {
   coreModule(name: string): Promise<WebAssembly.Module> {
     let module = this.#cores.get(name);
     if (!module) {
-      module = readFile(join(this.dir, name)).then((bytes) => {
-        this.codeBytes += bytes.byteLength;
-        const exposed = exposeState(capMemory(bytes, this.memoryBytes).bytes);
-        if (!exposed.resettable) this.resettable = false;
-        return WebAssembly.compile(exposed.bytes as Uint8Array<ArrayBuffer>);
-      });
+      module = holdCoreModule(join(this.dir, name), this.info.digests?.[name], this.memoryBytes).then(
+        (held) => {
+          this.#hold(held);
+          this.codeBytes += held.value.bytes;
+          if (!held.value.resettable) this.resettable = false;
+          return held.value.module;
+        },
+      );
       this.#cores.set(name, module);
     }
     return module;
+  }
+
+  /** Loads the glue and compiles every core module, without starting an instance. */
+  async load(): Promise<void> {
+    await Promise.all([
+      this.instantiate(),
+      ...this.info.files.filter((f) => f.endsWith(".wasm")).map((f) => this.coreModule(f)),
+    ]);
+  }
+
+  #hold(held: Held<Glue<unknown>> | Held<CoreModule>): void {
+    // Forgotten while it loaded: give it back at once.
+    if (this.#released) held.release();
+    else this.#held.push(held);
+  }
+
+  /** Gives back the shared code it holds: called once, when the last pool using it is dropped. */
+  release(): void {
+    this.#released = true;
+    for (const held of this.#held.splice(0)) held.release();
   }
 
   /** Rough memory held: the wasm and generated JS, what they compiled to, the shared image. */
@@ -425,7 +452,10 @@ export class AppPool {
     if (this.#dropped) return;
     this.#dropped = true;
     stats.instances(-this.#live);
-    if (--this.code.users === 0) codes.delete(this.code.key);
+    if (--this.code.users === 0) {
+      codes.delete(this.code.key);
+      this.code.release();
+    }
   }
 
   #addLive(delta: number): void {
