@@ -25,8 +25,9 @@ export class QueueTimeout extends Error {
   }
 }
 
-/** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
-export const IDLE_MS = 60_000;
+/** How often idle instances and idle apps are looked for, at most and at least. */
+const SWEEP_MIN_MS = 250;
+const SWEEP_MAX_MS = 15_000;
 /** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
 const GROW_WINDOW_MIN_MS = 1;
 const GROW_WINDOW_MAX_MS = 20;
@@ -432,15 +433,23 @@ export class AppPool {
     return bytes + this.busy * this.code.memoryBytes;
   }
 
-  /** Drops instances idle since before `cutoff`; true when nothing is left. */
-  sweep(cutoff: number): boolean {
+  /** Drops instances idle since before `cutoff` (the code stays loaded). */
+  sweep(cutoff: number): void {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       if (this.#idle[i]!.idleSince < cutoff) {
         this.#idle.splice(i, 1);
         this.#addLive(-1);
       }
     }
-    return this.#live === 0 && this.lastUsed < cutoff;
+  }
+
+  /**
+   * Whether the pool may be unloaded as idle: no request since `cutoff`, none running, none
+   * waiting and no instance being made. A request running on a dropped pool would finish
+   * regardless, but this never drops one in flight.
+   */
+  idleSince(cutoff: number): boolean {
+    return this.lastUsed < cutoff && this.busy === 0 && this.#creating === 0 && this.#waiters.length === 0;
   }
 
   get dropped(): boolean {
@@ -570,7 +579,7 @@ export function enforceBudget(): void {
     if (pool.code.users === 1) total -= pool.code.estimateBytes();
     pool.drop();
     pools.delete(key);
-    post({ type: "unloaded", key });
+    post({ type: "unloaded", key, reason: "budget" });
   }
 }
 
@@ -578,12 +587,17 @@ export function enforceBudget(): void {
 // whenever an instance is made.
 setInterval(enforceBudget, BUDGET_CHECK_MS).unref();
 
+// Idle instances are dropped after instanceIdleMs, idle apps (code too) unloaded after
+// unloadIdleMs; either comes back on the next request.
+const { instanceIdleMs, unloadIdleMs } = workerConfig;
+const sweepMs = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.min(instanceIdleMs, unloadIdleMs) / 4));
 setInterval(() => {
-  const cutoff = Date.now() - IDLE_MS;
+  const now = Date.now();
   for (const [key, pool] of pools) {
-    if (pool.sweep(cutoff)) {
+    if (pool.idleSince(now - unloadIdleMs)) {
       pool.drop();
       pools.delete(key);
-    }
+      post({ type: "unloaded", key, reason: "idle" });
+    } else pool.sweep(now - instanceIdleMs);
   }
-}, IDLE_MS / 4).unref();
+}, sweepMs).unref();
