@@ -302,12 +302,14 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   ): Promise<DeployResponse> {
     await state.addDeployment(deployment);
     invalidate();
-    for (const component of componentsOf(deployment)) {
-      runtime.warm(component, effectiveLimits(record.limits, deps.limits).guest, {
-        tenant: record.tenant,
-        app: record.name,
-      });
-    }
+    // Answered once the app is warm, so the first request after a push finds an instance ready
+    // rather than waiting for the worker to load the code and start one (about 25 ms for a fast-world app).
+    const limits = effectiveLimits(record.limits, deps.limits).guest;
+    await Promise.all(
+      componentsOf(deployment).map((component) =>
+        runtime.warm(component, limits, { tenant: record.tenant, app: record.name }),
+      ),
+    );
     logger.info(
       {
         requestId,

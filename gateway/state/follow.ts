@@ -37,7 +37,7 @@ export function followExternalChanges(deps: FollowDeps): () => void {
       if (!deployment) continue;
       for (const { digest } of componentsOf(deployment)) {
         const info = await deps.components.ensure(digest);
-        deps.runtime.warm({ digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
+        void deps.runtime.warm({ digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
           tenant: app.tenant,
           app: app.name,
         });

@@ -73,6 +73,10 @@ export interface GuestPoolOptions {
   kv: KvBackendConfig | undefined;
   /** Memory for loaded deployments across all workers; each gets an equal share. */
   memoryBudgetBytes: number;
+  /** How long an instance may sit idle before it is dropped (default 60 s); its app stays loaded. */
+  instanceIdleMs?: number;
+  /** How long an app may go without a request before a worker unloads it, code and all (default 5 min). */
+  unloadIdleMs?: number;
   /** Wall-clock time a guest may run without yielding before its worker is recycled (default 2 s). */
   stallMs?: number;
   /**
@@ -88,6 +92,15 @@ export interface GuestPoolOptions {
 
 /** Default of GuestPoolOptions.maxQueueMs: a third of the default 30 s deadline. */
 export const DEFAULT_MAX_QUEUE_MS = 10_000;
+
+/** Default of GuestPoolOptions.instanceIdleMs. */
+export const DEFAULT_INSTANCE_IDLE_MS = 60_000;
+
+/**
+ * Default of GuestPoolOptions.unloadIdleMs: an app idle for five minutes gives back its code's
+ * memory; loading it again costs its next request a few milliseconds (docs/explanation/performance.md).
+ */
+export const DEFAULT_UNLOAD_IDLE_MS = 300_000;
 
 /** Default of GuestPoolOptions.maxQueuedPerApp. */
 export const DEFAULT_MAX_QUEUED_PER_APP = 1024;
@@ -121,6 +134,8 @@ interface Slot {
   stats: SharedArrayBuffer;
   /** The limits and access this worker has been sent. */
   contexts: WorkerContexts;
+  /** Warms sent and not yet answered, by id: each resolves its `warm()`. */
+  warming: Map<number, () => void>;
 }
 
 /** The app an instance serves: instances are never shared between apps. */
@@ -154,6 +169,11 @@ const WORKER_YOUNG_GENERATION_MB = 4;
 const SPARE_RESPAWN_DELAY_MS = 100;
 /** How often the watchdog looks at the workers' CPU slots. */
 const WATCHDOG_MS = 5;
+/**
+ * The longest `warm()` keeps a deploy waiting: a StarlingMonkey instance starts in tens of
+ * milliseconds, a loaded machine's worker may take seconds; past this the deploy answers anyway.
+ */
+export const WARM_WAIT_MS = 5_000;
 
 export interface GuestPool {
   /**
@@ -167,8 +187,12 @@ export interface GuestPool {
     ctx: InvokeContext,
   ): Promise<GuestResponse>;
   evict(key: string): void;
-  /** Loads a deployment in the worker that will serve it and starts one instance of the app in advance. */
-  warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): void;
+  /**
+   * Loads a deployment in the worker that will serve it and starts one instance of the app in
+   * advance. Resolves once that is done (or failed: the first request reports why), the worker
+   * went away, or WARM_WAIT_MS passed; never rejects.
+   */
+  warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): Promise<void>;
   /** Tells every worker, and those started later, the gateway's own ports. */
   setGatewayListeners(listeners: GatewayListeners): void;
   /** Workers replaced since start (CPU-limit kills and crashes). */
@@ -241,6 +265,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         stats,
         kv: options.kv,
         memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
+        instanceIdleMs: options.instanceIdleMs ?? DEFAULT_INSTANCE_IDLE_MS,
+        unloadIdleMs: options.unloadIdleMs ?? DEFAULT_UNLOAD_IDLE_MS,
         listeners,
       },
     });
@@ -255,6 +281,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       stats,
       // Posts only once the slot exists.
       contexts: new WorkerContexts((msg) => post(slot, msg), wireLimits),
+      warming: new Map(),
     };
     counting.add(slot);
     worker.on("message", (batch: FromWorker[]) => {
@@ -291,6 +318,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       spare = undefined;
     }
     void slot.worker.terminate();
+    endWarms(slot);
     for (const [id, p] of slot.pending) {
       const err =
         id !== culprit?.id
@@ -315,6 +343,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     setTimeout(() => {
       if (!closed && !spare) spare = spawn();
     }, SPARE_RESPAWN_DELAY_MS).unref();
+  }
+
+  /** Resolves the warms a worker will not answer any more. */
+  function endWarms(slot: Slot): void {
+    for (const done of slot.warming.values()) done();
+    slot.warming.clear();
   }
 
   function settle(slot: Slot, id: number, p: Pending): void {
@@ -343,10 +377,16 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       slot.ready = true;
       return;
     }
+    if (msg.type === "warmed") {
+      slot.warming.get(msg.id)?.();
+      return;
+    }
     if (msg.type === "unloaded") {
       logger.info(
         { deployment: msg.key.split(":")[0] },
-        "unloaded an idle app to stay within the memory budget",
+        msg.reason === "budget"
+          ? "unloaded an idle app to stay within the memory budget"
+          : "unloaded an app that had no request for the unload idle time",
       );
       return;
     }
@@ -654,20 +694,32 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       });
     },
     warm(deployment, limits, owner) {
-      if (closed) return;
+      if (closed) return Promise.resolve();
       const slot = pick(deployment.key);
       if (!slot.registered.has(deployment.key)) {
         slot.registered.add(deployment.key);
         post(slot, { type: "register", deployment });
       }
+      const id = nextId++;
+      const warmed = new Promise<void>((resolve) => {
+        const timer = setTimeout(done, WARM_WAIT_MS);
+        timer.unref();
+        function done() {
+          clearTimeout(timer);
+          slot.warming.delete(id);
+          resolve();
+        }
+        slot.warming.set(id, done);
+      });
       post(slot, {
         type: "warm",
-        id: nextId++,
+        id,
         key: deployment.key,
         limits: wireLimits(limits),
         tenant: owner.tenant,
         app: owner.app,
       });
+      return warmed;
     },
     setGatewayListeners(next) {
       listeners = Object.freeze({ dataPorts: [...next.dataPorts], adminPorts: [...next.adminPorts] });
@@ -687,6 +739,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       for (const s of all) {
         s.retired = true;
         s.outbox.close();
+        endWarms(s);
       }
       await Promise.all(all.map((s) => s.worker.terminate()));
     },
