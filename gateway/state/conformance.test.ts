@@ -454,12 +454,24 @@ describe("state store: sqlite, a state directory from before grants were listed 
   });
 });
 
+/** A redis-server of its own and a raw client on it, for writing what an earlier gateway wrote. */
+async function withRawRedis(
+  body: (server: RedisServer, raw: import("ioredis").Redis) => Promise<void>,
+): Promise<void> {
+  const server = await startRedisServer();
+  const { Redis } = await import("ioredis");
+  const raw = new Redis(server.url);
+  try {
+    await body(server, raw);
+  } finally {
+    raw.disconnect();
+    await server.destroy();
+  }
+}
+
 describe("state store: redis, app records from before buckets were an app's own", () => {
-  test("are read, and rewritten once at start, with their buckets as tenant-level shares", async () => {
-    const server = await startRedisServer();
-    const { Redis } = await import("ioredis");
-    const raw = new Redis(server.url);
-    try {
+  test("are read, and rewritten once at start, with their buckets as tenant-level shares", () =>
+    withRawRedis(async (server, raw) => {
       // What an earlier gateway wrote: the grant fields beside the others, no sharedBuckets.
       const old = {
         name: "shop",
@@ -489,11 +501,7 @@ describe("state store: redis, app records from before buckets were an app's own"
       } finally {
         await store.close();
       }
-    } finally {
-      raw.disconnect();
-      await server.destroy();
-    }
-  });
+    }));
 });
 
 /** What the migration tests check after each start: the app, under its tenant, with all it had. */
@@ -589,12 +597,9 @@ describe("state store: sqlite, a state directory from before app names were per 
 });
 
 describe("state store: redis, app records from before app names were per tenant", () => {
-  test("are moved under their tenants at start with all they had, once, and old keys go", async () => {
-    const server = await startRedisServer();
-    const { Redis } = await import("ioredis");
-    const raw = new Redis(server.url);
-    const P = "{wasmgate}:";
-    try {
+  test("are moved under their tenants at start with all they had, once, and old keys go", () =>
+    withRawRedis(async (server, raw) => {
+      const P = "{wasmgate}:";
       const grants = {
         buckets: ["default"],
         sharedBuckets: [],
@@ -668,9 +673,5 @@ describe("state store: redis, app records from before app names were per tenant"
         assert.equal(await raw.exists(`${P}${gone}`), 0, `${gone} is gone`);
       }
       assert.equal(await raw.get(`${P}host:shop.acme.example.com`), "acme/shop");
-    } finally {
-      raw.disconnect();
-      await server.destroy();
-    }
-  });
+    }));
 });
