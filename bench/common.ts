@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type GatewayProcess, push, ROOT, startGateway, tempDir } from "../test/harness/gateway.ts";
 import { metric, scrape } from "../test/harness/ops.ts";
 import { signalGroup, spawnOwned } from "../test/harness/process.ts";
+import { ensurePeers } from "./peers.ts";
 import { assertPinned, pinnedCommand, SERVER_CPUS, WRK_CPUS } from "./pin.ts";
 import { median, medianResult, type WrkResult, wrk } from "./wrk.ts";
 
@@ -83,36 +84,61 @@ export interface PairResult {
  * apart, and taking the median of those ratios, keeps the drift out of the ratio.
  */
 export async function measurePair(a: Target, b: Target, settings: WrkSettings): Promise<PairResult> {
+  const [ra, rb] = await measureRounds(
+    [
+      { ...a, name: "the baseline" },
+      { ...b, name: "the measured server" },
+    ],
+    settings,
+  );
+  return { a: ra!.result, b: rb!.result, ratio: rb!.ratios.get("the baseline")! };
+}
+
+/** A server of `measureRounds`, named for its result line and its ratios. */
+export interface NamedTarget extends Target {
+  name: string;
+}
+
+export interface RoundsResult {
+  name: string;
+  /** Median req/s and latencies over the rounds, every error of them. */
+  result: WrkResult;
+  /** By the name of every other target: the median over rounds of this req/s divided by its. */
+  ratios: Map<string, number>;
+}
+
+/**
+ * `measurePair` for any number of servers: each checked to be pinned to SERVER_CPUS, warmed up,
+ * then `runs` rounds of one wrk run of each, in the given order and the reverse order in turn, so
+ * that every pair of servers is compared within each round.
+ */
+export async function measureRounds(
+  targets: readonly NamedTarget[],
+  settings: WrkSettings,
+): Promise<RoundsResult[]> {
   const { connections, seconds, runs } = settings;
   const once = (t: Target, s: number) => wrk(t.url, { connections, seconds: s, headers: t.headers });
-  for (const [t, what] of [
-    [a, "the baseline"],
-    [b, "the measured server"],
-  ] as const) {
-    if (t.pid === undefined) throw new Error(`${what} has no process to pin`);
-    const threads = assertPinned(t.pid, SERVER_CPUS, what);
-    process.stderr.write(`${what}: ${threads} threads, all on CPUs ${SERVER_CPUS}\n`);
+  for (const t of targets) {
+    if (t.pid === undefined) throw new Error(`${t.name} has no process to pin`);
+    const threads = assertPinned(t.pid, SERVER_CPUS, t.name);
+    process.stderr.write(`${t.name}: ${threads} threads, all on CPUs ${SERVER_CPUS}\n`);
   }
-  await once(a, Math.min(3, seconds));
-  await once(b, Math.min(3, seconds));
-  const as: WrkResult[] = [];
-  const bs: WrkResult[] = [];
-  const ratios: number[] = [];
+  for (const t of targets) await once(t, Math.min(3, seconds));
+  const rounds: WrkResult[][] = targets.map(() => []);
   for (let i = 0; i < runs; i++) {
-    let ra: WrkResult;
-    let rb: WrkResult;
-    if (i % 2 === 0) {
-      ra = await once(a, seconds);
-      rb = await once(b, seconds);
-    } else {
-      rb = await once(b, seconds);
-      ra = await once(a, seconds);
-    }
-    as.push(ra);
-    bs.push(rb);
-    ratios.push(rb.rps / ra.rps);
+    const order = targets.map((_, j) => j);
+    if (i % 2 === 1) order.reverse();
+    for (const j of order) rounds[j]!.push(await once(targets[j]!, seconds));
   }
-  return { a: medianResult(as), b: medianResult(bs), ratio: median(ratios) };
+  return targets.map((t, j) => ({
+    name: t.name,
+    result: medianResult(rounds[j]!),
+    ratios: new Map(
+      targets.flatMap((other, k) =>
+        k === j ? [] : [[other.name, median(rounds[j]!.map((r, i) => r.rps / rounds[k]![i]!.rps))] as const],
+      ),
+    ),
+  }));
 }
 
 /** examples/hello (StarlingMonkey, wasi:http) as the hello benchmarks push and name it. */
@@ -134,6 +160,8 @@ export interface GatewayComparison {
   ratio: { label: string; floor?: number; goal?: number };
   /** Called once the app is pushed, before any load: throw if it does not answer as it should. */
   check?: (gw: GatewayProcess) => Promise<void>;
+  /** The gateway's `--log-level`; its default when undefined. */
+  logLevel?: string | undefined;
 }
 
 /**
@@ -141,7 +169,7 @@ export interface GatewayComparison {
  * (`measurePair`), prints both result lines and the ratio, and stops the gateway.
  */
 export async function compareWithGateway(c: GatewayComparison, settings: WrkSettings): Promise<PairResult> {
-  const gw = await gatewayWith(c.guest, c.app, c.host);
+  const gw = await gatewayWith(c.guest, c.app, c.host, { logLevel: c.logLevel });
   try {
     await c.check?.(gw);
     const result = await measurePair(
@@ -171,6 +199,9 @@ export function bareHono<T>(fn: (url: string, pid: number | undefined) => Promis
   return benchServer("bare-hono.ts", fn);
 }
 
+/** A peer installs itself on first use (bench/peers.ts) and miniflare starts workerd. */
+const PEER_START_TIMEOUT_MS = 180_000;
+
 /**
  * Runs `fn` against a server script of this folder (it prints `{"port": n}` once it listens),
  * then stops it.
@@ -178,6 +209,7 @@ export function bareHono<T>(fn: (url: string, pid: number | undefined) => Promis
 export async function benchServer<T>(
   script: string,
   fn: (url: string, pid: number | undefined) => Promise<T>,
+  timeoutMs = 15_000,
 ): Promise<T> {
   const server = fileURLToPath(new URL(`./${script}`, import.meta.url));
   const child = spawnOwned(...pinnedCommand(SERVER_CPUS, process.execPath, [server]), {
@@ -185,7 +217,7 @@ export async function benchServer<T>(
   });
   try {
     const [line] = (await within(
-      15_000,
+      timeoutMs,
       once(createInterface({ input: child.stdout! }), "line"),
       `${script} start`,
     )) as [string];
@@ -195,12 +227,63 @@ export async function benchServer<T>(
   }
 }
 
+/** miniflare's KV get + put worker (bench/miniflare-kv.ts), pinned like every server. */
+export function miniflareKv<T>(fn: (url: string, pid: number | undefined) => Promise<T>): Promise<T> {
+  return benchServer("miniflare-kv.ts", fn, PEER_START_TIMEOUT_MS);
+}
+
 /**
- * A gateway on ephemeral ports with logging at warn (so request logs do not cost throughput) and
- * `file` pushed with the CLI as `app` on `host`. Dispose it when done.
+ * workerd's JS hello (workerd-hello.capnp, workerd-hello.js) on a free loopback port, pinned like
+ * every server, installed on first use (bench/peers.ts).
  */
-export async function gatewayWith(file: string, app: string, host: string): Promise<GatewayProcess> {
-  const gw = await startGateway({ args: ["--log-level", "warn"], cpus: SERVER_CPUS });
+export async function workerdHello<T>(fn: (url: string, pid: number | undefined) => Promise<T>): Promise<T> {
+  const { workerd } = await ensurePeers();
+  const port = await freePort();
+  const config = fileURLToPath(new URL("./workerd-hello.capnp", import.meta.url));
+  const child = spawnOwned(
+    ...pinnedCommand(SERVER_CPUS, workerd, ["serve", config, "--socket-addr", `http=127.0.0.1:${port}`]),
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    await Promise.race([
+      waitForHttp(url, PEER_START_TIMEOUT_MS),
+      new Promise((_, reject) =>
+        child.once("exit", (code) => reject(new Error(`workerd exited with ${code} before answering`))),
+      ),
+    ]);
+    return await fn(url, child.pid);
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** `--log-level` of the ratio benchmarks: the gateway's own default unless one is chosen. */
+export const LOG_LEVEL_FLAG = { "log-level": { type: "string" } } as const;
+
+export interface GatewayOptions {
+  /** The gateway's `--log-level`; its default (`info`, a log line per request) when undefined. */
+  logLevel?: string | undefined;
+  env?: Record<string, string>;
+}
+
+/** The words a result line's name gets when the gateway logs at another level than its default. */
+export function logLevelLabel(logLevel: string | undefined): string {
+  return logLevel === undefined ? "" : ` [--log-level ${logLevel}]`;
+}
+
+/**
+ * A gateway on ephemeral ports at its default log level (or `options.logLevel`), pinned to
+ * SERVER_CPUS, with `file` pushed with the CLI as `app` on `host`. Its request log lines are read
+ * and dropped, as a log shipper would take them. Dispose it when done.
+ */
+export async function gatewayWith(
+  file: string,
+  app: string,
+  host: string,
+  options: GatewayOptions = {},
+): Promise<GatewayProcess> {
+  const gw = await startBenchGateway(options);
   try {
     await push(gw, file, app, ["--host", host]);
     return gw;
@@ -208,6 +291,16 @@ export async function gatewayWith(file: string, app: string, host: string): Prom
     await gw.dispose();
     throw err;
   }
+}
+
+/** A gateway as `gatewayWith` starts one, with no app yet. */
+export function startBenchGateway(options: GatewayOptions = {}): Promise<GatewayProcess> {
+  return startGateway({
+    args: options.logLevel === undefined ? [] : ["--log-level", options.logLevel],
+    cpus: SERVER_CPUS,
+    requestLogs: "drop",
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
 }
 
 /** jco transpiles the 14 MB component before it listens. */
