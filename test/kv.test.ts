@@ -23,6 +23,10 @@ before(async () => {
   gw = await startGateway({ stateDir, env: { REDIS_URL: redis.url } });
   await push(gw, counter, "counter", ["--host", "counter.localhost"]);
   await push(gw, await buildGuest("example", "hello-fast"), "hello", ["--host", "hello.localhost"]);
+  await push(gw, await buildGuest("example", "counter-fast"), "counter-fast", [
+    "--host",
+    "counter-fast.localhost",
+  ]);
 });
 after(async () => {
   await gw?.dispose();
@@ -46,6 +50,24 @@ describe("key-value", () => {
     const read = await kv(["get", "visits:/hits", "--app", "counter"]);
     assert.equal(read.code, 0, read.stderr);
     assert.equal(read.stdout, "1000");
+  });
+
+  it("counts in the fast world too: a get and an increment per request", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 300 }, () => get(gw, "counter-fast.localhost", "/fast")),
+    );
+    const counts = results.map((r) => {
+      assert.equal(r.status, 200, r.text);
+      return Number(/visited (\d+) time/.exec(r.text)?.[1]);
+    });
+    assert.deepEqual(
+      [...counts].sort((a, b) => a - b),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
+    const next = await get(gw, "counter-fast.localhost", "/fast?x=1");
+    assert.equal(next.text, "/fast has been visited 301 times (300 before)\n");
+    const read = await kv(["get", "visits:/fast", "--app", "counter-fast"]);
+    assert.equal(read.stdout, "301");
   });
 
   it("keeps the value across a gateway restart", async () => {
