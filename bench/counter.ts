@@ -1,32 +1,128 @@
-// The KV counter (get + increment on Redis, StarlingMonkey guest) against hello through the gateway,
-// in one run, plus the latency of single KV operations on the same Redis.
-// Usage: node bench/counter.ts [--seconds 10 --runs 3 --connections 32]
+// Key-value counters per core, in one run: miniflare's local KV (a get and a put per request,
+// bench/miniflare-kv.ts; npm `miniflare`, installed on first use) against the fast-world counter
+// (examples/counter-fast: a get and an increment) and the StarlingMonkey counter (examples/counter:
+// one increment), each on the embedded store (SQLite) and on Redis, and the StarlingMonkey counter
+// against the StarlingMonkey hello (and the fast-world counter against the fast-world hello, what
+// its key-value calls cost). Every server on the same one core: both gateways, miniflare
+// with its workerd, and the redis-server the benchmark starts (an in-process store and a store
+// across a socket then share the same CPU). Then the latency of single KV operations on that
+// Redis, from this process.
+// Usage: npm run bench:counter [-- --seconds 10 --runs 3 --connections 32 --log-level warn]
 
-import { parseArgs } from "node:util";
+import { execFile } from "node:child_process";
+import { parseArgs, promisify } from "node:util";
 import { createRedisKvStore } from "../kv/index.ts";
 import { buildGuest } from "../scripts/guests.ts";
-import { push, startGateway } from "../test/harness/gateway.ts";
+import { type GatewayProcess, get, push } from "../test/harness/gateway.ts";
 import { startRedisServer } from "../test/harness/redis-server.ts";
-import { explainErrors, measure, percentile, showWrk, WRK_FLAGS, wrkSettings } from "./common.ts";
+import {
+  describePairs,
+  explainErrors,
+  LOG_LEVEL_FLAG,
+  logLevelLabel,
+  measureRounds,
+  miniflareKv,
+  type NamedTarget,
+  percentile,
+  showRatio,
+  showWrk,
+  startBenchGateway,
+  WRK_FLAGS,
+  wrkSettings,
+} from "./common.ts";
+import { assertPinned, SERVER_CPUS } from "./pin.ts";
 
-const { values } = parseArgs({ options: WRK_FLAGS });
+const run = promisify(execFile);
+
+/** DESIGN.md: miniflare's KV get + put on one core, as measured when the goal was set. */
+const MINIFLARE_GET_PUT_RPS = 1_234;
+
+const { values } = parseArgs({ options: { ...WRK_FLAGS, ...LOG_LEVEL_FLAG } });
 const settings = wrkSettings(values);
-const { seconds, runs, connections } = settings;
+const logLevel = values["log-level"];
+const label = logLevelLabel(logLevel);
 
-const [hello, counter] = [await buildGuest("example", "hello"), await buildGuest("example", "counter")];
+const guests = {
+  fast: await buildGuest("example", "counter-fast"),
+  counter: await buildGuest("example", "counter"),
+  hello: await buildGuest("example", "hello"),
+  helloFast: await buildGuest("example", "hello-fast"),
+};
+describePairs(settings);
+
+const NAMES = {
+  miniflare: "miniflare KV get + put",
+  fastSqlite: `fast-world counter, embedded${label}`,
+  fastRedis: `fast-world counter, Redis${label}`,
+  smSqlite: `StarlingMonkey counter, embedded${label}`,
+  smRedis: `StarlingMonkey counter, Redis${label}`,
+  smHello: `StarlingMonkey hello${label}`,
+  fastHello: `fast-world hello${label}`,
+};
+
+async function expect(gw: GatewayProcess, host: string, pattern: RegExp): Promise<void> {
+  const res = await get(gw, host, "/");
+  if (res.status !== 200 || !pattern.test(res.text))
+    throw new Error(`${host} answered ${res.status}: ${res.text}`);
+}
+
 const redis = await startRedisServer();
-const gw = await startGateway({ args: ["--log-level", "warn"], env: { REDIS_URL: redis.url } });
+const gateways: GatewayProcess[] = [];
 try {
-  await push(gw, hello, "hello", ["--host", "hello.localhost"]);
-  await push(gw, counter, "counter", ["--host", "counter.localhost"]);
-  process.stderr.write(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs} runs\n`);
-  const run = (host: string) => measure(gw.dataUrl, settings, { Host: host });
-  const helloResult = await run("hello.localhost");
-  showWrk("wasmgate hello (StarlingMonkey)", helloResult);
-  const counterResult = await run("counter.localhost");
-  showWrk("wasmgate KV counter (Redis)", counterResult);
-  if (helloResult.errors + counterResult.errors > 0) await explainErrors(gw);
-  process.stdout.write(`ratio counter / hello: ${(counterResult.rps / helloResult.rps).toFixed(3)}x\n`);
+  // redis-server's threads (its I/O and background threads) join the servers' CPUs.
+  await run("taskset", ["-a", "-p", "-c", SERVER_CPUS, String(redis.pid)]);
+  assertPinned(redis.pid!, SERVER_CPUS, "redis-server");
+  const embedded = await startBenchGateway({ logLevel });
+  gateways.push(embedded);
+  const onRedis = await startBenchGateway({ logLevel, env: { REDIS_URL: redis.url } });
+  gateways.push(onRedis);
+  for (const gw of gateways) {
+    await push(gw, guests.fast, "counter-fast", ["--host", "counter-fast.localhost"]);
+    await push(gw, guests.counter, "counter", ["--host", "counter.localhost"]);
+    await expect(gw, "counter-fast.localhost", /^\/ has been visited 1 time \(0 before\)/);
+    await expect(gw, "counter.localhost", /^\/ has been visited 1 time/);
+  }
+  await push(embedded, guests.hello, "hello", ["--host", "hello.localhost"]);
+  await push(embedded, guests.helloFast, "hello-fast", ["--host", "hello-fast.localhost"]);
+  await miniflareKv(async (miniflareUrl, miniflarePid) => {
+    const at = (gw: GatewayProcess, host: string, name: string): NamedTarget => ({
+      name,
+      url: gw.dataUrl,
+      headers: { host },
+      pid: gw.process.pid,
+    });
+    const results = await measureRounds(
+      [
+        { name: NAMES.miniflare, url: miniflareUrl, pid: miniflarePid },
+        at(embedded, "counter-fast.localhost", NAMES.fastSqlite),
+        at(onRedis, "counter-fast.localhost", NAMES.fastRedis),
+        at(embedded, "counter.localhost", NAMES.smSqlite),
+        at(onRedis, "counter.localhost", NAMES.smRedis),
+        at(embedded, "hello.localhost", NAMES.smHello),
+        at(embedded, "hello-fast.localhost", NAMES.fastHello),
+      ],
+      settings,
+    );
+    const side = new Map(results.map((r) => [r.name, r]));
+    for (const r of results) showWrk(r.name, r.result);
+    if (results.some((r) => r.name !== NAMES.miniflare && r.result.errors > 0)) {
+      for (const gw of gateways) await explainErrors(gw);
+    }
+    const ratio = (a: string, b: string) => side.get(a)!.ratios.get(b)!;
+    showRatio("fast-world counter, embedded / miniflare", ratio(NAMES.fastSqlite, NAMES.miniflare), 5, 5);
+    showRatio("fast-world counter, Redis / miniflare", ratio(NAMES.fastRedis, NAMES.miniflare), 5, 5);
+    showRatio("StarlingMonkey counter, embedded / hello", ratio(NAMES.smSqlite, NAMES.smHello), 0.8, 0.8);
+    showRatio("StarlingMonkey counter, Redis / hello", ratio(NAMES.smRedis, NAMES.smHello), 0.8, 0.8);
+    // What the key-value calls cost the fast world: the same request path without them.
+    showRatio("fast-world counter, embedded / fast-world hello", ratio(NAMES.fastSqlite, NAMES.fastHello));
+    showRatio("fast-world counter, Redis / fast-world hello", ratio(NAMES.fastRedis, NAMES.fastHello));
+    showRatio("StarlingMonkey counter, embedded / miniflare", ratio(NAMES.smSqlite, NAMES.miniflare));
+    showRatio("StarlingMonkey counter, Redis / miniflare", ratio(NAMES.smRedis, NAMES.miniflare));
+    const goal = 5 * MINIFLARE_GET_PUT_RPS;
+    process.stdout.write(
+      `fast-world counter: ${Math.round(side.get(NAMES.fastSqlite)!.result.rps)} (embedded), ${Math.round(side.get(NAMES.fastRedis)!.result.rps)} (Redis) req/s, against ${goal} (5x miniflare's ${MINIFLARE_GET_PUT_RPS} in DESIGN.md)\n`,
+    );
+  });
 
   // Single operations from this process, one at a time: the store's own latency.
   const store = createRedisKvStore({ url: redis.url });
@@ -48,6 +144,6 @@ try {
   }
   await store.close();
 } finally {
-  await gw.dispose();
+  for (const gw of gateways) await gw.dispose();
   await redis.destroy();
 }

@@ -50,6 +50,8 @@ export interface RedisServer {
   readonly port: number;
   /** The server's working directory (AOF lives here). */
   readonly dir: string;
+  /** The running server's process id (benchmarks pin it); undefined while it is stopped. */
+  readonly pid: number | undefined;
   /** Stops the server with SIGTERM and waits for it to exit. The directory is kept for `restart()`. */
   stop(): Promise<void>;
   /** Kills the server with SIGKILL and waits for it to exit. */
@@ -246,6 +248,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url: `redis://${HOST}:${port}`,
     port,
     dir,
+    get pid() {
+      return current?.pid;
+    },
     stop: () => stopWith("SIGTERM"),
     kill: () => stopWith("SIGKILL"),
     pause() {
