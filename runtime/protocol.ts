@@ -124,16 +124,8 @@ export type FromWorker =
   /** The worker's listener is open (`prefix` starts the request ids it gives), or closed. */
   | { type: "listening"; prefix: string }
   | { type: "unlistened" }
-  /** A request the worker's own listener answered, for metrics and the log stream. */
-  | {
-      type: "served";
-      route: number;
-      requestId: string;
-      method: string;
-      path: string;
-      status: number;
-      ms: number;
-    }
+  /** Requests the worker's own listener answered, for metrics and the log stream (every few ms). */
+  | { type: "served"; requests: ServedRecord[] }
   /** A line a guest wrote while serving a request of the worker's own listener. */
   | { type: "front-output"; route: number; requestId: string; stream: "stdout" | "stderr"; line: string }
   /** An error the worker's own listener answered with (5xx) or ran into, for the gateway's log. */
@@ -163,6 +155,16 @@ export interface FrontConfig {
 
 /** The header a request a worker passes on names its client with: `<secret> <address> <port>`. */
 export const FORWARDED_PEER_HEADER = "x-wasmgate-peer";
+
+/** A request a worker's own listener answered (`route`: the FrontRoute's id). */
+export interface ServedRecord {
+  route: number;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
+}
 
 /** Entries in the in-flight table of a worker's listener; more requests at once are passed on. */
 export const FRONT_SLOTS = 4096;

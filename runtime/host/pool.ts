@@ -470,8 +470,10 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       return;
     }
     if (msg.type === "served") {
-      const known = frontTags.get(msg.route);
-      if (known) onServed?.(known.tag, msg);
+      for (const served of msg.requests) {
+        const known = frontTags.get(served.route);
+        if (known) onServed?.(known.tag, served);
+      }
       return;
     }
     if (msg.type === "front-output") {

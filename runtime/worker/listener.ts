@@ -7,7 +7,7 @@
 // Over 400 lines on purpose: the local answers, the hand-on to the main thread and the in-flight
 // table the watchdog reads all act on the same requests.
 
-import { writeSync } from "node:fs";
+import { write } from "node:fs";
 import {
   Agent,
   createServer,
@@ -29,6 +29,7 @@ import {
   type FrontConfig,
   type FrontRoute,
   NULL_BODY_STATUS,
+  type ServedRecord,
   type WireHeaders,
   type WireRequest,
 } from "../protocol.ts";
@@ -69,6 +70,8 @@ const FALLBACK_SOCKETS = 256;
 /** Request lines are written in pieces no larger than a pipe writes whole (PIPE_BUF). */
 const LOG_PIECE_BYTES = 4096;
 const LOG_FLUSH_MS = 25;
+const SERVED_FLUSH_MS = 10;
+const SERVED_BATCH_MAX = 1024;
 /** Hosts kept; past this many the table starts over (each host's next request re-offers it). */
 const MAX_ROUTES = 10_000;
 /** Response headers of the main thread's answer that belong to that connection, not the client's. */
@@ -402,7 +405,9 @@ function release(local: Local): void {
 function served(local: Local, status: number): void {
   const ms = performance.now() - local.started;
   const { requestId, method, path } = local;
-  post({ type: "served", route: local.route.id, requestId, method, path, status, ms });
+  servedBatch.push({ route: local.route.id, requestId, method, path, status, ms });
+  if (servedBatch.length >= SERVED_BATCH_MAX) sendServed();
+  else servedTimer ??= setTimeout(sendServed, SERVED_FLUSH_MS);
   const log = config!.requestLog;
   if (typeof log === "object") {
     logLine(
@@ -419,6 +424,19 @@ function served(local: Local, status: number): void {
   }
 }
 
+// Answered requests go to the main thread in batches on a timer, not with the answers' messages:
+// one message per request (or per guest run, which flushes the outbox) cost more than the rest of
+// the worker's work for a request. A kill loses what is not yet sent (at most SERVED_FLUSH_MS).
+let servedBatch: ServedRecord[] = [];
+let servedTimer: NodeJS.Timeout | undefined;
+function sendServed(): void {
+  if (servedTimer) clearTimeout(servedTimer);
+  servedTimer = undefined;
+  if (servedBatch.length === 0) return;
+  post({ type: "served", requests: servedBatch });
+  servedBatch = [];
+}
+
 function warn(local: Local, code: string | undefined, message: string): void {
   post({ type: "front-warning", route: local.route.id, requestId: local.requestId, code, message });
 }
@@ -428,9 +446,10 @@ function warn(local: Local, code: string | undefined, message: string): void {
 let logBatch = "";
 let logTimer: NodeJS.Timeout | undefined;
 let logFd = 1;
+let logWriting = false;
 function logLine(fd: number, line: string): void {
   logFd = fd;
-  if (logBatch.length + line.length > LOG_PIECE_BYTES) flushLog();
+  if (logBatch.length + line.length > LOG_PIECE_BYTES && !logWriting) flushLog();
   logBatch += line;
   logTimer ??= setTimeout(flushLog, LOG_FLUSH_MS);
 }
@@ -439,13 +458,21 @@ function flushLog(): void {
   if (logTimer) clearTimeout(logTimer);
   logTimer = undefined;
   if (logBatch === "") return;
+  if (logWriting) return;
+  // Whole lines, at most a pipe's atomic write at a time.
   const text = logBatch;
-  logBatch = "";
-  try {
-    writeSync(logFd, text);
-  } catch {
+  let cut = text.length <= LOG_PIECE_BYTES ? text.length : text.lastIndexOf("\n", LOG_PIECE_BYTES - 1) + 1;
+  if (cut <= 0) cut = text.length;
+  logBatch = text.slice(cut);
+  const piece = text.slice(0, cut);
+  // One write at a time, off the thread (a full pipe must not block the guests), in order.
+  logWriting = true;
+  write(logFd, piece, () => {
     // A closed log (the gateway is exiting) drops the lines, as pino's destination does.
-  }
+    logWriting = false;
+    if (logBatch.length >= LOG_PIECE_BYTES) flushLog();
+    else if (logBatch !== "") logTimer ??= setTimeout(flushLog, LOG_FLUSH_MS);
+  });
 }
 
 /**
