@@ -115,6 +115,39 @@ export async function measurePair(a: Target, b: Target, settings: WrkSettings): 
   return { a: medianResult(as), b: medianResult(bs), ratio: median(ratios) };
 }
 
+/**
+ * `measurePair` for any number of servers: after a warm-up of each, `runs` rounds of one wrk run
+ * against each, the order turned by one every round; ratios[i] is the median over rounds of
+ * server i's req/s divided by the first's in the same round.
+ */
+export async function measureRounds(
+  targets: readonly (Target & { name: string })[],
+  settings: WrkSettings,
+): Promise<{ results: WrkResult[]; ratios: number[] }> {
+  const { connections, seconds, runs } = settings;
+  const once = (t: Target, s: number) => wrk(t.url, { connections, seconds: s, headers: t.headers });
+  for (const t of targets) {
+    if (t.pid === undefined) throw new Error(`${t.name} has no process to pin`);
+    const threads = assertPinned(t.pid, SERVER_CPUS, t.name);
+    process.stderr.write(`${t.name}: ${threads} threads, all on CPUs ${SERVER_CPUS}\n`);
+  }
+  for (const t of targets) await once(t, Math.min(3, seconds));
+  const all: WrkResult[][] = targets.map(() => []);
+  const ratios: number[][] = targets.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    const got: WrkResult[] = [];
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round) % targets.length;
+      got[i] = await once(targets[i]!, seconds);
+    }
+    for (let i = 0; i < targets.length; i++) {
+      all[i]!.push(got[i]!);
+      ratios[i]!.push(got[i]!.rps / got[0]!.rps);
+    }
+  }
+  return { results: all.map(medianResult), ratios: ratios.map(median) };
+}
+
 /** examples/hello (StarlingMonkey, wasi:http) as the hello benchmarks push and name it. */
 export const STARLINGMONKEY_HELLO = {
   app: "hello",
@@ -199,8 +232,13 @@ export async function benchServer<T>(
  * A gateway on ephemeral ports with logging at warn (so request logs do not cost throughput) and
  * `file` pushed with the CLI as `app` on `host`. Dispose it when done.
  */
-export async function gatewayWith(file: string, app: string, host: string): Promise<GatewayProcess> {
-  const gw = await startGateway({ args: ["--log-level", "warn"], cpus: SERVER_CPUS });
+export async function gatewayWith(
+  file: string,
+  app: string,
+  host: string,
+  args: readonly string[] = ["--log-level", "warn"],
+): Promise<GatewayProcess> {
+  const gw = await startGateway({ args: [...args], cpus: SERVER_CPUS });
   try {
     await push(gw, file, app, ["--host", host]);
     return gw;

@@ -2,7 +2,7 @@
 // worker, and V8's helper threads (garbage collection, compilation), in µs per request, read from
 // /proc after a pinned wrk run. Each gateway start is measured apart, because V8's helper work
 // differs from one start to the next; the medians are over the starts.
-// Usage: npm run bench:cpu-split [-- --starts 6 --seconds 5 --log-level info]
+// Usage: npm run bench:cpu-split [-- --starts 6 --seconds 5 --log-level info --listen-in-workers on]
 
 import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     connections: { type: "string", default: "16" },
     "log-level": { type: "string", default: "info" },
+    "listen-in-workers": { type: "string", default: "off" },
   },
 });
 const seconds = Number(values.seconds);
@@ -49,7 +50,14 @@ const guest = await buildGuest("example", "hello-fast");
 const rows: Map<string, number>[] = [];
 for (let i = 0; i < Number(values.starts); i++) {
   const gw = await startGateway({
-    args: ["--workers", "1", "--log-level", values["log-level"]!],
+    args: [
+      "--workers",
+      "1",
+      "--log-level",
+      values["log-level"]!,
+      "--listen-in-workers",
+      values["listen-in-workers"]!,
+    ],
     cpus: SERVER_CPUS,
   });
   try {
