@@ -44,7 +44,7 @@ await bareHono(async (honoUrl, pid) => {
       ],
       settings,
     );
-    results.forEach((r, i) => showWrk(names[i]!, r));
+    for (const [i, r] of results.entries()) showWrk(names[i]!, r);
     showRatio("main thread listens / bare Hono", ratios[1]!, 0.2, 0.4);
     showRatio("--listen-in-workers on / bare Hono", ratios[2]!, 0.2, 0.4);
     process.stdout.write(
