@@ -8,7 +8,7 @@
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createSqliteStateStore } from "../gateway/state/sqlite.ts";
-import { routeTable } from "../gateway/state/store.ts";
+import { DEFAULT_TENANT, routeTable } from "../gateway/state/store.ts";
 import { buildGuest } from "../scripts/guests.ts";
 import { get, memoryOf, push, startGateway, tempDir } from "../test/harness/gateway.ts";
 import { waitFor } from "../test/harness/ops.ts";
@@ -33,11 +33,11 @@ const oneAppRss = memoryOf(baseline.process.pid!).rss;
 await baseline.dispose();
 
 const state = createSqliteStateStore(stateDir);
-const first = (await state.listDeployments("app-0", 1))[0]!;
+const first = (await state.listDeployments({ tenant: DEFAULT_TENANT, name: "app-0" }, 1))[0]!;
 const writeStarted = performance.now();
 for (let i = 1; i < appCount; i++) {
   const app = `app-${i}`;
-  await state.putApp(app, { hostnames: [`${app}.localhost`] });
+  await state.putApp({ tenant: DEFAULT_TENANT, name: app }, { hostnames: [`${app}.localhost`] });
   await state.addDeployment({ ...first, id: `${first.id}-${i}`, app });
 }
 const writeMs = performance.now() - writeStarted;

@@ -10,6 +10,14 @@ import { hintFor } from "./hints.ts";
 export interface ClientOptions {
   gateway: string;
   token: string | undefined;
+  /** Added as `?tenant=` to calls on apps: which tenant's app an operator's call means. */
+  tenant?: string | undefined;
+}
+
+/** `path` with `?tenant=` added when it is a call on apps and a tenant is named. */
+export function withTenant(path: string, tenant: string | undefined): string {
+  if (tenant === undefined || !/^\/v1\/apps(?:[/?]|$)/.test(path)) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}tenant=${encodeURIComponent(tenant)}`;
 }
 
 const UPLOAD_CHUNK = 256 * 1024;
@@ -64,7 +72,7 @@ export function createClient(options: ClientOptions) {
     if (type) headers["content-type"] = type;
     let res: Awaited<ReturnType<typeof request>>;
     try {
-      res = await request(`${base}${path}`, {
+      res = await request(`${base}${withTenant(path, options.tenant)}`, {
         method,
         headers,
         body,

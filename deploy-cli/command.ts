@@ -49,19 +49,23 @@ export const REMOTE_OPTIONS = {
   token: { type: "string" },
   profile: { type: "string" },
   "state-dir": { type: "string" },
+  tenant: { type: "string" },
 } as const satisfies ParseArgsOptionsConfig;
 
 export const REMOTE_HELP = `  --gateway <url>    admin API URL [WASMGATE_URL] (default: the profile's, else http://127.0.0.1:8788)
   --token <jwt>      bearer token [WASMGATE_TOKEN] (default: the profile's, else <state-dir>/operator-token)
   --profile <name>   a profile saved by \`deploy-cli login\` [WASMGATE_PROFILE] (default: default)
-  --state-dir <dir>  a local gateway's state directory [WASMGATE_STATE_DIR] (default: .wasmgate)`;
+  --state-dir <dir>  a local gateway's state directory [WASMGATE_STATE_DIR] (default: .wasmgate)
+  --tenant <name>    the app's tenant, for the operator's token [WASMGATE_TENANT] (needed when
+                     tenants have apps of the same name; a tenant's token means its own)`;
 
 /** The gateway-facing part of a context, in the shape the kv and config commands take. */
 export function remoteCommon(ctx: CommandContext): {
   gateway: string;
   token: string | undefined;
+  tenant: string | undefined;
   json: boolean;
 } {
-  const { gateway, token } = ctx.target();
-  return { gateway, token, json: ctx.json };
+  const { gateway, token, tenant } = ctx.target();
+  return { gateway, token, tenant, json: ctx.json };
 }

@@ -49,14 +49,24 @@ export async function withElapsed<T>(label: string, work: () => Promise<T>): Pro
   }
 }
 
-type Paint = (text: string) => string;
+export type Paint = (text: string) => string;
+export interface Colours {
+  red: Paint;
+  yellow: Paint;
+  green: Paint;
+}
 
 /** ANSI colours for `stream` when it is a terminal and NO_COLOR is unset; plain text otherwise. */
-export function colours(stream: { isTTY?: boolean }): { red: Paint; yellow: Paint } {
+export function colours(stream: { isTTY?: boolean }): Colours {
   const on = stream.isTTY === true && !process.env.NO_COLOR;
   const paint =
     (open: number, close: number): Paint =>
     (text) =>
       on ? `\x1b[${open}m${text}\x1b[${close}m` : text;
-  return { red: paint(31, 39), yellow: paint(33, 39) };
+  return { red: paint(31, 39), yellow: paint(33, 39), green: paint(32, 39) };
+}
+
+/** A response status in the colour of its class: 5xx red, 4xx yellow, the rest green. */
+export function paintStatus(status: number, c: Colours): string {
+  return (status >= 500 ? c.red : status >= 400 ? c.yellow : c.green)(String(status));
 }

@@ -26,6 +26,8 @@ export const HINTS: Readonly<Record<string, string>> = {
   ERR_SCOPE_MISSING: "the token lacks the scope this needs; ask the operator for a token with it",
   // Apps, hostnames and deployments.
   ERR_APP_NOT_FOUND: "list the apps with `deploy-cli apps list`; `deploy-cli push --host <name>` creates one",
+  ERR_APP_AMBIGUOUS:
+    "name the app's tenant with --tenant <name> (or WASMGATE_TENANT); `deploy-cli apps list` shows each app's tenant",
   ERR_APP_NOT_DEPLOYED: "deploy it with `deploy-cli push --app <name>`",
   ERR_DEPLOYMENT_NOT_FOUND: "list the app's deployments with `deploy-cli deployments list --app <name>`",
   ERR_HOST_NOT_FOUND:

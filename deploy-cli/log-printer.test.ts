@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createDevOutput } from "./dev/output.ts";
-import { createLogPrinter, DEV_JSON, DEV_TEXT, LOGS_JSON, LOGS_TEXT, type LogLayout } from "./log-printer.ts";
+import { createLogPrinter, DEV_JSON, devText, LOGS_JSON, type LogLayout, logsText } from "./log-printer.ts";
 
 const request = (requestId: string, extra: { time?: string } = {}) => ({
   requestId,
@@ -25,7 +25,7 @@ function printer(layout: LogLayout, waitMs?: number) {
 
 describe("log printer", () => {
   it("holds output until its request's line and prints it under it (logs layout)", () => {
-    const { p, text } = printer(LOGS_TEXT);
+    const { p, text } = printer(logsText());
     p.output(out("r1", "one"));
     p.output(out("r1", "two", "stderr"));
     assert.equal(text(), "");
@@ -39,7 +39,7 @@ describe("log printer", () => {
   });
 
   it("prints output whose request never came on its own, at end() or after the wait", async () => {
-    const held = printer(LOGS_TEXT);
+    const held = printer(logsText());
     held.p.output(out("r2", "orphan"));
     held.p.end();
     assert.equal(held.text(), "  r2 stdout: orphan\n");
@@ -47,7 +47,7 @@ describe("log printer", () => {
     held.p.output(out("r2", "more"));
     assert.equal(held.text(), "  r2 stdout: orphan\n  r2 stdout: more\n");
 
-    const timed = printer(DEV_TEXT, 5);
+    const timed = printer(devText(), 5);
     timed.p.output(out("r3", "waiting"));
     assert.equal(timed.text(), "");
     await new Promise((r) => setTimeout(r, 30));
@@ -68,8 +68,22 @@ describe("log printer", () => {
     assert.deepEqual(lines, [record, summary]);
   });
 
+  it("colours a request's status by its class, and the marks of stderr and the gateway's lines", () => {
+    const tag = (name: string) => (t: string) => `<${name}>${t}</${name}>`;
+    const text = printer(devText({ red: tag("r"), yellow: tag("y"), green: tag("g") }));
+    text.p.output(out("r1", "hi"));
+    text.p.output(out("r1", "oops", "stderr"));
+    text.p.request(request("r1"));
+    text.p.request({ ...request("r2"), status: 404 });
+    text.p.request({ ...request("r3"), status: 503 });
+    assert.equal(
+      text.text(),
+      "GET /a <g>200</g> 12 ms\n  │ hi\n<r>  ! </r>oops\nGET /a <y>404</y> 12 ms\nGET /a <r>503</r> 12 ms\n",
+    );
+  });
+
   it("prints dev's request lines in whole milliseconds, and its JSON events with their logs", () => {
-    const text = printer(DEV_TEXT);
+    const text = printer(devText());
     text.p.output(out("r1", "hi"));
     text.p.output(out("r1", "oops", "stderr"));
     text.p.request(request("r1"));

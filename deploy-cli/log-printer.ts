@@ -6,6 +6,8 @@
 // so it is held until the line comes and printed under it. Output of a request already printed,
 // or whose line does not come in time, is printed on its own.
 
+import { type Colours, type Paint, paintStatus } from "./format.ts";
+
 export interface RequestEntry {
   requestId: string;
   method: string;
@@ -36,22 +38,26 @@ export interface LogLayout {
 const lines = (...parts: string[]) => parts.map((p) => `${p}\n`).join("");
 
 /**
- * `prefix` and the output's text; the text of an uncaught guest error has several lines (its
- * stack), and those after the first line up under it.
+ * `prefix` (painted) and the output's text; the text of an uncaught guest error has several lines
+ * (its stack), and those after the first line up under it.
  */
-const marked = (prefix: string, text: string) =>
-  text.includes("\n") ? prefix + text.split("\n").join(`\n${" ".repeat(prefix.length)}`) : prefix + text;
+const marked = (prefix: string, text: string, paint: Paint = (t) => t) =>
+  paint(prefix) + text.split("\n").join(`\n${" ".repeat(prefix.length)}`);
+
+const PLAIN: Colours = { red: (t) => t, yellow: (t) => t, green: (t) => t };
 
 /** `deploy-cli logs`: the time, the request with its id, and the output with its stream's name. */
-export const LOGS_TEXT: LogLayout = {
-  grouped: true,
-  request: (r, output) =>
-    lines(
-      `${r.time} ${r.method} ${r.path} ${r.status} ${r.ms}ms ${r.requestId}`,
-      ...output.map((o) => marked(`  ${o.stream}: `, o.line)),
-    ),
-  output: (o) => lines(marked(`  ${o.requestId} ${o.stream}: `, o.line)),
-};
+export function logsText(c: Colours = PLAIN): LogLayout {
+  return {
+    grouped: true,
+    request: (r, output) =>
+      lines(
+        `${r.time} ${r.method} ${r.path} ${paintStatus(r.status, c)} ${r.ms}ms ${r.requestId}`,
+        ...output.map((o) => marked(`  ${o.stream}: `, o.line)),
+      ),
+    output: (o) => lines(marked(`  ${o.requestId} ${o.stream}: `, o.line)),
+  };
+}
 
 /** `deploy-cli logs --json`: every entry as it was given (the gateway's record), at once. */
 export const LOGS_JSON: LogLayout = {
@@ -63,15 +69,16 @@ export const LOGS_JSON: LogLayout = {
 const MARKS: Record<OutputEntry["stream"], string> = { stdout: "│", stderr: "!", gateway: "✗" };
 
 /** `deploy-cli dev`: the request as a person reads it, whole milliseconds, output marked by stream. */
-export const DEV_TEXT: LogLayout = {
-  grouped: true,
-  request: (r, output) =>
-    lines(
-      `${r.method} ${r.path} ${r.status} ${Math.round(r.ms)} ms`,
-      ...output.map((o) => marked(`  ${MARKS[o.stream]} `, o.line)),
-    ),
-  output: (o) => lines(marked(`  ${MARKS[o.stream]} `, o.line)),
-};
+export function devText(c: Colours = PLAIN): LogLayout {
+  const mark = (o: OutputEntry) =>
+    marked(`  ${MARKS[o.stream]} `, o.line, o.stream === "stdout" ? undefined : c.red);
+  return {
+    grouped: true,
+    request: (r, output) =>
+      lines(`${r.method} ${r.path} ${paintStatus(r.status, c)} ${Math.round(r.ms)} ms`, ...output.map(mark)),
+    output: (o) => lines(mark(o)),
+  };
+}
 
 /** `deploy-cli dev --json`: a `request` event with its output as `logs`, `log` events for the rest. */
 export const DEV_JSON: LogLayout = {

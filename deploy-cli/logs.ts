@@ -5,14 +5,16 @@
 import { request } from "undici";
 import type { LogRecordView } from "../gateway/index.ts";
 import { appOf } from "./build/manifest.ts";
-import { createClient } from "./client.ts";
+import { createClient, withTenant } from "./client.ts";
 import { type Command, remoteCommon } from "./command.ts";
 import { CliError, usage } from "./errors.ts";
-import { createLogPrinter, LOGS_JSON, LOGS_TEXT, type LogPrinter } from "./log-printer.ts";
+import { colours } from "./format.ts";
+import { createLogPrinter, LOGS_JSON, type LogPrinter, logsText } from "./log-printer.ts";
 
 export interface LogsCommon {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 
@@ -35,7 +37,8 @@ export async function logsCommand(values: Record<string, unknown>, common: LogsC
     return;
   }
   try {
-    await follow(`${common.gateway.replace(/\/+$/, "")}${path}`, common.token, app, out);
+    const url = `${common.gateway.replace(/\/+$/, "")}${withTenant(path, common.tenant)}`;
+    await follow(url, common.token, app, out);
   } finally {
     out.end();
   }
@@ -130,7 +133,7 @@ class Printer {
   constructor(json: boolean, live: boolean) {
     this.#json = json;
     this.#lines = createLogPrinter({
-      layout: json ? LOGS_JSON : LOGS_TEXT,
+      layout: json ? LOGS_JSON : logsText(colours(process.stdout)),
       // Records already sent (not --follow) are all there: their output waits for the end.
       waitMs: live ? GROUP_WAIT_MS : undefined,
       write: (text) => process.stdout.write(text),

@@ -220,6 +220,7 @@ export async function main(rawArgv: string[]): Promise<number> {
         token: values.token as string | undefined,
         profile: values.profile as string | undefined,
         stateDir: values["state-dir"] as string | undefined,
+        tenant: values.tenant as string | undefined,
       });
       return target;
     },

@@ -31,6 +31,8 @@ interface ConfigFile {
 export interface Target {
   gateway: string;
   token: string | undefined;
+  /** The tenant whose apps an operator's commands mean (`?tenant=` on app calls). */
+  tenant: string | undefined;
   /** Where the gateway URL came from, for messages. */
   gatewayFrom: "flag" | "env" | "profile" | "state-dir" | "default";
   profile: string;
@@ -96,6 +98,7 @@ export function resolveTarget(
     token?: string | undefined;
     profile?: string | undefined;
     stateDir?: string | undefined;
+    tenant?: string | undefined;
   },
   env: NodeJS.ProcessEnv = process.env,
 ): Target {
@@ -121,5 +124,6 @@ export function resolveTarget(
   let token = flags.token || env.WASMGATE_TOKEN || undefined;
   if (!token && profile && sameGateway(profile.gateway, gateway)) token = profile.token;
   token ??= readIfExists(join(stateDir, "operator-token"));
-  return { gateway, token, gatewayFrom, profile: profileName };
+  const tenant = flags.tenant || env.WASMGATE_TENANT || undefined;
+  return { gateway, token, tenant, gatewayFrom, profile: profileName };
 }

@@ -17,6 +17,7 @@ import { table } from "./format.ts";
 export interface Common {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 
@@ -93,14 +94,18 @@ export async function tenantsCommand(
     case "list": {
       const { tenants } = await client.get<{ tenants: TenantView[] }>("/v1/tenants");
       if (common.json) return void out(`${JSON.stringify({ tenants })}\n`);
-      for (const t of tenants) {
-        const quota = t.quotas.apps !== undefined ? `  max ${t.quotas.apps} apps` : "";
-        const network =
-          t.allowPrivateNetwork.length > 0 ? `  private ${t.allowPrivateNetwork.join(", ")}` : "";
-        out(
-          `${t.name}  ${t.hostnames.join(", ") || "(no hostnames)"}${quota}${network}${t.jwks ? `  jwks ${t.jwks.issuer}` : ""}\n`,
-        );
-      }
+      if (tenants.length === 0) return void out("No tenants: create one with `deploy-cli tenants create`.\n");
+      out(
+        table(
+          tenants.map((t) => [
+            t.name,
+            t.hostnames.join(", ") || "(no hostnames)",
+            t.quotas.apps !== undefined ? `max ${t.quotas.apps} apps` : "",
+            t.allowPrivateNetwork.length > 0 ? `private ${t.allowPrivateNetwork.join(", ")}` : "",
+            t.jwks ? `jwks ${t.jwks.issuer}` : "",
+          ]),
+        ),
+      );
       return;
     }
     case "create":

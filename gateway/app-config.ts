@@ -7,17 +7,17 @@ import type { SecretBox } from "./auth/secrets.ts";
 import { isStateOutage } from "./errors.ts";
 import { createStaleOnErrorCache } from "./promise-cache.ts";
 import { snapshotFile } from "./state/snapshot-file.ts";
-import type { StateStore } from "./state/store.ts";
+import { type AppRef, appKey, type StateStore } from "./state/store.ts";
 
 export interface AppConfig {
-  get(app: string): Promise<readonly (readonly [string, string])[]>;
+  get(app: AppRef): Promise<readonly (readonly [string, string])[]>;
   /** The app's cached config, without waiting: undefined when it has to be loaded. */
-  peek(app: string): readonly (readonly [string, string])[] | undefined;
-  invalidate(app: string): void;
+  peek(app: AppRef): readonly (readonly [string, string])[] | undefined;
+  invalidate(app: AppRef): void;
   invalidateAll(): void;
 }
 
-/** What the snapshot keeps of an app: its variables, and its secrets still sealed. */
+/** What the snapshot keeps of an app (by its key, `<tenant>/<name>`): its variables, and its secrets still sealed. */
 interface RawConfig {
   vars: [string, string][];
   secrets: { name: string; sealed: string }[];
@@ -39,17 +39,19 @@ export function createAppConfig(state: StateStore, box: SecretBox, snapshotPath?
           () => {},
         );
 
-  function merge(app: string, { vars, secrets }: RawConfig) {
+  function merge(app: AppRef, { vars, secrets }: RawConfig) {
     const merged: [string, string][] = [...vars];
     for (const s of secrets) merged.push([s.name, box.open(app, s.name, s.sealed)]);
     return Object.freeze(merged);
   }
 
-  async function load(app: string) {
+  async function load(key: string) {
+    const slash = key.indexOf("/");
+    const app = { tenant: key.slice(0, slash), name: key.slice(slash + 1) };
     try {
       const [vars, secrets] = await Promise.all([state.listVars(app), state.listSecrets(app)]);
       const entry: RawConfig = { vars, secrets: secrets.map(({ name, sealed }) => ({ name, sealed })) };
-      raw.set(app, entry);
+      raw.set(key, entry);
       snapshot?.schedule();
       return merge(app, entry);
     } catch (err) {
@@ -60,16 +62,16 @@ export function createAppConfig(state: StateStore, box: SecretBox, snapshotPath?
         const saved = await snapshot.read();
         if (saved) raw = new Map([...Object.entries(saved), ...raw]);
       }
-      const entry = raw.get(app);
+      const entry = raw.get(key);
       if (!entry) throw err;
       return merge(app, entry);
     }
   }
   const cache = createStaleOnErrorCache(load, isStateOutage);
   return {
-    get: (app) => cache.get(app),
-    peek: (app) => cache.peek(app),
-    invalidate: (app) => cache.delete(app),
+    get: (app) => cache.get(appKey(app)),
+    peek: (app) => cache.peek(appKey(app)),
+    invalidate: (app) => cache.delete(appKey(app)),
     invalidateAll: () => cache.clear(),
   };
 }

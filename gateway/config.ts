@@ -7,10 +7,12 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { RedisNode, RedisTopology } from "../kv/index.ts";
 import {
+  DEFAULT_INSTANCE_IDLE_MS,
   DEFAULT_MAX_COMPONENT_BYTES,
   DEFAULT_MAX_QUEUE_MS,
   DEFAULT_MAX_QUEUED_PER_APP,
   DEFAULT_STALL_MS,
+  DEFAULT_UNLOAD_IDLE_MS,
 } from "../runtime/index.ts";
 
 export const DEFAULT_PORT = 8787;
@@ -83,6 +85,18 @@ const ConfigSchema = z.object({
     .min(64)
     .max(1024 * 1024)
     .default(DEFAULT_MEMORY_BUDGET_MB),
+  instanceIdleS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(DEFAULT_INSTANCE_IDLE_MS / 1000),
+  unloadIdleS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .default(DEFAULT_UNLOAD_IDLE_MS / 1000),
   shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_SHUTDOWN_GRACE_MS),
   stallMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_STALL_MS),
   maxQueuedPerApp: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_QUEUED_PER_APP),
@@ -193,6 +207,24 @@ export const SETTINGS = [
     default: String(DEFAULT_MEMORY_BUDGET_MB),
     meaning:
       "memory for loaded apps (code, idle instances); past it the least recently used idle apps are unloaded",
+  },
+  {
+    key: "instanceIdleS",
+    flag: "instance-idle-s",
+    arg: "<s>",
+    env: "WASMGATE_INSTANCE_IDLE_S",
+    default: String(DEFAULT_INSTANCE_IDLE_MS / 1000),
+    meaning:
+      "an instance idle this long is dropped; its app's code stays loaded, so the next request only starts one",
+  },
+  {
+    key: "unloadIdleS",
+    flag: "unload-idle-s",
+    arg: "<s>",
+    env: "WASMGATE_UNLOAD_IDLE_S",
+    default: String(DEFAULT_UNLOAD_IDLE_MS / 1000),
+    meaning:
+      "an app without a request this long is unloaded from its worker (code and instances); its next request loads it again",
   },
   {
     key: "shutdownGraceMs",

@@ -4,6 +4,7 @@
 export const GATEWAY_ERRORS = {
   ERR_HOST_NOT_FOUND: 404,
   ERR_APP_NOT_FOUND: 404,
+  ERR_APP_AMBIGUOUS: 409,
   ERR_APP_NOT_DEPLOYED: 503,
   ERR_PATH_NOT_ROUTED: 404,
   ERR_DEPLOYMENT_NOT_FOUND: 404,
@@ -48,7 +49,9 @@ export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 /** What each code means, in one line: docs/reference/errors.md is made from this (`npm run gen:docs`). */
 export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> = {
   ERR_HOST_NOT_FOUND: "no app serves the request's host (data plane)",
-  ERR_APP_NOT_FOUND: "there is no app of that name",
+  ERR_APP_NOT_FOUND: "there is no app of that name in the caller's tenant (or the tenant named)",
+  ERR_APP_AMBIGUOUS:
+    "an operator named an app several tenants have, without ?tenant=; name the tenant (deploy-cli --tenant)",
   ERR_APP_NOT_DEPLOYED: "the host's app exists but has no deployment yet (data plane)",
   ERR_PATH_NOT_ROUTED:
     "the app's deployment has path routes and none matches the request's path (data plane)",
@@ -60,7 +63,7 @@ export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> 
     "the request is malformed: a body that is not JSON, or more than one Host header on the data plane",
   ERR_VALIDATION: "a name, query parameter or JSON field is not valid; the message says which",
   ERR_HOSTNAME_INVALID: "a hostname or hostname pattern is not valid",
-  ERR_HOSTNAME_TAKEN: "the hostname already belongs to another app",
+  ERR_HOSTNAME_TAKEN: "the hostname already belongs to another app (named only when it is the tenant's own)",
   ERR_CONFIG_NAME_TAKEN: "the name is already used by the other kind (a variable or a secret, never both)",
   ERR_VAR_NOT_FOUND: "the app has no variable of that name",
   ERR_SECRET_NOT_FOUND: "the app has no secret of that name",
@@ -81,7 +84,7 @@ export const GATEWAY_ERROR_MEANINGS: Readonly<Record<GatewayErrorCode, string>> 
   ERR_AUTH_WRONG_AUDIENCE: "the token was issued for another audience",
   ERR_AUTH_REVOKED: "the token was revoked, or a tenant token is not on record",
   ERR_FORBIDDEN:
-    "the call is not this token's to make: another tenant's app, or tenants and tokens (the operator's)",
+    "the call is not this token's to make: tenants and tokens (the operator's), or `?tenant=` naming another tenant",
   ERR_SCOPE_MISSING: "the token lacks the scope the call needs",
   ERR_HOSTNAME_NOT_GRANTED: "the hostname is outside the patterns the operator granted the tenant",
   ERR_QUOTA_EXCEEDED: "the tenant is at its app quota",

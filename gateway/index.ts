@@ -209,6 +209,8 @@ async function start(
     maxComponentBytes: config.maxComponentBytes,
     kv: kvBackend,
     memoryBudgetBytes: config.memoryBudgetMb * 1024 * 1024,
+    instanceIdleMs: config.instanceIdleS * 1000,
+    unloadIdleMs: config.unloadIdleS * 1000,
     stallMs: config.stallMs,
     maxQueuedPerApp: config.maxQueuedPerApp,
     maxConcurrentPerTenant: config.maxConcurrentPerTenant,

@@ -24,6 +24,12 @@ export interface ComponentInfo {
   readonly revisions?: Readonly<Record<string, string>>;
   /** The transpiled files, relative to the artifact directory. */
   readonly files: readonly string[];
+  /**
+   * SHA-256 (base64url) of each transpiled file's bytes, by name: a worker loads the glue and
+   * compiles a core module once per content (worker/shared-code.ts) without reading the file to
+   * find out. Absent in info written before digests were recorded: the worker then hashes the file.
+   */
+  readonly digests?: Readonly<Record<string, string>>;
 }
 
 /**

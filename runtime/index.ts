@@ -56,8 +56,10 @@ export { DEFAULT_STALL_MS } from "./cpu-slot.ts";
 export { RUNTIME_ERROR_MEANINGS, RUNTIME_ERRORS, RuntimeError, type RuntimeErrorCode } from "./errors.ts";
 export {
   type AppOwner,
+  DEFAULT_INSTANCE_IDLE_MS,
   DEFAULT_MAX_QUEUE_MS,
   DEFAULT_MAX_QUEUED_PER_APP,
+  DEFAULT_UNLOAD_IDLE_MS,
   type GuestOutputListener,
   type GuestRequest,
   type GuestResponse,
@@ -101,6 +103,10 @@ export interface RuntimeOptions {
   kv?: KvBackendConfig;
   /** Memory for loaded deployments (code and idle instances); least recently used ones go first. */
   memoryBudgetBytes?: number;
+  /** How long an instance may sit idle before it is dropped (default 60 s); its app's code stays loaded. */
+  instanceIdleMs?: number;
+  /** How long an app may go without a request before its worker unloads it, code and all (default 5 min). */
+  unloadIdleMs?: number;
   /**
    * Wall-clock time a guest may run without yielding before its worker is recycled as stalled
    * (ERR_RUNTIME_STALLED), whatever CPU it used; default 2 s. CPU limits count CPU only.
@@ -155,8 +161,12 @@ export interface Runtime {
     limits: GuestLimits,
     ctx: InvokeContext,
   ): Promise<GuestResponse>;
-  /** Gets a just-deployed component ready for an app in the worker that will serve it (not awaited). */
-  warm(component: DeployedComponent, limits: GuestLimits, owner: AppOwner): void;
+  /**
+   * Gets a just-deployed component ready for an app in the worker that will serve it: its code
+   * loaded and one instance started. Resolves when that is done or gave up (never rejects), so a
+   * deploy can answer once its first request will find the app warm.
+   */
+  warm(component: DeployedComponent, limits: GuestLimits, owner: AppOwner): Promise<void>;
   /**
    * The gateway's own listening ports, once it listens: no guest reaches its admin port on an
    * address of this machine, and only guests trusted with `network.trustAllowList` its data port.
@@ -209,6 +219,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxUsesPerInstance: options.maxUsesPerInstance ?? DEFAULT_MAX_USES_PER_INSTANCE,
     kv: options.kv,
     memoryBudgetBytes: options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
+    ...(options.instanceIdleMs === undefined ? {} : { instanceIdleMs: options.instanceIdleMs }),
+    ...(options.unloadIdleMs === undefined ? {} : { unloadIdleMs: options.unloadIdleMs }),
     ...(options.stallMs === undefined ? {} : { stallMs: options.stallMs }),
     ...(options.maxQueuedPerApp === undefined ? {} : { maxQueuedPerApp: options.maxQueuedPerApp }),
     ...(options.maxConcurrentPerTenant === undefined
@@ -275,7 +287,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       return pool.invoke(wire(component), request, limits, ctx);
     },
     warm(component, limits, owner) {
-      pool.warm(wire(component), limits, owner);
+      return pool.warm(wire(component), limits, owner);
     },
     setGatewayListeners(listeners) {
       pool.setGatewayListeners(listeners);

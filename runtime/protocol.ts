@@ -86,7 +86,10 @@ export type ToWorker =
   | { type: "ack"; id: number; bytes: number }
   | { type: "cancel"; id: number; reason: string }
   | { type: "evict"; key: string }
-  /** Load a just-deployed component and start one instance, so its first request finds it warm. */
+  /**
+   * Load a just-deployed component and start one instance, so its first request finds it warm;
+   * the worker answers `warmed` with the same id, whatever the outcome.
+   */
   | { type: "warm"; id: number; key: string; limits: WireLimits; tenant: string; app: string }
   /** Where this worker's own listener goes, once it is told to listen (see runtime/worker/listener.ts). */
   | { type: "front"; front: FrontConfig }
@@ -119,8 +122,13 @@ export type FromWorker =
   | { type: "log"; id: number; stream: "stdout" | "stderr"; line: string }
   /** The worker has loaded its code and takes requests. */
   | { type: "ready" }
-  /** The worker unloaded an idle deployment to stay within its memory budget. */
-  | { type: "unloaded"; key: string }
+  /** The `warm` with this id is done (or failed: the first request reports why). */
+  | { type: "warmed"; id: number }
+  /**
+   * The worker unloaded an app's pool of a deployment (its key): to stay within its memory budget,
+   * or because the app had no request for `unloadIdleMs`.
+   */
+  | { type: "unloaded"; key: string; reason: "budget" | "idle" }
   /** The worker's listener is open (`prefix` starts the request ids it gives), or closed. */
   | { type: "listening"; prefix: string }
   | { type: "unlistened" }

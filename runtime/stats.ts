@@ -47,9 +47,9 @@ export interface RuntimeStats {
   stalls: number;
   /** Requests refused at once because their app or tenant had too many in flight (ERR_RUNTIME_OVERLOADED). */
   shed: number;
-  /** The same, by app. */
+  /** The same, by app: `<tenant>/<app>` (app names are unique within a tenant only). */
   shedByApp: Record<string, number>;
-  /** Requests in flight (waiting or running), by app. */
+  /** Requests in flight (waiting or running), by app: `<tenant>/<app>`. */
   inFlightByApp: Record<string, number>;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   workerRestarts: number;

@@ -173,8 +173,11 @@ function adminApiPage(): string {
 The admin listener (default \`127.0.0.1:8788\`). Every \`/v1\` call needs
 \`Authorization: Bearer <token>\`; \`/healthz\`, \`/readyz\` and \`/metrics\` are open. "Who" is
 \`open\` (no token), \`operator\` (the operator's token only), or the scope a tenant's token needs;
-the operator's token holds every scope, and a tenant's token reaches only its own tenant's apps
-(403 \`ERR_FORBIDDEN\` otherwise). Bodies are JSON unless said otherwise; errors are
+the operator's token holds every scope. App names are per tenant: \`:app\` is an app of the
+caller's tenant for a tenant's token (another tenant's app of that name is 404
+\`ERR_APP_NOT_FOUND\`, as if there were none); the operator names the tenant with \`?tenant=\` on
+any \`/v1/apps\` call, and may leave it out when at most one tenant has an app of that name (409
+\`ERR_APP_AMBIGUOUS\` otherwise). Bodies are JSON unless said otherwise; errors are
 \`{"error": {"code", "message", "requestId"}}\` ([Errors](errors.md)).
 
 ${table(

@@ -99,7 +99,7 @@ for (const backend of ["embedded", "redis"] as const) {
       assert.equal(await gw.stop(), 0);
       if (redis) {
         const raw = new Redis(redis.url);
-        const key = "{wasmgate}:app:legacy";
+        const key = "{wasmgate}:app:default/legacy";
         const record = JSON.parse((await raw.get(key))!);
         delete record.sharedBuckets;
         await raw.set(key, JSON.stringify({ ...record, buckets: ["default"] }));

@@ -113,6 +113,15 @@ describe("a refused first push", () => {
       const again = await runCli(["push", fake, "--app", "x1", ...args], env);
       assert.equal(again.code, 1);
       assert.equal((await get(gw, "x1.localhost", "/")).status, 200, "the app and its deployment stay");
+
+      // An app made through the admin API before its first deployment lists none, and says so.
+      assert.equal(
+        (await adminCall(gw, "PUT", "/v1/apps/x2", { json: { hostnames: ["x2.localhost"] } })).status,
+        201,
+      );
+      const none = await runCli(["deployments", "list", "--app", "x2", ...args], env);
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout, "x2 has no deployments yet: deploy it with `deploy-cli push`.\n");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

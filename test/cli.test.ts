@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type GatewayProcess, get, ROOT, runCli, startGateway, tempDir } from "./harness/gateway.ts";
@@ -151,6 +151,8 @@ describe("deploy-cli", () => {
     const push = await cli(["push", entry, "--fast", "--app", "fast", "--host", "fast.localhost"]);
     assert.equal(push.code, 0, push.stderr);
     assert.match(push.stderr, /\(QuickJS, fast world\)/);
+    // Outside a project (no wasmgate.json) nothing is kept beside the entry.
+    assert.equal(existsSync(join(ROOT, "examples", "hello-fast", "src", ".wasmgate")), false);
     const res = await get(gw, "fast.localhost", "/hi");
     assert.equal(res.text, "Hello from wasmgate (fast world)! You asked for /hi\n");
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { buildGuest } from "../scripts/guests.ts";
 import { type GatewayProcess, get, push, runCli, startGateway, tempDir } from "./harness/gateway.ts";
+import { waitFor } from "./harness/ops.ts";
 import { type RedisServer, startRedisServer } from "./harness/redis-server.ts";
 
 let redis: RedisServer;
@@ -66,9 +67,12 @@ describe("key-value", () => {
     assert.match(down.text, /unavailable: ERR_KV_(UNAVAILABLE|TIMEOUT)/);
     assert.ok(ms < 2000, `answered after ${ms.toFixed(0)} ms`);
     for (let i = 0; i < 5; i++) assert.equal((await get(gw, "hello.localhost", `/up-${i}`)).status, 200);
-    // What the guest wrote to stderr is in the gateway's log, tagged with that request.
+    // What the guest wrote to stderr is in the gateway's log, tagged with that request (log lines
+    // are written in batches, within 25 ms).
     const id = down.headers.get("x-request-id");
-    const line = gw.logs.find((l) => l.msg === "guest output" && l.requestId === id);
+    const isLine = (l: Record<string, unknown>) => l.msg === "guest output" && l.requestId === id;
+    await waitFor(() => gw.logs.some(isLine), 5000, "the guest's stderr line in the log");
+    const line = gw.logs.find(isLine);
     assert.equal(line?.stream, "stderr");
     assert.equal(line?.app, "counter");
     assert.match(String(line?.line), /^counter \/hits: ERR_KV_(UNAVAILABLE|TIMEOUT)/);

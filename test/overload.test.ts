@@ -82,7 +82,10 @@ describe("load shedding", () => {
       assert.ok(shedP99 < 1_500, `refusals took up to ${shedP99.toFixed(0)} ms`);
 
       const samples = await scrape(gw);
-      assert.equal(metric(samples, "wasmgate_requests_shed_total", { app: "flood" }), shed.length);
+      assert.equal(
+        metric(samples, "wasmgate_requests_shed_total", { tenant: "default", app: "flood" }),
+        shed.length,
+      );
     } finally {
       await dispatcher.close();
     }

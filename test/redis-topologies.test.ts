@@ -142,13 +142,13 @@ describe("Redis Cluster", () => {
           });
         });
       const onTwo = heard(two);
-      await one.putApp("feed-a", { hostnames: ["feed-a.example.com"] });
+      await one.putApp({ tenant: "default", name: "feed-a" }, { hostnames: ["feed-a.example.com"] });
       const msTwo = await Promise.race([onTwo, sleep(5000, -1)]);
       assert.ok(msTwo >= 0, "the second store never heard the change");
       assert.equal((await two.routeFor("feed-a.example.com"))?.app, "feed-a");
       // Its own change is not news to it, and the other way round works as well.
       const onOne = heard(one);
-      await two.putApp("feed-b", {});
+      await two.putApp({ tenant: "default", name: "feed-b" }, {});
       const msOne = await Promise.race([onOne, sleep(5000, -1)]);
       assert.ok(msOne >= 0, "the first store never heard the change");
       assert.equal(await one.version(), await two.version());

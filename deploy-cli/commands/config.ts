@@ -12,6 +12,7 @@ import { table } from "../format.ts";
 export interface ConfigCommon {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 

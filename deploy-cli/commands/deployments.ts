@@ -19,6 +19,12 @@ export const deploymentsList: Command = {
     const { deployments } = await createClient(ctx.target()).get<{ deployments: DeploymentView[] }>(
       `/v1/apps/${encodeURIComponent(app)}/deployments`,
     );
+    if (deployments.length === 0) {
+      return ctx.result(
+        { deployments },
+        `${app} has no deployments yet: deploy it with \`deploy-cli push\`.\n`,
+      );
+    }
     ctx.result(
       { deployments },
       deployments

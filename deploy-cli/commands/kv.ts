@@ -9,6 +9,7 @@ import { usage } from "../errors.ts";
 export interface KvCommon {
   gateway: string;
   token: string | undefined;
+  tenant?: string | undefined;
   json: boolean;
 }
 

@@ -95,14 +95,19 @@ export async function componentFor(options: {
   if ((await entryKind(entry)) === "wasm") return { bytes: new Uint8Array(await readFile(entry)) };
   const shown = shownPath(entry);
   const backend = options.fast ? "QuickJS, fast world" : "StarlingMonkey";
-  const projectDir = manifest?.dir ?? path.dirname(entry);
+  // Builds are kept in a project (a folder with wasmgate.json); an entry pushed on its own is built
+  // each time, and nothing is written beside it.
+  const projectDir = manifest?.dir;
   const settings = {
     fast: options.fast,
     world: manifest?.manifest.world,
     bindings: manifest?.manifest.buckets === undefined ? undefined : bucketsOf(manifest.manifest).bindings,
   };
-  const key = await buildKey({ projectDir, entry, options: settings });
-  const reused = await reusedBuild(projectDir, key);
+  const kept =
+    projectDir === undefined
+      ? undefined
+      : { dir: projectDir, key: await buildKey({ projectDir, entry, options: settings }) };
+  const reused = kept && (await reusedBuild(kept.dir, kept.key));
   if (reused !== undefined) {
     options.progress(
       `Reusing the build of ${shown}: nothing it is built from changed (${formatBytes(reused.length)}).`,
@@ -126,9 +131,11 @@ export async function componentFor(options: {
       `Built ${built.sdk ? "SDK guest " : ""}in ${formatSeconds(built.durationMs)} (${formatBytes(built.size)}).`,
     );
     const bytes = new Uint8Array(await readFile(built.path));
-    await keepBuild(projectDir, key, bytes).catch(() => {
-      // A project folder we cannot write to builds again next time; the push goes on.
-    });
+    if (kept) {
+      await keepBuild(kept.dir, kept.key, bytes).catch(() => {
+        // A project folder we cannot write to builds again next time; the push goes on.
+      });
+    }
     return {
       bytes,
       build: { durationMs: built.durationMs, sdk: built.sdk, backend: built.backend, world: built.world },

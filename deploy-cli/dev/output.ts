@@ -4,7 +4,8 @@
 // these is a JSON object on its own line of stdout instead.
 
 import type { GuestOutput, RequestFinished, Warning } from "../../gateway/index.ts";
-import { createLogPrinter, DEV_JSON, DEV_TEXT } from "../log-printer.ts";
+import { colours } from "../format.ts";
+import { createLogPrinter, DEV_JSON, devText } from "../log-printer.ts";
 
 /** How long guest output waits for its request's line before it is printed on its own. */
 const ORPHAN_MS = 5000;
@@ -26,7 +27,7 @@ export function createDevOutput(options: {
   const write = options.write ?? ((stream, text) => process[stream].write(text));
   const { json } = options;
   const printer = createLogPrinter({
-    layout: json ? DEV_JSON : DEV_TEXT,
+    layout: json ? DEV_JSON : devText(colours(process.stdout)),
     waitMs: ORPHAN_MS,
     write: (text) => write("stdout", text),
   });

@@ -41,11 +41,12 @@ import {
 import { appBuckets } from "./kv.ts";
 import {
   type AdminEnv,
-  appName,
+  appNotFound,
   hostnamePattern,
   jsonBody,
   mustGetApp,
   mustGetTenant,
+  tenantName,
   validation,
 } from "./params.ts";
 
@@ -76,37 +77,38 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
 
   app.get("/v1/apps", async (c) => {
     const principal = c.get("principal");
-    const apps = await state.listApps(principal.role === "tenant" ? principal.tenant : undefined);
+    // A tenant's token has checked ?tenant= against its own (auth/access.ts).
+    const tenant = principal.role === "tenant" ? principal.tenant : c.req.query("tenant");
+    const apps = await state.listApps(tenant === undefined ? undefined : tenantName(tenant));
     return c.json({ apps: apps.map(appView) });
   });
 
   app.get("/v1/apps/:app", async (c) =>
-    c.json({ app: appView(await mustGetApp(state, appName(c.req.param("app")))) }),
+    c.json({ app: appView(await mustGetApp(state, c.get("appTarget"))) }),
   );
 
   app.put("/v1/apps/:app", async (c) => {
-    const name = appName(c.req.param("app"));
+    const target = c.get("appTarget");
+    const { name } = target;
     const parsed = PutAppBody.safeParse(await jsonBody(c.req.raw));
     if (!parsed.success) throw validation(parsed.error.issues);
     const body = { data: parsed.data as PutAppBody };
     const hostnames = body.data.hostnames && [...new Set(body.data.hostnames.map(hostnamePattern))];
     const principal = c.get("principal");
-    const existing = await state.getApp(name);
     if (principal.role === "tenant" && body.data.tenant && body.data.tenant !== principal.tenant) {
       throw new GatewayError("ERR_FORBIDDEN", "a tenant's token creates apps in its own tenant only");
     }
-    const tenantName =
-      existing?.tenant ??
-      (principal.role === "tenant" ? principal.tenant : body.data.tenant) ??
-      DEFAULT_TENANT;
-    if (body.data.tenant && body.data.tenant !== tenantName) {
+    const queried = c.req.query("tenant");
+    if (queried !== undefined && body.data.tenant && body.data.tenant !== target.tenant) {
       throw new GatewayError(
         "ERR_VALIDATION",
-        `the app ${name} belongs to tenant ${tenantName}; an app cannot move to another tenant`,
+        `?tenant= names ${target.tenant} but the body's tenant is ${body.data.tenant}; name one tenant`,
       );
     }
+    // The operator's body may name the tenant of a new app; otherwise the app found, else default.
+    const owner = (queried === undefined ? body.data.tenant : undefined) ?? target.tenant ?? DEFAULT_TENANT;
     let maxApps: number | undefined;
-    const tenant = tenantName === DEFAULT_TENANT ? undefined : await mustGetTenant(state, tenantName);
+    const tenant = owner === DEFAULT_TENANT ? undefined : await mustGetTenant(state, owner);
     const grants = acceptGrants(body.data, { role: principal.role, tenant });
     if (tenant) {
       maxApps = tenant.quotas.apps;
@@ -114,18 +116,20 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
         if (!tenant.hostnames.some((grant) => patternCovers(grant, pattern))) {
           throw new GatewayError(
             "ERR_HOSTNAME_NOT_GRANTED",
-            `tenant ${tenantName} may not bind ${pattern}; its hostnames are ${tenant.hostnames.join(", ") || "none"}`,
+            `tenant ${owner} may not bind ${pattern}; its hostnames are ${tenant.hostnames.join(", ") || "none"}`,
           );
         }
       }
     }
-    const { app: record, created } = await state.putApp(name, {
-      tenant: tenantName,
-      maxApps,
-      hostnames,
-      limits: body.data.limits,
-      grants,
-    });
+    const { app: record, created } = await state.putApp(
+      { tenant: owner, name },
+      {
+        maxApps,
+        hostnames,
+        limits: body.data.limits,
+        grants,
+      },
+    );
     invalidate();
     logger.info(
       {
@@ -234,8 +238,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   }
 
   app.post("/v1/apps/:app/deployments", async (c) => {
-    const name = appName(c.req.param("app"));
-    const record = await mustGetApp(state, name);
+    const record = await mustGetApp(state, c.get("appTarget"));
     const type = c.req.header("content-type") ?? "";
     const routed = /^multipart\/form-data\b/.test(type);
     if (!routed && !/^application\/(wasm|octet-stream)\b/.test(type)) {
@@ -253,7 +256,8 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     }
     const made = {
       id: deploymentId(),
-      app: name,
+      tenant: record.tenant,
+      app: record.name,
       createdAt: new Date().toISOString(),
       createdBy: c.get("principal").subject,
       message,
@@ -283,7 +287,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   /** Whether an app of the tenant has (or had, among those kept) a deployment of these bytes. */
   async function tenantDeployed(tenant: string, digest: string): Promise<boolean> {
     for (const app of await state.listApps(tenant)) {
-      const deployments = await state.listDeployments(app.name, DEPLOYMENTS_RETAINED);
+      const deployments = await state.listDeployments(app, DEPLOYMENTS_RETAINED);
       if (deployments.some((d) => componentsOf(d).some((c) => c.digest === digest))) return true;
     }
     return false;
@@ -298,12 +302,14 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   ): Promise<DeployResponse> {
     await state.addDeployment(deployment);
     invalidate();
-    for (const component of componentsOf(deployment)) {
-      runtime.warm(component, effectiveLimits(record.limits, deps.limits).guest, {
-        tenant: record.tenant,
-        app: record.name,
-      });
-    }
+    // Answered once the app is warm, so the first request after a push finds an instance ready
+    // rather than waiting for the worker to load the code and start one (about 25 ms for a fast-world app).
+    const limits = effectiveLimits(record.limits, deps.limits).guest;
+    await Promise.all(
+      componentsOf(deployment).map((component) =>
+        runtime.warm(component, limits, { tenant: record.tenant, app: record.name }),
+      ),
+    );
     logger.info(
       {
         requestId,
@@ -322,13 +328,13 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   }
 
   app.post("/v1/apps/:app/rollback", async (c) => {
-    const record = await mustGetApp(state, appName(c.req.param("app")));
+    const record = await mustGetApp(state, c.get("appTarget"));
     // The body is optional: no body rolls back to the previous deployment.
     const body = RollbackBody.safeParse(await jsonBody(c.req.raw, { empty: {} }));
     if (!body.success) throw validation(body.error.issues);
     let target: DeploymentRecord | undefined;
     if (body.data.deployment) {
-      target = await state.getDeployment(record.name, body.data.deployment);
+      target = await state.getDeployment(record, body.data.deployment);
       if (!target) {
         throw new GatewayError(
           "ERR_DEPLOYMENT_NOT_FOUND",
@@ -336,7 +342,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
         );
       }
     } else {
-      const recent = await state.listDeployments(record.name, 2);
+      const recent = await state.listDeployments(record, 2);
       target = recent.find((d) => d.id !== record.activeDeployment);
       if (!target) {
         throw new GatewayError(
@@ -350,6 +356,7 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
     const info = await components.ensure(target.digest);
     const deployment: DeploymentRecord = {
       id: deploymentId(),
+      tenant: record.tenant,
       app: record.name,
       digest: target.digest,
       size: target.size,
@@ -364,10 +371,12 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   });
 
   app.delete("/v1/apps/:app", async (c) => {
-    const name = appName(c.req.param("app"));
+    const target = c.get("appTarget");
+    const { name } = target;
     const purge = c.req.query("purge") === "true" || c.req.query("purge") === "1";
-    const removed = await state.deleteApp(name);
-    if (!removed) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+    const removed =
+      target.tenant === undefined ? undefined : await state.deleteApp({ tenant: target.tenant, name });
+    if (!removed) throw appNotFound(target);
     invalidate();
     const response: DeleteAppResponse = { deleted: name, purgedBuckets: [], purgedKeys: 0 };
     if (purge) {
@@ -391,12 +400,12 @@ export function appsRoutes(deps: AdminApiDeps): Hono<AdminEnv> {
   });
 
   app.get("/v1/apps/:app/deployments", async (c) => {
-    const record = await mustGetApp(state, appName(c.req.param("app")));
+    const record = await mustGetApp(state, c.get("appTarget"));
     const limit = Math.min(
       Number(c.req.query("limit") ?? DEPLOYMENTS_DEFAULT) || DEPLOYMENTS_DEFAULT,
       DEPLOYMENTS_MAX,
     );
-    const list = await state.listDeployments(record.name, limit);
+    const list = await state.listDeployments(record, limit);
     return c.json({ deployments: list.map((d) => deploymentView(d, record.activeDeployment)) });
   });
 

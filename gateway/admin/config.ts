@@ -8,8 +8,8 @@ import type { SecretBox } from "../auth/secrets.ts";
 import { GatewayError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ConfigName, ConfigValueBody, MAX_SECRETS, MAX_VARS, type SecretView } from "../schemas.ts";
-import type { StateStore } from "../state/store.ts";
-import type { AdminEnv } from "./params.ts";
+import type { AppRecord, StateStore } from "../state/store.ts";
+import { type AdminEnv, mustGetApp } from "./params.ts";
 
 export interface ConfigApiDeps {
   state: StateStore;
@@ -22,11 +22,7 @@ export function configRoutes(deps: ConfigApiDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const { state, box, config, logger } = deps;
 
-  async function appOf(raw: string): Promise<string> {
-    const record = await state.getApp(raw);
-    if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${raw}`);
-    return record.name;
-  }
+  const appOf = (target: AdminEnv["Variables"]["appTarget"]): Promise<AppRecord> => mustGetApp(state, target);
   function nameOf(raw: string): string {
     const parsed = ConfigName.safeParse(raw);
     if (!parsed.success) throw new GatewayError("ERR_VALIDATION", parsed.error.issues[0]!.message);
@@ -46,38 +42,38 @@ export function configRoutes(deps: ConfigApiDeps): Hono<AdminEnv> {
     }
     return parsed.data.value;
   }
-  const log = (requestId: string, app: string, name: string, msg: string) =>
-    logger.info({ requestId, app, name }, msg);
+  const log = (requestId: string, app: AppRecord, name: string, msg: string) =>
+    logger.info({ requestId, tenant: app.tenant, app: app.name, name }, msg);
 
   app.get("/v1/apps/:app/vars", async (c) => {
-    const name = await appOf(c.req.param("app"));
-    return c.json({ vars: Object.fromEntries(await state.listVars(name)) });
+    const app = await appOf(c.get("appTarget"));
+    return c.json({ vars: Object.fromEntries(await state.listVars(app)) });
   });
 
   app.put("/v1/apps/:app/vars/:name", async (c) => {
-    const appName = await appOf(c.req.param("app"));
+    const app = await appOf(c.get("appTarget"));
     const name = nameOf(c.req.param("name"));
     const value = await readValue(c.req.raw);
-    await state.setVar(appName, name, value, MAX_VARS);
-    config.invalidate(appName);
-    log(c.get("requestId"), appName, name, "variable set");
+    await state.setVar(app, name, value, MAX_VARS);
+    config.invalidate(app);
+    log(c.get("requestId"), app, name, "variable set");
     return c.json({ name, value });
   });
 
   app.delete("/v1/apps/:app/vars/:name", async (c) => {
-    const appName = await appOf(c.req.param("app"));
+    const app = await appOf(c.get("appTarget"));
     const name = nameOf(c.req.param("name"));
-    if (!(await state.deleteVar(appName, name))) {
-      throw new GatewayError("ERR_VAR_NOT_FOUND", `app ${appName} has no variable named ${name}`);
+    if (!(await state.deleteVar(app, name))) {
+      throw new GatewayError("ERR_VAR_NOT_FOUND", `app ${app.name} has no variable named ${name}`);
     }
-    config.invalidate(appName);
-    log(c.get("requestId"), appName, name, "variable unset");
+    config.invalidate(app);
+    log(c.get("requestId"), app, name, "variable unset");
     return c.body(null, 204);
   });
 
   app.get("/v1/apps/:app/secrets", async (c) => {
-    const name = await appOf(c.req.param("app"));
-    const secrets: SecretView[] = (await state.listSecrets(name)).map((s) => ({
+    const app = await appOf(c.get("appTarget"));
+    const secrets: SecretView[] = (await state.listSecrets(app)).map((s) => ({
       name: s.name,
       updatedAt: s.updatedAt,
     }));
@@ -85,24 +81,24 @@ export function configRoutes(deps: ConfigApiDeps): Hono<AdminEnv> {
   });
 
   app.put("/v1/apps/:app/secrets/:name", async (c) => {
-    const appName = await appOf(c.req.param("app"));
+    const app = await appOf(c.get("appTarget"));
     const name = nameOf(c.req.param("name"));
     const value = await readValue(c.req.raw);
-    const stored = await state.putSecret(appName, name, box.seal(appName, name, value), MAX_SECRETS);
-    config.invalidate(appName);
-    log(c.get("requestId"), appName, name, "secret set");
+    const stored = await state.putSecret(app, name, box.seal(app, name, value), MAX_SECRETS);
+    config.invalidate(app);
+    log(c.get("requestId"), app, name, "secret set");
     const view: SecretView = stored;
     return c.json({ secret: view });
   });
 
   app.delete("/v1/apps/:app/secrets/:name", async (c) => {
-    const appName = await appOf(c.req.param("app"));
+    const app = await appOf(c.get("appTarget"));
     const name = nameOf(c.req.param("name"));
-    if (!(await state.deleteSecret(appName, name))) {
-      throw new GatewayError("ERR_SECRET_NOT_FOUND", `app ${appName} has no secret named ${name}`);
+    if (!(await state.deleteSecret(app, name))) {
+      throw new GatewayError("ERR_SECRET_NOT_FOUND", `app ${app.name} has no secret named ${name}`);
     }
-    config.invalidate(appName);
-    log(c.get("requestId"), appName, name, "secret deleted");
+    config.invalidate(app);
+    log(c.get("requestId"), app, name, "secret deleted");
     return c.body(null, 204);
   });
   return app;

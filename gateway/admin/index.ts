@@ -12,7 +12,7 @@ import { configRoutes } from "./config.ts";
 import { kvRoutes } from "./kv.ts";
 import { logsRoutes } from "./logs.ts";
 import { opsRoutes } from "./ops.ts";
-import { type AdminEnv, appName, mustGetApp } from "./params.ts";
+import { type AdminEnv, mustGetApp } from "./params.ts";
 import { tenantsRoutes } from "./tenants.ts";
 
 export type { AdminApiDeps } from "./apps.ts";
@@ -39,7 +39,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const ops = deps.ops;
     app.route(
       "/",
-      logsRoutes({ bus: ops.bus, authorizeApp: async (_c, name) => mustGetApp(state, appName(name)) }),
+      logsRoutes({ bus: ops.bus, authorizeApp: async (c) => mustGetApp(state, c.get("appTarget")) }),
     );
   }
   return app;

@@ -9,7 +9,7 @@ import { GatewayError } from "../errors.ts";
 import { readBody } from "../http.ts";
 import { BucketName } from "../schemas.ts";
 import type { AppRecord, StateStore } from "../state/store.ts";
-import type { AdminEnv } from "./params.ts";
+import { type AdminEnv, type AppTarget, mustGetApp } from "./params.ts";
 
 export const METADATA_HEADER = "x-wasmgate-metadata";
 
@@ -23,9 +23,8 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
   const app = new Hono<AdminEnv>();
   const { state, kv } = deps;
 
-  async function namespace(appName: string, bucketRaw: string): Promise<KvNamespace> {
-    const record = await state.getApp(appName);
-    if (!record) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${appName}`);
+  async function namespace(target: AppTarget, bucketRaw: string): Promise<KvNamespace> {
+    const record = await mustGetApp(state, target);
     const bucket = BucketName.safeParse(bucketRaw);
     if (!bucket.success) throw new GatewayError("ERR_VALIDATION", bucket.error.issues[0]!.message);
     const scope = appBuckets(record);
@@ -34,7 +33,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
       const all = [...scope.buckets, ...scope.sharedBuckets.map((b) => `${b} (shared)`)];
       throw new GatewayError(
         "ERR_BUCKET_NOT_GRANTED",
-        `app ${appName} is not granted the bucket "${bucket.data}" (it has: ${all.join(", ") || "none"})`,
+        `app ${record.name} is not granted the bucket "${bucket.data}" (it has: ${all.join(", ") || "none"})`,
       );
     }
     return ns;
@@ -46,7 +45,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
   }
 
   app.get("/v1/apps/:app/kv/:bucket/keys", async (c) => {
-    const ns = await namespace(c.req.param("app"), c.req.param("bucket"));
+    const ns = await namespace(c.get("appTarget"), c.req.param("bucket"));
     const limit = c.req.query("limit");
     const page = await kv.listKeys(ns, {
       ...(c.req.query("prefix") !== undefined ? { prefix: c.req.query("prefix")! } : {}),
@@ -57,7 +56,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
   });
 
   app.get("/v1/apps/:app/kv/:bucket/value", async (c) => {
-    const ns = await namespace(c.req.param("app"), c.req.param("bucket"));
+    const ns = await namespace(c.get("appTarget"), c.req.param("bucket"));
     const key = keyOf(c.req.query("key"));
     const entry = await kv.getWithMetadata(ns, key);
     if (!entry) throw new GatewayError("ERR_KV_KEY_NOT_FOUND", `there is no key "${key}" in ${ns.bucket}`);
@@ -67,7 +66,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
   });
 
   app.put("/v1/apps/:app/kv/:bucket/value", async (c) => {
-    const ns = await namespace(c.req.param("app"), c.req.param("bucket"));
+    const ns = await namespace(c.get("appTarget"), c.req.param("bucket"));
     const key = keyOf(c.req.query("key"));
     const ttl = c.req.query("ttl");
     const metadata = c.req.header(METADATA_HEADER);
@@ -85,7 +84,7 @@ export function kvRoutes(deps: { state: StateStore; kv: KvStore; maxValueBytes: 
   });
 
   app.delete("/v1/apps/:app/kv/:bucket/value", async (c) => {
-    const ns = await namespace(c.req.param("app"), c.req.param("bucket"));
+    const ns = await namespace(c.get("appTarget"), c.req.param("bucket"));
     await kv.delete(ns, keyOf(c.req.query("key")));
     return c.body(null, 204);
   });

@@ -8,8 +8,21 @@ import type { Env } from "../http.ts";
 import { AppName, TenantName } from "../schemas.ts";
 import type { AppRecord, StateStore, TenantRecord } from "../state/store.ts";
 
+/**
+ * The app a call under /v1/apps/:app means, as access control (auth/access.ts) resolved it from
+ * the caller: a tenant's token means its own tenant's app; the operator names the tenant with
+ * `?tenant=`, or leaves it out when one tenant at most has an app of that name. `tenant` is
+ * undefined when the operator named none and no tenant has the app.
+ */
+export interface AppTarget {
+  name: string;
+  tenant: string | undefined;
+}
+
 /** Every admin route runs after authentication: the caller is in `principal`. */
-export type AdminEnv = { Variables: Env["Variables"] & { principal: Principal } };
+export type AdminEnv = {
+  Variables: Env["Variables"] & { principal: Principal; appTarget: AppTarget };
+};
 
 export async function mustGetTenant(
   state: Pick<StateStore, "getTenant">,
@@ -70,8 +83,39 @@ export function appName(raw: string): string {
   return parsed.data;
 }
 
-export async function mustGetApp(state: StateStore, name: string): Promise<AppRecord> {
-  const app = await state.getApp(name);
-  if (!app) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+/** The app the call means; ERR_APP_NOT_FOUND when there is none (whatever other tenants have). */
+export async function mustGetApp(state: Pick<StateStore, "getApp">, target: AppTarget): Promise<AppRecord> {
+  const app =
+    target.tenant === undefined
+      ? undefined
+      : await state.getApp({ tenant: target.tenant, name: target.name });
+  if (!app) throw appNotFound(target);
   return app;
+}
+
+export function appNotFound(target: AppTarget): GatewayError {
+  return new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${target.name}`);
+}
+
+/**
+ * Which tenant's app `name` a call means (see AppTarget). Refuses an operator's call naming an app
+ * several tenants have without `?tenant=` (ERR_APP_AMBIGUOUS), and a tenant's token naming another
+ * tenant (ERR_FORBIDDEN).
+ */
+export async function resolveAppTarget(
+  state: Pick<StateStore, "tenantsWithApp">,
+  principal: Principal,
+  name: string,
+  tenantQuery: string | undefined,
+): Promise<AppTarget> {
+  if (principal.role === "tenant") return { name, tenant: principal.tenant };
+  if (tenantQuery !== undefined) return { name, tenant: tenantName(tenantQuery) };
+  const tenants = await state.tenantsWithApp(name);
+  if (tenants.length > 1) {
+    throw new GatewayError(
+      "ERR_APP_AMBIGUOUS",
+      `tenants ${tenants.join(", ")} each have an app named ${name}; name one with ?tenant=<name> (deploy-cli --tenant <name>)`,
+    );
+  }
+  return { name, tenant: tenants[0] };
 }

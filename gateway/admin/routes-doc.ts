@@ -65,7 +65,7 @@ export const ADMIN_ROUTES: readonly AdminRouteDoc[] = [
     method: "GET",
     path: "/v1/apps",
     scope: "apps:read",
-    purpose: "list apps (a tenant's token sees its own)",
+    purpose: "list apps (a tenant's token sees its own; the operator's, `?tenant=` for one tenant's)",
   },
   { method: "GET", path: "/v1/apps/:app", scope: "apps:read", purpose: "one app" },
   {

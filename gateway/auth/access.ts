@@ -1,11 +1,14 @@
 // Who may do what on the admin API. The operator may do anything; a tenant's token reaches only
 // its tenant's apps, and only with the scope the route needs. One middleware decides for every
-// /v1 route, so a new route under /v1/apps/:app is covered without remembering to check.
+// /v1 route, so a new route under /v1/apps/:app is covered without remembering to check: it also
+// resolves which tenant's app the path names (`appTarget`), so a tenant's token can only ever
+// look up its own tenant's apps, and another tenant's app of the same name is simply not there.
 
 import type { MiddlewareHandler } from "hono";
+import { type AdminEnv, appName, resolveAppTarget } from "../admin/params.ts";
 import { GatewayError } from "../errors.ts";
 import type { StateStore } from "../state/store.ts";
-import { hasScope, type Principal, type Scope } from "./index.ts";
+import { hasScope, type Scope } from "./index.ts";
 
 const APP_PATH = /^\/v1\/apps\/([^/]+)(?:\/([^/]*))?/;
 const READS = new Set(["GET", "HEAD"]);
@@ -19,29 +22,33 @@ export function scopeFor(method: string, section: string | undefined): Scope {
   return read ? "apps:read" : "apps:write";
 }
 
-export function accessControl(
-  state: Pick<StateStore, "getApp">,
-): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+export function accessControl(state: Pick<StateStore, "tenantsWithApp">): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
     const principal = c.get("principal");
-    if (principal.role === "operator") return next();
     const path = c.req.path;
-    if (path.startsWith("/v1/tenants") || path.startsWith("/v1/tokens")) {
-      throw new GatewayError("ERR_FORBIDDEN", "only the operator manages tenants and tokens");
-    }
     const match = APP_PATH.exec(path);
-    const scope = match ? scopeFor(c.req.method, match[2]) : scopeFor(c.req.method, undefined);
-    if (!hasScope(principal, scope)) {
-      throw new GatewayError(
-        "ERR_SCOPE_MISSING",
-        `this token lacks the ${scope} scope; ask the operator for a token that has it`,
-      );
+    const tenantQuery = c.req.query("tenant");
+    if (principal.role !== "operator") {
+      if (path.startsWith("/v1/tenants") || path.startsWith("/v1/tokens")) {
+        throw new GatewayError("ERR_FORBIDDEN", "only the operator manages tenants and tokens");
+      }
+      const scope = match ? scopeFor(c.req.method, match[2]) : scopeFor(c.req.method, undefined);
+      if (!hasScope(principal, scope)) {
+        throw new GatewayError(
+          "ERR_SCOPE_MISSING",
+          `this token lacks the ${scope} scope; ask the operator for a token that has it`,
+        );
+      }
+      if (tenantQuery !== undefined && tenantQuery !== principal.tenant) {
+        throw new GatewayError(
+          "ERR_FORBIDDEN",
+          "a tenant's token reaches its own tenant's apps only; leave out ?tenant= (--tenant)",
+        );
+      }
     }
     if (match) {
-      const app = await state.getApp(decodeURIComponent(match[1]!));
-      if (app && app.tenant !== principal.tenant) {
-        throw new GatewayError("ERR_FORBIDDEN", `the app ${app.name} belongs to another tenant`);
-      }
+      const name = appName(decodeURIComponent(match[1]!));
+      c.set("appTarget", await resolveAppTarget(state, principal, name, tenantQuery));
     }
     return next();
   };

@@ -397,7 +397,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     if (
       router.peek(hostOf(head.hostHeader)) !== route ||
       components.peek(digest) !== info ||
-      deps.config.peek(route.app) !== config
+      deps.config.peek({ tenant: route.tenant, name: route.app }) !== config
     ) {
       return;
     }
@@ -450,7 +450,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     else body = c.req.raw.body;
     const requestId = c.get("requestId");
     // Read per request (cached until a change), so a new value needs no redeploy.
-    const config = await deps.config.get(route.app);
+    const config = await deps.config.get({ tenant: route.tenant, name: route.app });
     const {
       status,
       headers,
@@ -479,7 +479,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       return false;
     }
     const info = components.peek(target.digest);
-    const config = deps.config.peek(route.app);
+    const config = deps.config.peek({ tenant: route.tenant, name: route.app });
     if (!info || !config) return false;
     const started = performance.now();
     const requestId = newRequestId();

@@ -213,17 +213,17 @@ export function createOps(deps: OpsDeps): Ops {
         .family(
           "wasmgate_requests_shed_total",
           "counter",
-          "Requests refused at once (503 ERR_RUNTIME_OVERLOADED) because their app or tenant had too many in flight, by app.",
+          "Requests refused at once (503 ERR_RUNTIME_OVERLOADED) because their app or tenant had too many in flight, by tenant and app.",
         );
-      for (const [app, n] of Object.entries(stats.shedByApp))
-        out.sample("wasmgate_requests_shed_total", { app }, n);
+      for (const [key, n] of Object.entries(stats.shedByApp))
+        out.sample("wasmgate_requests_shed_total", tenantAndApp(key), n);
       out.family(
         "wasmgate_guest_requests_in_flight",
         "gauge",
-        "Requests sent to guests and not yet answered (waiting for an instance or running), by app.",
+        "Requests sent to guests and not yet answered (waiting for an instance or running), by tenant and app.",
       );
-      for (const [app, n] of Object.entries(stats.inFlightByApp))
-        out.sample("wasmgate_guest_requests_in_flight", { app }, n);
+      for (const [key, n] of Object.entries(stats.inFlightByApp))
+        out.sample("wasmgate_guest_requests_in_flight", tenantAndApp(key), n);
       out
         .family("wasmgate_workers_ready", "gauge", "Guest workers in service that have booted.")
         .sample("wasmgate_workers_ready", undefined, stats.workersReady)
@@ -282,4 +282,10 @@ function methodAndPath(c: Context): { method: string; path: string } {
     return { method: incoming.method ?? "GET", path: q === -1 ? target : target.slice(0, q) };
   }
   return { method: c.req.method, path: c.req.path };
+}
+
+/** The labels of a runtime stats key, `<tenant>/<app>`. */
+function tenantAndApp(key: string): { tenant: string; app: string } {
+  const slash = key.indexOf("/");
+  return { tenant: key.slice(0, slash), app: key.slice(slash + 1) };
 }

@@ -204,19 +204,20 @@ export class LogBus {
 
   publish(record: LogRecord): void {
     this.#keep(record);
-    const subscribers = this.#subscribers.get(record.app);
+    const subscribers = this.#subscribers.get(keyOf(record.tenant, record.app));
     if (!subscribers) return;
-    for (const s of subscribers) if (s.tenant === record.tenant) s.offer(record);
+    for (const s of subscribers) s.offer(record);
   }
 
-  /** The app's last records (of its current tenant), oldest first. */
+  /** The app's last records, oldest first. */
   recent(app: string, tenant: string): LogRecord[] {
-    return (this.#recent.get(app)?.records() ?? []).filter((r) => r.tenant === tenant);
+    return this.#recent.get(keyOf(tenant, app))?.records() ?? [];
   }
 
   /** Follows the app's records from now on; after `close()` the subscription ends at once. */
   subscribe(app: string, tenant: string): Subscription {
-    let set = this.#subscribers.get(app);
+    const key = keyOf(tenant, app);
+    let set = this.#subscribers.get(key);
     const subscriber: Subscriber = new Subscriber(
       tenant,
       this.#limits,
@@ -224,7 +225,7 @@ export class LogBus {
       () => {
         this.#subscriberCount--;
         set?.delete(subscriber);
-        if (set?.size === 0 && this.#subscribers.get(app) === set) this.#subscribers.delete(app);
+        if (set?.size === 0 && this.#subscribers.get(key) === set) this.#subscribers.delete(key);
       },
     );
     this.#subscriberCount++;
@@ -234,7 +235,7 @@ export class LogBus {
     }
     if (!set) {
       set = new Set();
-      this.#subscribers.set(app, set);
+      this.#subscribers.set(key, set);
     }
     set.add(subscriber);
     return subscriber;
@@ -251,13 +252,14 @@ export class LogBus {
 
   #keep(record: LogRecord): void {
     const limits = this.#limits;
-    let ring = this.#recent.get(record.app);
+    const key = keyOf(record.tenant, record.app);
+    let ring = this.#recent.get(key);
     if (!ring) {
       if (this.#recent.size >= limits.recentApps) {
         this.#recent.delete(this.#recent.keys().next().value!);
       }
       ring = new Ring(limits.recentRecords);
-      this.#recent.set(record.app, ring);
+      this.#recent.set(key, ring);
     }
     const cut = Math.floor(limits.recentChars / 10);
     ring.push(
@@ -267,4 +269,9 @@ export class LogBus {
       limits.recentChars,
     );
   }
+}
+
+/** Records are kept and followed per app, and an app is its tenant and name. */
+function keyOf(tenant: string, app: string): string {
+  return `${tenant}/${app}`;
 }

@@ -6,7 +6,7 @@ import type { Runtime } from "../../runtime/index.ts";
 import type { Components } from "../components.ts";
 import { effectiveLimits, type LimitDefaults } from "../limits.ts";
 import type { Logger } from "../logger.ts";
-import { componentsOf, type StateStore } from "./store.ts";
+import { appKey, componentsOf, type StateStore } from "./store.ts";
 
 export interface FollowDeps {
   state: StateStore;
@@ -28,21 +28,24 @@ export function followExternalChanges(deps: FollowDeps): () => void {
   async function refresh(): Promise<void> {
     const apps = await state.listApps();
     const previous = seen;
-    seen = new Map(apps.map((a) => [a.name, a.activeDeployment]));
+    seen = new Map(apps.map((a) => [appKey(a), a.activeDeployment]));
     // The first time there is nothing to compare with: apps load when first requested.
     if (!previous) return;
     for (const app of apps) {
-      if (!app.activeDeployment || previous.get(app.name) === app.activeDeployment) continue;
-      const deployment = await state.getDeployment(app.name, app.activeDeployment);
+      if (!app.activeDeployment || previous.get(appKey(app)) === app.activeDeployment) continue;
+      const deployment = await state.getDeployment(app, app.activeDeployment);
       if (!deployment) continue;
       for (const { digest } of componentsOf(deployment)) {
         const info = await deps.components.ensure(digest);
-        deps.runtime.warm({ digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
+        void deps.runtime.warm({ digest, info }, effectiveLimits(app.limits, deps.limits).guest, {
           tenant: app.tenant,
           app: app.name,
         });
       }
-      logger.debug({ app: app.name, deployment: deployment.id }, "prepared a deployment made elsewhere");
+      logger.debug(
+        { tenant: app.tenant, app: app.name, deployment: deployment.id },
+        "prepared a deployment made elsewhere",
+      );
     }
   }
 

@@ -18,10 +18,13 @@ import { completeGrants, storedGrants, upgradeGrants } from "../grants.ts";
 import type { Logger } from "../logger.ts";
 import {
   type AppRecord,
+  type AppRef,
+  appKey,
   configNameTaken,
   DEFAULT_TENANT,
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
+  hostnameTaken,
   quotaExceeded,
   type StateStore,
   type TenantRecord,
@@ -33,14 +36,20 @@ const P = "{wasmgate}:";
 const K = {
   version: `${P}version`,
   channel: `${P}changed`,
-  app: (name: string) => `${P}app:${name}`,
+  /** An app's record, by its key (`<tenant>/<name>`); `apps` holds the keys. */
+  app: (app: AppRef) => K.appByKey(appKey(app)),
+  appByKey: (key: string) => `${P}app:${key}`,
   apps: `${P}apps`,
+  /** The names of a tenant's apps. */
   tenantApps: (tenant: string) => `${P}tenant-apps:${tenant}`,
+  /** The key of the app a hostname pattern is bound to. */
   host: (pattern: string) => `${P}host:${pattern}`,
   dep: (id: string) => `${P}dep:${id}`,
-  deps: (app: string) => `${P}deps:${app}`,
-  vars: (app: string) => `${P}vars:${app}`,
-  secrets: (app: string) => `${P}secrets:${app}`,
+  deps: (app: AppRef) => `${P}deps:${appKey(app)}`,
+  vars: (app: AppRef) => `${P}vars:${appKey(app)}`,
+  secrets: (app: AppRef) => `${P}secrets:${appKey(app)}`,
+  /** Where a record of before app names were per tenant kept what is now under `<tenant>/<name>`. */
+  legacy: (kind: "app" | "deps" | "vars" | "secrets", name: string) => `${P}${kind}:${name}`,
   tenant: (name: string) => `${P}tenant:${name}`,
   tenants: `${P}tenants`,
   token: (id: string) => `${P}token:${id}`,
@@ -73,7 +82,9 @@ type Op =
   | { t: "hset"; k: string; f: string; v: string }
   | { t: "hdel"; k: string; f: string }
   | { t: "lpush"; k: string; v: string }
-  | { t: "ltrim"; k: string; n: number };
+  | { t: "ltrim"; k: string; n: number }
+  /** Renames the key when it exists. */
+  | { t: "rename"; k: string; to: string };
 
 const COMMIT = `
 local plan = cjson.decode(ARGV[1])
@@ -103,6 +114,8 @@ for _, o in ipairs(plan.ops) do
   elseif o.t == 'hdel' then redis.call('HDEL', o.k, o.f)
   elseif o.t == 'lpush' then redis.call('LPUSH', o.k, o.v)
   elseif o.t == 'ltrim' then redis.call('LTRIM', o.k, 0, o.n - 1)
+  elseif o.t == 'rename' then
+    if redis.call('EXISTS', o.k) == 1 then redis.call('RENAME', o.k, o.to) end
   end
 end
 local version = redis.call('INCR', KEYS[1])
@@ -248,14 +261,14 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   /** Reads, plans and commits until nothing it read changed meanwhile. */
   async function transact<T>(
     plan: () => Promise<Plan<T>>,
-    refused: (outcome: Extract<Outcome, { ok: false }>) => Error,
+    refused: (outcome: Extract<Outcome, { ok: false }>) => Error | Promise<Error>,
   ): Promise<T> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const next = await plan();
       if (next.checks === undefined) return next.result;
       const outcome = await commit(next.checks, next.ops);
       if (outcome === "conflict") continue;
-      if (!outcome.ok) throw refused(outcome);
+      if (!outcome.ok) throw await refused(outcome);
       return next.result;
     }
     throw new GatewayError(
@@ -284,18 +297,22 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   }
 
   const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byNameAndTenant = (a: AppRecord, b: AppRecord) =>
+    byName(a, b) || (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0);
   const newestFirst = <T extends { createdAt: string; id: string }>(a: T, b: T) =>
     a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1;
 
   /** Updates the app record (must exist) alongside other ops. */
   async function withApp<T>(
-    name: string,
+    ref: AppRef,
     change: (app: AppRecord, raw: string) => Promise<Plan<T>> | Plan<T>,
     refused: (outcome: Extract<Outcome, { ok: false }>) => Error = noRefusal,
   ): Promise<T> {
     return transact(async () => {
-      const { raw, value: app } = await readJson<AppRecord>(K.app(name));
-      if (!app || raw === null) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${name}`);
+      const { raw, value: app } = await readJson<AppRecord>(K.app(ref));
+      if (!app || raw === null) {
+        throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${ref.name}`);
+      }
       return change(app, raw);
     }, refused);
   }
@@ -305,7 +322,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
    * other hash holds the name, or when the hash is full and the name is new.
    */
   async function putConfigEntry(
-    app: string,
+    app: AppRef,
     kind: "vars" | "secrets",
     name: string,
     value: string,
@@ -329,7 +346,7 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       },
       (outcome) =>
         outcome.reason === "exists"
-          ? configNameTaken(app, name, kind === "vars" ? "a secret" : "a variable")
+          ? configNameTaken(app.name, name, kind === "vars" ? "a secret" : "a variable")
           : new GatewayError(
               "ERR_VALIDATION",
               `an app has at most ${maxCount} ${kind === "vars" ? "variables" : "secrets"}`,
@@ -347,8 +364,8 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
 
   function touched(app: AppRecord, raw: string, at: string): { checks: Check[]; op: Op } {
     return {
-      checks: [{ t: "eq", k: K.app(app.name), v: raw }],
-      op: { t: "set", k: K.app(app.name), v: JSON.stringify({ ...app, updatedAt: at }) },
+      checks: [{ t: "eq", k: K.app(app), v: raw }],
+      op: { t: "set", k: K.app(app), v: JSON.stringify({ ...app, updatedAt: at }) },
     };
   }
 
@@ -450,23 +467,34 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       }, noRefusal);
     },
 
-    async getApp(name) {
-      return fromStoredApp((await readJson<StoredApp>(K.app(name))).value);
+    async getApp(ref) {
+      return fromStoredApp((await readJson<StoredApp>(K.app(ref))).value);
+    },
+    async tenantsWithApp(name) {
+      const suffix = `/${name}`;
+      return (await client.smembers(K.apps))
+        .filter((key) => key.endsWith(suffix))
+        .map((key) => key.slice(0, -suffix.length))
+        .sort();
     },
     async listApps(tenant) {
-      const names = await client.smembers(tenant === undefined ? K.apps : K.tenantApps(tenant));
-      return (await readMany<StoredApp>(names.map(K.app))).map((a) => fromStoredApp(a)!).sort(byName);
+      const keys =
+        tenant === undefined
+          ? (await client.smembers(K.apps)).map(K.appByKey)
+          : (await client.smembers(K.tenantApps(tenant))).map((name) => K.app({ tenant, name }));
+      return (await readMany<StoredApp>(keys)).map((a) => fromStoredApp(a)!).sort(byNameAndTenant);
     },
-    async putApp(name, { tenant, maxApps, hostnames, limits, grants }) {
+    async putApp(ref, { maxApps, hostnames, limits, grants }) {
+      const { tenant, name } = ref;
+      const key = appKey(ref);
       return transact(
         async () => {
-          const { raw, value: stored } = await readJson<StoredApp>(K.app(name));
+          const { raw, value: stored } = await readJson<StoredApp>(K.app(ref));
           const current = fromStoredApp(stored);
           const now = new Date().toISOString();
-          const owner = current?.tenant ?? tenant ?? DEFAULT_TENANT;
           const app: AppRecord = {
             name,
-            tenant: owner,
+            tenant,
             hostnames: hostnames ? [...hostnames].sort() : (current?.hostnames ?? []),
             grants: completeGrants({ ...current?.grants, ...grants }),
             limits: limits ?? current?.limits ?? {},
@@ -474,18 +502,18 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
             createdAt: current?.createdAt ?? now,
             updatedAt: now,
           };
-          const checks: Check[] = [{ t: "eq", k: K.app(name), v: raw }];
+          const checks: Check[] = [{ t: "eq", k: K.app(ref), v: raw }];
           if (!current && maxApps !== undefined)
-            checks.push({ t: "scardLt", k: K.tenantApps(owner), n: maxApps });
+            checks.push({ t: "scardLt", k: K.tenantApps(tenant), n: maxApps });
           const ops: Op[] = [
-            { t: "set", k: K.app(name), v: JSON.stringify(toStoredApp(app)) },
-            { t: "sadd", k: K.apps, m: name },
-            { t: "sadd", k: K.tenantApps(owner), m: name },
+            { t: "set", k: K.app(ref), v: JSON.stringify(toStoredApp(app)) },
+            { t: "sadd", k: K.apps, m: key },
+            { t: "sadd", k: K.tenantApps(tenant), m: name },
           ];
           if (hostnames) {
             for (const pattern of app.hostnames) {
-              checks.push({ t: "free", k: K.host(pattern), v: name });
-              ops.push({ t: "set", k: K.host(pattern), v: name });
+              checks.push({ t: "free", k: K.host(pattern), v: key });
+              ops.push({ t: "set", k: K.host(pattern), v: key });
             }
             for (const pattern of current?.hostnames ?? []) {
               if (!app.hostnames.includes(pattern)) ops.push({ t: "del", k: K.host(pattern) });
@@ -493,40 +521,42 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
           }
           return { checks, ops, result: { app, created: !current } };
         },
-        (outcome) =>
+        // A refused hostname is worded by whose it is, read after the refusal.
+        async (outcome) =>
           outcome.reason === "taken"
-            ? new GatewayError(
-                "ERR_HOSTNAME_TAKEN",
-                `hostname ${outcome.key.slice(K.host("").length)} is already bound to another app`,
+            ? hostnameTaken(
+                outcome.key.slice(K.host("").length),
+                parseAppKey(await client.get(outcome.key)),
+                ref,
               )
-            : quotaExceeded(tenant ?? DEFAULT_TENANT, maxApps ?? 0),
+            : quotaExceeded(tenant, maxApps ?? 0),
       );
     },
-    async deleteApp(name) {
+    async deleteApp(ref) {
       return transact(async () => {
-        const { raw, value: stored } = await readJson<StoredApp>(K.app(name));
+        const { raw, value: stored } = await readJson<StoredApp>(K.app(ref));
         const app = fromStoredApp(stored);
         if (!app) return { result: undefined };
         const ops: Op[] = [
-          { t: "del", k: K.app(name) },
-          { t: "srem", k: K.apps, m: name },
-          { t: "srem", k: K.tenantApps(app.tenant), m: name },
-          { t: "del", k: K.vars(name) },
-          { t: "del", k: K.secrets(name) },
-          { t: "del", k: K.deps(name) },
+          { t: "del", k: K.app(ref) },
+          { t: "srem", k: K.apps, m: appKey(ref) },
+          { t: "srem", k: K.tenantApps(ref.tenant), m: ref.name },
+          { t: "del", k: K.vars(ref) },
+          { t: "del", k: K.secrets(ref) },
+          { t: "del", k: K.deps(ref) },
         ];
         for (const pattern of app.hostnames) ops.push({ t: "del", k: K.host(pattern) });
-        for (const id of await client.lrange(K.deps(name), 0, -1)) ops.push({ t: "del", k: K.dep(id) });
-        return { checks: [{ t: "eq", k: K.app(name), v: raw }], ops, result: app };
+        for (const id of await client.lrange(K.deps(ref), 0, -1)) ops.push({ t: "del", k: K.dep(id) });
+        return { checks: [{ t: "eq", k: K.app(ref), v: raw }], ops, result: app };
       }, noRefusal);
     },
     async routeFor(pattern) {
-      const name = await client.get(K.host(pattern));
-      if (name === null) return undefined;
-      const app = await store.getApp(name);
+      const ref = parseAppKey(await client.get(K.host(pattern)));
+      if (ref === undefined) return undefined;
+      const app = await store.getApp(ref);
       if (!app) return undefined;
       const deployment = app.activeDeployment
-        ? (await readJson<DeploymentRecord>(K.dep(app.activeDeployment))).value
+        ? await store.getDeployment(app, app.activeDeployment)
         : undefined;
       const tenant = app.tenant === DEFAULT_TENANT ? undefined : await store.getTenant(app.tenant);
       return {
@@ -577,26 +607,27 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
       return bytes === null ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     async addDeployment(d) {
-      await withApp(d.app, async (app, raw) => {
-        const ids = [d.id, ...(await client.lrange(K.deps(d.app), 0, -1))];
+      const ref = { tenant: d.tenant, name: d.app };
+      await withApp(ref, async (app, raw) => {
+        const ids = [d.id, ...(await client.lrange(K.deps(ref), 0, -1))];
         const ops: Op[] = [
           { t: "set", k: K.dep(d.id), v: JSON.stringify(d) },
-          { t: "lpush", k: K.deps(d.app), v: d.id },
-          { t: "ltrim", k: K.deps(d.app), n: DEPLOYMENTS_RETAINED },
+          { t: "lpush", k: K.deps(ref), v: d.id },
+          { t: "ltrim", k: K.deps(ref), n: DEPLOYMENTS_RETAINED },
           {
             t: "set",
-            k: K.app(d.app),
+            k: K.app(ref),
             v: JSON.stringify({ ...app, activeDeployment: d.id, updatedAt: d.createdAt }),
           },
         ];
         for (const old of ids.slice(DEPLOYMENTS_RETAINED)) ops.push({ t: "del", k: K.dep(old) });
         // Every change to an app's deployment list also rewrites the app, so this check orders them.
-        return { checks: [{ t: "eq", k: K.app(d.app), v: raw }], ops, result: undefined };
+        return { checks: [{ t: "eq", k: K.app(ref), v: raw }], ops, result: undefined };
       });
     },
     async getDeployment(app, id) {
       const { value } = await readJson<DeploymentRecord>(K.dep(id));
-      return value?.app === app ? value : undefined;
+      return value?.app === app.name && value.tenant === app.tenant ? value : undefined;
     },
     async listDeployments(app, limit) {
       const ids = await client.lrange(K.deps(app), 0, Math.max(limit, 1) - 1);
@@ -656,9 +687,15 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   }, options.pollMs ?? DEFAULT_POLL_MS);
   poll.unref();
 
-  // Records from before a grant existed are rewritten once as the grant reads them (every read
+  // Apps from before app names were per tenant are moved once under their tenant's key; then
+  // records from before a grant existed are rewritten once as the grant reads them (every read
   // already does): apps from before buckets were an app's own keep theirs as tenant-level shares.
   if (reached) {
+    const moved = await keyAppsByTenant().catch((err: unknown) => {
+      logger?.warn({ err }, "could not move older app records under their tenants; they are not served");
+      return 0;
+    });
+    if (moved > 0) logger?.info({ apps: moved }, "app records moved under their tenants");
     const upgraded = await upgradeApps().catch((err: unknown) => {
       logger?.warn({ err }, "could not rewrite older app records; they are read as upgraded meanwhile");
       return 0;
@@ -666,19 +703,69 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
     if (upgraded > 0) logger?.info({ apps: upgraded }, "app records upgraded to the current grants");
   }
 
+  /**
+   * Moves each app recorded by name alone (a member of `apps` without a `/`) under
+   * `<tenant>/<name>`: its record, deployment list, variables and secrets are renamed, its
+   * hostnames point at the new key and its deployments get the tenant. Each app is one checked
+   * commit, so gateways starting together move each app once.
+   */
+  async function keyAppsByTenant(): Promise<number> {
+    const legacy = (await client.smembers(K.apps)).filter((member) => !member.includes("/"));
+    let n = 0;
+    for (const name of legacy) {
+      const moved = await transact(async () => {
+        const { raw, value } = await readJson<StoredApp>(K.legacy("app", name));
+        if (raw === null || !value) {
+          if (!(await client.sismember(K.apps, name))) return { result: false };
+          return { checks: [], ops: [{ t: "srem", k: K.apps, m: name }], result: false };
+        }
+        const ref = { tenant: (value.tenant as string | undefined) ?? DEFAULT_TENANT, name };
+        const checks: Check[] = [
+          { t: "eq", k: K.legacy("app", name), v: raw },
+          { t: "eq", k: K.app(ref), v: null },
+        ];
+        const ops: Op[] = [
+          { t: "set", k: K.app(ref), v: JSON.stringify({ ...value, tenant: ref.tenant }) },
+          { t: "del", k: K.legacy("app", name) },
+          { t: "srem", k: K.apps, m: name },
+          { t: "sadd", k: K.apps, m: appKey(ref) },
+          { t: "sadd", k: K.tenantApps(ref.tenant), m: name },
+          { t: "rename", k: K.legacy("deps", name), to: K.deps(ref) },
+          { t: "rename", k: K.legacy("vars", name), to: K.vars(ref) },
+          { t: "rename", k: K.legacy("secrets", name), to: K.secrets(ref) },
+        ];
+        for (const pattern of (value.hostnames as string[] | undefined) ?? []) {
+          if ((await client.get(K.host(pattern))) !== name) continue;
+          checks.push({ t: "eq", k: K.host(pattern), v: name });
+          ops.push({ t: "set", k: K.host(pattern), v: appKey(ref) });
+        }
+        for (const id of await client.lrange(K.legacy("deps", name), 0, -1)) {
+          const dep = await readJson<DeploymentRecord>(K.dep(id));
+          if (!dep.value || dep.value.tenant !== undefined) continue;
+          checks.push({ t: "eq", k: K.dep(id), v: dep.raw });
+          ops.push({ t: "set", k: K.dep(id), v: JSON.stringify({ ...dep.value, tenant: ref.tenant }) });
+        }
+        return { checks, ops, result: true };
+      }, noRefusal);
+      if (moved) n++;
+    }
+    return n;
+  }
+
   async function upgradeApps(): Promise<number> {
     // One batched read finds the old records; only those are read again and rewritten, each in
     // its own checked commit (another gateway may be rewriting or changing them too).
-    const all = await readMany<StoredApp>((await client.smembers(K.apps)).map(K.app));
+    const all = await readMany<StoredApp>((await client.smembers(K.apps)).map(K.appByKey));
     let n = 0;
-    for (const { name } of all.filter((app) => upgradeGrants(app) !== undefined)) {
+    for (const app of all.filter((a) => upgradeGrants(a) !== undefined)) {
+      const ref = { tenant: app.tenant, name: app.name };
       const changed = await transact(async () => {
-        const { raw, value } = await readJson<StoredApp>(K.app(name));
+        const { raw, value } = await readJson<StoredApp>(K.app(ref));
         const fields = value && upgradeGrants(value);
         if (!value || !fields) return { result: false };
         return {
-          checks: [{ t: "eq", k: K.app(name), v: raw }],
-          ops: [{ t: "set", k: K.app(name), v: JSON.stringify({ ...value, ...fields }) }],
+          checks: [{ t: "eq", k: K.app(ref), v: raw }],
+          ops: [{ t: "set", k: K.app(ref), v: JSON.stringify({ ...value, ...fields }) }],
           result: true,
         };
       }, noRefusal);
@@ -688,6 +775,14 @@ export async function createRedisStateStore(options: RedisStateOptions): Promise
   }
 
   return unavailableOnFailure(store);
+}
+
+/** The app a stored app key (`<tenant>/<name>`) names; undefined for none. */
+function parseAppKey(key: string | null): AppRef | undefined {
+  const slash = key?.indexOf("/") ?? -1;
+  // A name alone is what an older gateway wrote; whose tenant's app it means is not known here.
+  if (key === null || slash < 0) return undefined;
+  return { tenant: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
 /** Redis failures become 503 ERR_STATE_UNAVAILABLE; our own refusals pass through. */

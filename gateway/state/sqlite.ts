@@ -12,9 +12,9 @@ import { completeGrants, upgradeGrants } from "../grants.ts";
 import {
   type AppRecord,
   configNameTaken,
-  DEFAULT_TENANT,
   DEPLOYMENTS_RETAINED,
   type DeploymentRecord,
+  hostnameTaken,
   quotaExceeded,
   type Route,
   type StateStore,
@@ -24,44 +24,6 @@ import {
 } from "./store.ts";
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS apps (
-  name TEXT PRIMARY KEY,
-  active_deployment TEXT,
-  limits TEXT NOT NULL DEFAULT '{}',
-  tenant TEXT NOT NULL DEFAULT 'default',
-  buckets TEXT NOT NULL DEFAULT '["default"]',
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hostnames (
-  pattern TEXT PRIMARY KEY,
-  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS hostnames_app ON hostnames(app);
-CREATE TABLE IF NOT EXISTS deployments (
-  id TEXT PRIMARY KEY,
-  app TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  created_at TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  message TEXT,
-  info TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deployments_app ON deployments(app, created_at);
-CREATE TABLE IF NOT EXISTS app_vars (
-  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  value TEXT NOT NULL,
-  PRIMARY KEY (app, name)
-);
-CREATE TABLE IF NOT EXISTS app_secrets (
-  app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  sealed TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY (app, name)
-);
 CREATE TABLE IF NOT EXISTS tenants (
   name TEXT PRIMARY KEY,
   hostnames TEXT NOT NULL,
@@ -84,17 +46,90 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', '0');
 `;
 
+/** The tables of apps and what is kept per app, each keyed by the app's tenant and name. */
+const APP_TABLES = `
+CREATE TABLE apps (
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  active_deployment TEXT,
+  limits TEXT NOT NULL DEFAULT '{}',
+  grants TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (tenant, name)
+);
+CREATE TABLE hostnames (
+  pattern TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  app TEXT NOT NULL,
+  FOREIGN KEY (tenant, app) REFERENCES apps(tenant, name) ON DELETE CASCADE
+);
+CREATE INDEX hostnames_app ON hostnames(tenant, app);
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  app TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  message TEXT,
+  rollback_of TEXT,
+  info TEXT NOT NULL,
+  routes TEXT
+);
+CREATE INDEX deployments_app ON deployments(tenant, app, created_at);
+CREATE TABLE app_vars (
+  tenant TEXT NOT NULL,
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (tenant, app, name),
+  FOREIGN KEY (tenant, app) REFERENCES apps(tenant, name) ON DELETE CASCADE
+);
+CREATE TABLE app_secrets (
+  tenant TEXT NOT NULL,
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (tenant, app, name),
+  FOREIGN KEY (tenant, app) REFERENCES apps(tenant, name) ON DELETE CASCADE
+);
+`;
+
+/**
+ * Copies the app tables of a state directory from before app names were per tenant (keyed by the
+ * name alone, renamed \`legacy_*\` first) into APP_TABLES: each app keeps its tenant, and what
+ * hangs off it gets the tenant too.
+ */
+const COPY_LEGACY_APP_TABLES = `
+INSERT INTO apps (tenant, name, active_deployment, limits, grants, created_at, updated_at)
+  SELECT tenant, name, active_deployment, limits, grants, created_at, updated_at FROM legacy_apps;
+INSERT INTO hostnames (pattern, tenant, app)
+  SELECT h.pattern, a.tenant, h.app FROM legacy_hostnames h JOIN legacy_apps a ON a.name = h.app;
+INSERT INTO deployments (id, tenant, app, digest, size, created_at, created_by, message, rollback_of, info, routes)
+  SELECT d.id, a.tenant, d.app, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info, d.routes
+  FROM legacy_deployments d JOIN legacy_apps a ON a.name = d.app;
+INSERT INTO app_vars (tenant, app, name, value)
+  SELECT a.tenant, v.app, v.name, v.value FROM legacy_app_vars v JOIN legacy_apps a ON a.name = v.app;
+INSERT INTO app_secrets (tenant, app, name, sealed, updated_at)
+  SELECT a.tenant, s.app, s.name, s.sealed, s.updated_at FROM legacy_app_secrets s JOIN legacy_apps a ON a.name = s.app;
+`;
+const LEGACY_TABLES = ["apps", "hostnames", "deployments", "app_vars", "app_secrets"];
+
 interface AppRow {
+  tenant: string;
   name: string;
   active_deployment: string | null;
   limits: string;
-  tenant: string;
   grants: string;
   created_at: string;
   updated_at: string;
 }
 interface DeploymentRow {
   id: string;
+  tenant: string;
   app: string;
   digest: string;
   size: number;
@@ -130,29 +165,17 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   const db = new DatabaseSync(join(stateDir, "state.db"));
   db.exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
   db.exec(SCHEMA);
-  // State directories from before outbound HTTP lack the column.
-  const columns = db.prepare("PRAGMA table_info(apps)").all() as { name: string }[];
-  if (!columns.some((c) => c.name === "allowed_outbound_hosts")) {
-    db.exec("ALTER TABLE apps ADD COLUMN allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]'");
+  const appColumns = db.prepare("PRAGMA table_info(apps)").all() as { name: string; pk: number }[];
+  if (appColumns.length === 0) db.exec(APP_TABLES);
+  // A state directory from before app names were per tenant: its apps are keyed by name alone.
+  // Its tables are brought to that time's last shape, then copied into today's, once.
+  else if (!appColumns.some((c) => c.name === "tenant" && c.pk > 0)) {
+    upgradeLegacyColumns(db, appColumns);
+    keyAppsByTenant(db);
   }
-  // ... and before grants were listed by capability, this one: an object of grant fields, made
-  // from the two columns it replaces (which stay, no longer read or written).
-  if (!columns.some((c) => c.name === "grants")) {
-    db.exec(`ALTER TABLE apps ADD COLUMN grants TEXT NOT NULL DEFAULT '{}';
-      UPDATE apps SET grants = json_object('buckets', json(buckets), 'allowedOutboundHosts', json(allowed_outbound_hosts));`);
-  }
-  // ... and records from before a grant existed are rewritten as the grant reads them
-  // (Grant.upgrade): apps from before buckets were an app's own keep theirs as tenant-level shares.
+  // Records from before a grant existed are rewritten as the grant reads them (Grant.upgrade):
+  // apps from before buckets were an app's own keep theirs as tenant-level shares.
   upgradeStoredGrants(db);
-  // ... and before rollbacks, this one.
-  const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
-  if (!depColumns.some((c) => c.name === "rollback_of")) {
-    db.exec("ALTER TABLE deployments ADD COLUMN rollback_of TEXT");
-  }
-  // ... and before path routes, this one (none: one component answers every path).
-  if (!depColumns.some((c) => c.name === "routes")) {
-    db.exec("ALTER TABLE deployments ADD COLUMN routes TEXT");
-  }
   // ... and before the operator could open private ranges to a tenant, this one (none opened).
   const tenantColumns = db.prepare("PRAGMA table_info(tenants)").all() as { name: string }[];
   if (!tenantColumns.some((c) => c.name === "allow_private_network")) {
@@ -160,13 +183,14 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   }
 
   const q = {
-    app: db.prepare("SELECT * FROM apps WHERE name = ?"),
-    apps: db.prepare("SELECT * FROM apps ORDER BY name"),
+    app: db.prepare("SELECT * FROM apps WHERE tenant = ? AND name = ?"),
+    apps: db.prepare("SELECT * FROM apps ORDER BY name, tenant"),
+    tenantsWithApp: db.prepare("SELECT tenant FROM apps WHERE name = ? ORDER BY tenant"),
     appsOf: db.prepare("SELECT * FROM apps WHERE tenant = ? ORDER BY name"),
     countApps: db.prepare("SELECT COUNT(*) AS n FROM apps WHERE tenant = ?"),
-    insertApp: db.prepare("INSERT INTO apps (name, tenant, created_at, updated_at) VALUES (?, ?, ?, ?)"),
-    deleteApp: db.prepare("DELETE FROM apps WHERE name = ?"),
-    deleteDeployments: db.prepare("DELETE FROM deployments WHERE app = ?"),
+    insertApp: db.prepare("INSERT INTO apps (tenant, name, created_at, updated_at) VALUES (?, ?, ?, ?)"),
+    deleteApp: db.prepare("DELETE FROM apps WHERE tenant = ? AND name = ?"),
+    deleteDeployments: db.prepare("DELETE FROM deployments WHERE tenant = ? AND app = ?"),
     tenant: db.prepare("SELECT * FROM tenants WHERE name = ?"),
     tenants: db.prepare("SELECT * FROM tenants ORDER BY name"),
     insertTenant: db.prepare(
@@ -186,40 +210,44 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     tokens: db.prepare("SELECT * FROM tokens ORDER BY created_at DESC, id DESC"),
     tokensOf: db.prepare("SELECT * FROM tokens WHERE tenant = ? ORDER BY created_at DESC, id DESC"),
     revokeToken: db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
-    deployment: db.prepare("SELECT * FROM deployments WHERE app = ? AND id = ?"),
+    deployment: db.prepare("SELECT * FROM deployments WHERE tenant = ? AND app = ? AND id = ?"),
     pruneDeployments: db.prepare(
-      "DELETE FROM deployments WHERE app = ? AND id NOT IN (SELECT id FROM deployments WHERE app = ? ORDER BY created_at DESC, id DESC LIMIT ?)",
+      "DELETE FROM deployments WHERE tenant = ?1 AND app = ?2 AND id NOT IN (SELECT id FROM deployments WHERE tenant = ?1 AND app = ?2 ORDER BY created_at DESC, id DESC LIMIT ?3)",
     ),
-    hostsOf: db.prepare("SELECT pattern FROM hostnames WHERE app = ? ORDER BY pattern"),
-    ownerOf: db.prepare("SELECT app FROM hostnames WHERE pattern = ?"),
-    touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE name = ?"),
-    setLimits: db.prepare("UPDATE apps SET limits = ? WHERE name = ?"),
-    setGrants: db.prepare("UPDATE apps SET grants = json_patch(grants, ?) WHERE name = ?"),
-    vars: db.prepare("SELECT name, value FROM app_vars WHERE app = ? ORDER BY name"),
-    hasVar: db.prepare("SELECT 1 AS x FROM app_vars WHERE app = ? AND name = ?"),
-    countVars: db.prepare("SELECT COUNT(*) AS n FROM app_vars WHERE app = ?"),
+    hostsOf: db.prepare("SELECT pattern FROM hostnames WHERE tenant = ? AND app = ? ORDER BY pattern"),
+    ownerOf: db.prepare("SELECT tenant, app FROM hostnames WHERE pattern = ?"),
+    touchApp: db.prepare("UPDATE apps SET updated_at = ? WHERE tenant = ? AND name = ?"),
+    setLimits: db.prepare("UPDATE apps SET limits = ? WHERE tenant = ? AND name = ?"),
+    setGrants: db.prepare("UPDATE apps SET grants = json_patch(grants, ?) WHERE tenant = ? AND name = ?"),
+    vars: db.prepare("SELECT name, value FROM app_vars WHERE tenant = ? AND app = ? ORDER BY name"),
+    hasVar: db.prepare("SELECT 1 AS x FROM app_vars WHERE tenant = ? AND app = ? AND name = ?"),
+    countVars: db.prepare("SELECT COUNT(*) AS n FROM app_vars WHERE tenant = ? AND app = ?"),
     setVar: db.prepare(
-      "INSERT INTO app_vars (app, name, value) VALUES (?, ?, ?) ON CONFLICT (app, name) DO UPDATE SET value = excluded.value",
+      "INSERT INTO app_vars (tenant, app, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, app, name) DO UPDATE SET value = excluded.value",
     ),
-    deleteVar: db.prepare("DELETE FROM app_vars WHERE app = ? AND name = ?"),
-    secrets: db.prepare("SELECT name, sealed, updated_at FROM app_secrets WHERE app = ? ORDER BY name"),
-    hasSecret: db.prepare("SELECT 1 AS x FROM app_secrets WHERE app = ? AND name = ?"),
-    countSecrets: db.prepare("SELECT COUNT(*) AS n FROM app_secrets WHERE app = ?"),
+    deleteVar: db.prepare("DELETE FROM app_vars WHERE tenant = ? AND app = ? AND name = ?"),
+    secrets: db.prepare(
+      "SELECT name, sealed, updated_at FROM app_secrets WHERE tenant = ? AND app = ? ORDER BY name",
+    ),
+    hasSecret: db.prepare("SELECT 1 AS x FROM app_secrets WHERE tenant = ? AND app = ? AND name = ?"),
+    countSecrets: db.prepare("SELECT COUNT(*) AS n FROM app_secrets WHERE tenant = ? AND app = ?"),
     putSecret: db.prepare(
-      "INSERT INTO app_secrets (app, name, sealed, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (app, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+      "INSERT INTO app_secrets (tenant, app, name, sealed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, app, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
     ),
-    deleteSecret: db.prepare("DELETE FROM app_secrets WHERE app = ? AND name = ?"),
-    clearHosts: db.prepare("DELETE FROM hostnames WHERE app = ?"),
-    insertHost: db.prepare("INSERT INTO hostnames (pattern, app) VALUES (?, ?)"),
+    deleteSecret: db.prepare("DELETE FROM app_secrets WHERE tenant = ? AND app = ? AND name = ?"),
+    clearHosts: db.prepare("DELETE FROM hostnames WHERE tenant = ? AND app = ?"),
+    insertHost: db.prepare("INSERT INTO hostnames (pattern, tenant, app) VALUES (?, ?, ?)"),
     route: db.prepare(
-      "SELECT h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.grants AS app_grants, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info, d.routes FROM hostnames h JOIN apps a ON a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
+      "SELECT h.tenant AS tenant, h.app AS app, a.limits AS app_limits, a.tenant AS app_tenant, a.grants AS app_grants, t.allow_private_network AS tenant_private, d.id, d.digest, d.size, d.created_at, d.created_by, d.message, d.rollback_of, d.info, d.routes FROM hostnames h JOIN apps a ON a.tenant = h.tenant AND a.name = h.app LEFT JOIN tenants t ON t.name = a.tenant LEFT JOIN deployments d ON d.id = a.active_deployment WHERE h.pattern = ?",
     ),
     insertDeployment: db.prepare(
-      "INSERT INTO deployments (id, app, digest, size, created_at, created_by, message, rollback_of, info, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO deployments (id, tenant, app, digest, size, created_at, created_by, message, rollback_of, info, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
-    activate: db.prepare("UPDATE apps SET active_deployment = ?, updated_at = ? WHERE name = ?"),
+    activate: db.prepare(
+      "UPDATE apps SET active_deployment = ?, updated_at = ? WHERE tenant = ? AND name = ?",
+    ),
     deployments: db.prepare(
-      "SELECT * FROM deployments WHERE app = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+      "SELECT * FROM deployments WHERE tenant = ? AND app = ? ORDER BY created_at DESC, id DESC LIMIT ?",
     ),
     bump: db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"),
     version: db.prepare("SELECT value FROM meta WHERE key = 'version'"),
@@ -241,7 +269,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   function toApp(row: AppRow): AppRecord {
     return {
       name: row.name,
-      hostnames: (q.hostsOf.all(row.name) as { pattern: string }[]).map((r) => r.pattern),
+      hostnames: (q.hostsOf.all(row.tenant, row.name) as { pattern: string }[]).map((r) => r.pattern),
       limits: JSON.parse(row.limits),
       tenant: row.tenant,
       grants: completeGrants(JSON.parse(row.grants)),
@@ -254,6 +282,7 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   function toDeployment(row: DeploymentRow): DeploymentRecord {
     return {
       id: row.id,
+      tenant: row.tenant,
       app: row.app,
       digest: row.digest,
       size: row.size,
@@ -353,42 +382,43 @@ export function createSqliteStateStore(stateDir: string): StateStore {
         return true;
       });
     },
-    async getApp(name) {
-      const row = q.app.get(name) as AppRow | undefined;
+    async getApp({ tenant, name }) {
+      const row = q.app.get(tenant, name) as AppRow | undefined;
       return row && toApp(row);
+    },
+    async tenantsWithApp(name) {
+      return (q.tenantsWithApp.all(name) as { tenant: string }[]).map((r) => r.tenant);
     },
     async listApps(tenant) {
       const rows = (tenant === undefined ? q.apps.all() : q.appsOf.all(tenant)) as unknown as AppRow[];
       return rows.map(toApp);
     },
-    async putApp(name, { tenant, maxApps, hostnames, limits, grants }) {
+    async putApp(ref, { maxApps, hostnames, limits, grants }) {
+      const { tenant, name } = ref;
       const now = new Date().toISOString();
       return transaction(() => {
         for (const pattern of hostnames ?? []) {
-          const owner = q.ownerOf.get(pattern) as { app: string } | undefined;
-          if (owner && owner.app !== name) {
-            throw new GatewayError(
-              "ERR_HOSTNAME_TAKEN",
-              `hostname ${pattern} is already bound to another app`,
-            );
+          const holder = q.ownerOf.get(pattern) as { tenant: string; app: string } | undefined;
+          if (holder && (holder.tenant !== tenant || holder.app !== name)) {
+            throw hostnameTaken(pattern, { tenant: holder.tenant, name: holder.app }, ref);
           }
         }
-        const existing = q.app.get(name) as AppRow | undefined;
-        const owner = existing?.tenant ?? tenant ?? DEFAULT_TENANT;
-        if (!existing && maxApps !== undefined && (q.countApps.get(owner) as { n: number }).n >= maxApps) {
-          throw quotaExceeded(owner, maxApps);
+        const existing = q.app.get(tenant, name) as AppRow | undefined;
+        if (!existing && maxApps !== undefined && (q.countApps.get(tenant) as { n: number }).n >= maxApps) {
+          throw quotaExceeded(tenant, maxApps);
         }
-        if (existing) q.touchApp.run(now, name);
-        else q.insertApp.run(name, owner, now, now);
+        if (existing) q.touchApp.run(now, tenant, name);
+        else q.insertApp.run(tenant, name, now, now);
         if (hostnames) {
-          q.clearHosts.run(name);
-          for (const pattern of hostnames) q.insertHost.run(pattern, name);
+          q.clearHosts.run(tenant, name);
+          for (const pattern of hostnames) q.insertHost.run(pattern, tenant, name);
         }
-        if (limits) q.setLimits.run(JSON.stringify(limits), name);
+        if (limits) q.setLimits.run(JSON.stringify(limits), tenant, name);
         // A new app's record holds every grant field, so a field it lacks marks a record as older.
-        if (!existing) q.setGrants.run(JSON.stringify(completeGrants(grants)), name);
-        else if (grants && Object.keys(grants).length > 0) q.setGrants.run(JSON.stringify(grants), name);
-        return { app: toApp(q.app.get(name) as unknown as AppRow), created: !existing };
+        if (!existing) q.setGrants.run(JSON.stringify(completeGrants(grants)), tenant, name);
+        else if (grants && Object.keys(grants).length > 0)
+          q.setGrants.run(JSON.stringify(grants), tenant, name);
+        return { app: toApp(q.app.get(tenant, name) as unknown as AppRow), created: !existing };
       });
     },
     async routeFor(pattern) {
@@ -414,54 +444,62 @@ export function createSqliteStateStore(stateDir: string): StateStore {
       };
       return route;
     },
-    async deleteApp(name) {
+    async deleteApp({ tenant, name }) {
       return transaction(() => {
-        const row = q.app.get(name) as AppRow | undefined;
+        const row = q.app.get(tenant, name) as AppRow | undefined;
         if (!row) return undefined;
         const record = toApp(row);
         // Hostnames, variables and secrets go with the app (ON DELETE CASCADE).
-        q.deleteDeployments.run(name);
-        q.deleteApp.run(name);
+        q.deleteDeployments.run(tenant, name);
+        q.deleteApp.run(tenant, name);
         return record;
       });
     },
-    async listVars(app) {
-      return (q.vars.all(app) as { name: string; value: string }[]).map((r) => [r.name, r.value]);
+    async listVars({ tenant, name }) {
+      return (q.vars.all(tenant, name) as { name: string; value: string }[]).map((r) => [r.name, r.value]);
     },
-    async setVar(app, name, value, maxCount) {
+    async setVar({ tenant, name: app }, name, value, maxCount) {
       transaction(() => {
-        if (q.hasSecret.get(app, name)) throw configNameTaken(app, name, "a secret");
-        if (!q.hasVar.get(app, name) && (q.countVars.get(app) as { n: number }).n >= maxCount) {
+        if (q.hasSecret.get(tenant, app, name)) throw configNameTaken(app, name, "a secret");
+        if (
+          !q.hasVar.get(tenant, app, name) &&
+          (q.countVars.get(tenant, app) as { n: number }).n >= maxCount
+        ) {
           throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} variables`);
         }
-        q.setVar.run(app, name, value);
-        q.touchApp.run(new Date().toISOString(), app);
+        q.setVar.run(tenant, app, name, value);
+        q.touchApp.run(new Date().toISOString(), tenant, app);
       });
     },
-    async deleteVar(app, name) {
-      return transaction(() => Number(q.deleteVar.run(app, name).changes) > 0);
+    async deleteVar({ tenant, name: app }, name) {
+      return transaction(() => Number(q.deleteVar.run(tenant, app, name).changes) > 0);
     },
-    async listSecrets(app) {
-      return (q.secrets.all(app) as { name: string; sealed: string; updated_at: string }[]).map((r) => ({
-        name: r.name,
-        sealed: r.sealed,
-        updatedAt: r.updated_at,
-      }));
+    async listSecrets({ tenant, name }) {
+      return (q.secrets.all(tenant, name) as { name: string; sealed: string; updated_at: string }[]).map(
+        (r) => ({
+          name: r.name,
+          sealed: r.sealed,
+          updatedAt: r.updated_at,
+        }),
+      );
     },
-    async putSecret(app, name, sealed, maxCount) {
+    async putSecret({ tenant, name: app }, name, sealed, maxCount) {
       const now = new Date().toISOString();
       transaction(() => {
-        if (q.hasVar.get(app, name)) throw configNameTaken(app, name, "a variable");
-        if (!q.hasSecret.get(app, name) && (q.countSecrets.get(app) as { n: number }).n >= maxCount) {
+        if (q.hasVar.get(tenant, app, name)) throw configNameTaken(app, name, "a variable");
+        if (
+          !q.hasSecret.get(tenant, app, name) &&
+          (q.countSecrets.get(tenant, app) as { n: number }).n >= maxCount
+        ) {
           throw new GatewayError("ERR_VALIDATION", `an app has at most ${maxCount} secrets`);
         }
-        q.putSecret.run(app, name, sealed, now);
-        q.touchApp.run(now, app);
+        q.putSecret.run(tenant, app, name, sealed, now);
+        q.touchApp.run(now, tenant, app);
       });
       return { name, updatedAt: now };
     },
-    async deleteSecret(app, name) {
-      return transaction(() => Number(q.deleteSecret.run(app, name).changes) > 0);
+    async deleteSecret({ tenant, name: app }, name) {
+      return transaction(() => Number(q.deleteSecret.run(tenant, app, name).changes) > 0);
     },
     async hasArtifact(digest) {
       return existsSync(artifactPath(digest));
@@ -479,9 +517,12 @@ export function createSqliteStateStore(stateDir: string): StateStore {
     },
     async addDeployment(d) {
       transaction(() => {
-        if (!q.app.get(d.app)) throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${d.app}`);
+        if (!q.app.get(d.tenant, d.app)) {
+          throw new GatewayError("ERR_APP_NOT_FOUND", `there is no app named ${d.app}`);
+        }
         q.insertDeployment.run(
           d.id,
+          d.tenant,
           d.app,
           d.digest,
           d.size,
@@ -492,16 +533,16 @@ export function createSqliteStateStore(stateDir: string): StateStore {
           JSON.stringify(d.info),
           d.routes ? JSON.stringify(d.routes) : null,
         );
-        q.activate.run(d.id, d.createdAt, d.app);
-        q.pruneDeployments.run(d.app, d.app, DEPLOYMENTS_RETAINED);
+        q.activate.run(d.id, d.createdAt, d.tenant, d.app);
+        q.pruneDeployments.run(d.tenant, d.app, DEPLOYMENTS_RETAINED);
       });
     },
-    async getDeployment(app, id) {
-      const row = q.deployment.get(app, id) as DeploymentRow | undefined;
+    async getDeployment({ tenant, name }, id) {
+      const row = q.deployment.get(tenant, name, id) as DeploymentRow | undefined;
       return row && toDeployment(row);
     },
-    async listDeployments(app, limit) {
-      return (q.deployments.all(app, limit) as unknown as DeploymentRow[]).map(toDeployment);
+    async listDeployments({ tenant, name }, limit) {
+      return (q.deployments.all(tenant, name, limit) as unknown as DeploymentRow[]).map(toDeployment);
     },
     async version() {
       return Number((q.version.get() as { value: string }).value);
@@ -520,15 +561,72 @@ export function createSqliteStateStore(stateDir: string): StateStore {
   };
 }
 
+/** Adds the columns a legacy (name-keyed) state directory may lack, as their migrations did. */
+function upgradeLegacyColumns(db: DatabaseSync, columns: { name: string }[]): void {
+  // State directories from before outbound HTTP lack the column ...
+  if (!columns.some((c) => c.name === "allowed_outbound_hosts")) {
+    db.exec("ALTER TABLE apps ADD COLUMN allowed_outbound_hosts TEXT NOT NULL DEFAULT '[]'");
+  }
+  // ... and before grants were listed by capability, this one: an object of grant fields, made
+  // from the two columns it replaces.
+  if (!columns.some((c) => c.name === "grants")) {
+    db.exec(`ALTER TABLE apps ADD COLUMN grants TEXT NOT NULL DEFAULT '{}';
+      UPDATE apps SET grants = json_object('buckets', json(buckets), 'allowedOutboundHosts', json(allowed_outbound_hosts));`);
+  }
+  // ... and tables they may not have had yet.
+  db.exec(`CREATE TABLE IF NOT EXISTS hostnames (pattern TEXT PRIMARY KEY, app TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS deployments (id TEXT PRIMARY KEY, app TEXT NOT NULL, digest TEXT NOT NULL,
+      size INTEGER NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL, message TEXT, info TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS app_vars (app TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS app_secrets (app TEXT NOT NULL, name TEXT NOT NULL, sealed TEXT NOT NULL,
+      updated_at TEXT NOT NULL);`);
+  // ... and before rollbacks, this one; before path routes, this one.
+  const depColumns = db.prepare("PRAGMA table_info(deployments)").all() as { name: string }[];
+  if (!depColumns.some((c) => c.name === "rollback_of")) {
+    db.exec("ALTER TABLE deployments ADD COLUMN rollback_of TEXT");
+  }
+  if (!depColumns.some((c) => c.name === "routes")) db.exec("ALTER TABLE deployments ADD COLUMN routes TEXT");
+}
+
+/**
+ * Rebuilds the app tables keyed by tenant and name (SQLite cannot change a primary key in place),
+ * in one transaction: a failure leaves the state directory as it was.
+ */
+function keyAppsByTenant(db: DatabaseSync): void {
+  // Off while tables are renamed and dropped (it can only change outside a transaction).
+  db.exec("PRAGMA foreign_keys = OFF");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("DROP INDEX IF EXISTS hostnames_app; DROP INDEX IF EXISTS deployments_app;");
+    for (const table of LEGACY_TABLES) db.exec(`ALTER TABLE ${table} RENAME TO legacy_${table}`);
+    db.exec(APP_TABLES);
+    db.exec(COPY_LEGACY_APP_TABLES);
+    for (const table of LEGACY_TABLES) db.exec(`DROP TABLE legacy_${table}`);
+    if (db.prepare("PRAGMA foreign_key_check").all().length > 0) {
+      throw new Error("the app tables, keyed by tenant, fail their foreign key check");
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  } finally {
+    db.exec("PRAGMA foreign_keys = ON");
+  }
+}
+
 /** Rewrites each app whose grants a grant's upgrade reads otherwise. */
 function upgradeStoredGrants(db: DatabaseSync): void {
-  const rows = db.prepare("SELECT name, grants FROM apps").all() as { name: string; grants: string }[];
-  const update = db.prepare("UPDATE apps SET grants = ? WHERE name = ?");
+  const rows = db.prepare("SELECT tenant, name, grants FROM apps").all() as {
+    tenant: string;
+    name: string;
+    grants: string;
+  }[];
+  const update = db.prepare("UPDATE apps SET grants = ? WHERE tenant = ? AND name = ?");
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const row of rows) {
       const upgraded = upgradeGrants(JSON.parse(row.grants));
-      if (upgraded !== undefined) update.run(JSON.stringify(upgraded), row.name);
+      if (upgraded !== undefined) update.run(JSON.stringify(upgraded), row.tenant, row.name);
     }
     db.exec("COMMIT");
   } catch (err) {

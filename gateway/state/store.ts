@@ -41,6 +41,24 @@ export interface TokenRecord {
   revokedAt: string | undefined;
 }
 
+/**
+ * Which app: an app's name is unique within its tenant only, so two tenants may each have an app
+ * `hello`. Everything kept per app (hostnames, deployments, variables, secrets, key-value buckets,
+ * logs, metrics) is kept per tenant and name.
+ */
+export interface AppRef {
+  tenant: string;
+  name: string;
+}
+
+/**
+ * One string for an app, `<tenant>/<name>`: the key of what is kept per app. Tenant and app names
+ * never contain `/`, so no two apps share a key.
+ */
+export function appKey(app: AppRef): string {
+  return `${app.tenant}/${app.name}`;
+}
+
 export interface AppRecord {
   name: string;
   tenant: string;
@@ -55,6 +73,8 @@ export interface AppRecord {
 
 export interface DeploymentRecord {
   id: string;
+  /** The app's tenant and name. */
+  tenant: string;
   app: string;
   digest: string;
   size: number;
@@ -116,17 +136,19 @@ export interface StateStore {
   /** Marks the token revoked; false when there is no such token. */
   revokeToken(id: string, at: string): Promise<boolean>;
 
-  getApp(name: string): Promise<AppRecord | undefined>;
+  getApp(app: AppRef): Promise<AppRecord | undefined>;
+  /** The tenants that have an app of this name, sorted. */
+  tenantsWithApp(name: string): Promise<string[]>;
+  /** Apps sorted by name (then tenant), optionally of one tenant. */
   listApps(tenant?: string): Promise<AppRecord[]>;
   /**
    * Creates the app or updates the fields given (hostnames are replaced as a whole). Throws
    * ERR_HOSTNAME_TAKEN when a hostname belongs to another app and ERR_QUOTA_EXCEEDED when creating
-   * it would take its tenant past `maxApps`; then nothing changes. `tenant` applies on creation.
+   * it would take its tenant past `maxApps`; then nothing changes.
    */
   putApp(
-    name: string,
+    app: AppRef,
     changes: {
-      tenant?: string;
       maxApps?: number;
       hostnames?: string[];
       limits?: AppLimits;
@@ -138,22 +160,22 @@ export interface StateStore {
    * Removes the app with its hostnames, deployments, variables and secrets (artifacts and
    * key-value data stay). Returns the removed record.
    */
-  deleteApp(name: string): Promise<AppRecord | undefined>;
+  deleteApp(app: AppRef): Promise<AppRecord | undefined>;
   /** The app's variables, sorted by name. */
-  listVars(app: string): Promise<[string, string][]>;
+  listVars(app: AppRef): Promise<[string, string][]>;
   /** Sets a variable; ERR_CONFIG_NAME_TAKEN when a secret has the name. */
-  setVar(app: string, name: string, value: string, maxCount: number): Promise<void>;
-  deleteVar(app: string, name: string): Promise<boolean>;
+  setVar(app: AppRef, name: string, value: string, maxCount: number): Promise<void>;
+  deleteVar(app: AppRef, name: string): Promise<boolean>;
   /** The app's secrets, sealed (see ../auth/secrets.ts), sorted by name. */
-  listSecrets(app: string): Promise<{ name: string; sealed: string; updatedAt: string }[]>;
+  listSecrets(app: AppRef): Promise<{ name: string; sealed: string; updatedAt: string }[]>;
   /** Stores a sealed secret; ERR_CONFIG_NAME_TAKEN when a variable has the name. */
   putSecret(
-    app: string,
+    app: AppRef,
     name: string,
     sealed: string,
     maxCount: number,
   ): Promise<{ name: string; updatedAt: string }>;
-  deleteSecret(app: string, name: string): Promise<boolean>;
+  deleteSecret(app: AppRef, name: string): Promise<boolean>;
   /** The app serving exactly this hostname pattern, with its active deployment. */
   routeFor(pattern: string): Promise<Route | undefined>;
   hasArtifact(digest: string): Promise<boolean>;
@@ -164,8 +186,8 @@ export interface StateStore {
    * deployments beyond the newest DEPLOYMENTS_RETAINED.
    */
   addDeployment(record: DeploymentRecord): Promise<void>;
-  getDeployment(app: string, id: string): Promise<DeploymentRecord | undefined>;
-  listDeployments(app: string, limit: number): Promise<DeploymentRecord[]>;
+  getDeployment(app: AppRef, id: string): Promise<DeploymentRecord | undefined>;
+  listDeployments(app: AppRef, limit: number): Promise<DeploymentRecord[]>;
   /** Increases whenever anything routing depends on changes. */
   version(): Promise<number>;
   /**
@@ -204,6 +226,19 @@ export function quotaExceeded(tenant: string, maxApps: number): GatewayError {
   );
 }
 
+/**
+ * A hostname bound to another app. The app is named only when it is `by`'s tenant's: of another
+ * tenant's apps nothing is told, not even that one exists by that name.
+ */
+export function hostnameTaken(pattern: string, holder: AppRef | undefined, by: AppRef): GatewayError {
+  return new GatewayError(
+    "ERR_HOSTNAME_TAKEN",
+    holder && holder.tenant === by.tenant
+      ? `hostname ${pattern} is already bound to app ${holder.name}; remove it from that app first`
+      : `hostname ${pattern} is taken; choose another`,
+  );
+}
+
 export function configNameTaken(app: string, name: string, other: string): GatewayError {
   return new GatewayError(
     "ERR_CONFIG_NAME_TAKEN",
@@ -227,9 +262,7 @@ export async function routeTable(state: StateStore): Promise<Route[]> {
   const [apps, tenants] = await Promise.all([state.listApps(), state.listTenants()]);
   const privateRanges = new Map(tenants.map((t) => [t.name, t.allowPrivateNetwork]));
   const deployments = await Promise.all(
-    apps.map((app) =>
-      app.activeDeployment ? state.getDeployment(app.name, app.activeDeployment) : undefined,
-    ),
+    apps.map((app) => (app.activeDeployment ? state.getDeployment(app, app.activeDeployment) : undefined)),
   );
   const routes: Route[] = [];
   apps.forEach((app, i) => {

@@ -80,6 +80,10 @@ export interface GuestPoolOptions {
   kv: KvBackendConfig | undefined;
   /** Memory for loaded deployments across all workers; each gets an equal share. */
   memoryBudgetBytes: number;
+  /** How long an instance may sit idle before it is dropped (default 60 s); its app stays loaded. */
+  instanceIdleMs?: number;
+  /** How long an app may go without a request before a worker unloads it, code and all (default 5 min). */
+  unloadIdleMs?: number;
   /** Wall-clock time a guest may run without yielding before its worker is recycled (default 2 s). */
   stallMs?: number;
   /**
@@ -95,6 +99,15 @@ export interface GuestPoolOptions {
 
 /** Default of GuestPoolOptions.maxQueueMs: a third of the default 30 s deadline. */
 export const DEFAULT_MAX_QUEUE_MS = 10_000;
+
+/** Default of GuestPoolOptions.instanceIdleMs. */
+export const DEFAULT_INSTANCE_IDLE_MS = 60_000;
+
+/**
+ * Default of GuestPoolOptions.unloadIdleMs: an app idle for five minutes gives back its code's
+ * memory; loading it again costs its next request a few milliseconds (docs/explanation/performance.md).
+ */
+export const DEFAULT_UNLOAD_IDLE_MS = 300_000;
 
 /** Default of GuestPoolOptions.maxQueuedPerApp. */
 export const DEFAULT_MAX_QUEUED_PER_APP = 1024;
@@ -128,6 +141,8 @@ interface Slot {
   stats: SharedArrayBuffer;
   /** The limits and access this worker has been sent. */
   contexts: WorkerContexts;
+  /** Warms sent and not yet answered, by id: each resolves its `warm()`. */
+  warming: Map<number, () => void>;
   /** Its own listener's requests in flight (see FrontConfig.inFlight). */
   inFlight: SharedArrayBuffer;
   /** Its own listener is open, and the prefix of the request ids it gives. */
@@ -178,6 +193,11 @@ const WORKER_YOUNG_GENERATION_MB = 4;
 const SPARE_RESPAWN_DELAY_MS = 100;
 /** How often the watchdog looks at the workers' CPU slots. */
 const WATCHDOG_MS = 5;
+/**
+ * The longest `warm()` keeps a deploy waiting: a StarlingMonkey instance starts in tens of
+ * milliseconds, a loaded machine's worker may take seconds; past this the deploy answers anyway.
+ */
+export const WARM_WAIT_MS = 5_000;
 
 export interface GuestPool {
   /**
@@ -191,8 +211,12 @@ export interface GuestPool {
     ctx: InvokeContext,
   ): Promise<GuestResponse>;
   evict(key: string): void;
-  /** Loads a deployment in the worker that will serve it and starts one instance of the app in advance. */
-  warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): void;
+  /**
+   * Loads a deployment in the worker that will serve it and starts one instance of the app in
+   * advance. Resolves once that is done (or failed: the first request reports why), the worker
+   * went away, or WARM_WAIT_MS passed; never rejects.
+   */
+  warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): Promise<void>;
   /** Tells every worker, and those started later, the gateway's own ports. */
   setGatewayListeners(listeners: GatewayListeners): void;
   /**
@@ -304,6 +328,8 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         stats,
         kv: options.kv,
         memoryBudgetBytes: options.memoryBudgetBytes / options.workers,
+        instanceIdleMs: options.instanceIdleMs ?? DEFAULT_INSTANCE_IDLE_MS,
+        unloadIdleMs: options.unloadIdleMs ?? DEFAULT_UNLOAD_IDLE_MS,
         listeners,
         front: frontFor(inFlight),
       },
@@ -322,6 +348,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       inFlight,
       listening: false,
       prefix: "",
+      warming: new Map(),
     };
     counting.add(slot);
     for (const [host, route] of frontRoutes) post(slot, { type: "front-route", host, route });
@@ -366,6 +393,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     // the requests waiting on them before it goes. One that exited on its own has closed them.
     if (culprit && front) answerStranded(slot, culprit, why);
     void slot.worker.terminate();
+    endWarms(slot);
     for (const [id, p] of slot.pending) {
       const err =
         id !== culprit?.id
@@ -437,6 +465,12 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     }
   }
 
+  /** Resolves the warms a worker will not answer any more. */
+  function endWarms(slot: Slot): void {
+    for (const done of slot.warming.values()) done();
+    slot.warming.clear();
+  }
+
   function settle(slot: Slot, id: number, p: Pending): void {
     clearTimeout(p.deadline);
     slot.pending.delete(id);
@@ -490,10 +524,16 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       warn("error", { requestId, app, code }, { message, code, requestId, app });
       return;
     }
+    if (msg.type === "warmed") {
+      slot.warming.get(msg.id)?.();
+      return;
+    }
     if (msg.type === "unloaded") {
       logger.info(
         { deployment: msg.key.split(":")[0] },
-        "unloaded an idle app to stay within the memory budget",
+        msg.reason === "budget"
+          ? "unloaded an idle app to stay within the memory budget"
+          : "unloaded an app that had no request for the unload idle time",
       );
       return;
     }
@@ -717,7 +757,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         stalls,
         shed,
         shedByApp: Object.fromEntries(shedByApp),
-        inFlightByApp: Object.fromEntries([...appInFlight].map(([k, n]) => [k.slice(k.indexOf("/") + 1), n])),
+        inFlightByApp: Object.fromEntries(appInFlight),
         workerRestarts: restarts,
         ...totals.sum([...counting].map((s) => ({ buffer: s.stats, retired: s.retired }))),
       };
@@ -745,7 +785,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
             : undefined;
       if (refusal !== undefined) {
         shed++;
-        count(shedByApp, ctx.app, 1);
+        count(shedByApp, appKey, 1);
         return Promise.reject(new RuntimeError("ERR_RUNTIME_OVERLOADED", refusal));
       }
       count(appInFlight, appKey, 1);
@@ -801,20 +841,32 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       });
     },
     warm(deployment, limits, owner) {
-      if (closed) return;
+      if (closed) return Promise.resolve();
       const slot = pick(deployment.key);
       if (!slot.registered.has(deployment.key)) {
         slot.registered.add(deployment.key);
         post(slot, { type: "register", deployment });
       }
+      const id = nextId++;
+      const warmed = new Promise<void>((resolve) => {
+        const timer = setTimeout(done, WARM_WAIT_MS);
+        timer.unref();
+        function done() {
+          clearTimeout(timer);
+          slot.warming.delete(id);
+          resolve();
+        }
+        slot.warming.set(id, done);
+      });
       post(slot, {
         type: "warm",
-        id: nextId++,
+        id,
         key: deployment.key,
         limits: wireLimits(limits),
         tenant: owner.tenant,
         app: owner.app,
       });
+      return warmed;
     },
     setGatewayListeners(next) {
       listeners = Object.freeze({ dataPorts: [...next.dataPorts], adminPorts: [...next.adminPorts] });
@@ -891,6 +943,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       for (const s of all) {
         s.retired = true;
         s.outbox.close();
+        endWarms(s);
       }
       await Promise.all(all.map((s) => s.worker.terminate()));
     },

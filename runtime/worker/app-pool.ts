@@ -4,7 +4,6 @@
 // whose requests each need a fresh instance puts its instances back to their first state between
 // requests (instance-reset.ts), and prepares new ones in idle time when that cannot be done.
 
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { CAPABILITIES, IDLE_STATES, statesNeeded } from "../capabilities/index.ts";
@@ -13,10 +12,8 @@ import type { ComponentInfo } from "../component-info.ts";
 import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
 import type { WireDeployment, WireRequest } from "../protocol.ts";
 import { meter, post, services, stats, workerConfig } from "./env.ts";
-import { exposeState } from "./expose-state.ts";
 import { InstanceImage } from "./instance-reset.ts";
-import { loadInstantiate } from "./load-component.ts";
-import { capMemory } from "./memory-cap.ts";
+import { type CoreModule, type Glue, type Held, holdCoreModule, holdGlue } from "./shared-code.ts";
 
 /** A request waited for an instance longer than its app may (WireLimits.maxQueueMs). */
 export class QueueTimeout extends Error {
@@ -28,8 +25,9 @@ export class QueueTimeout extends Error {
   }
 }
 
-/** Instances idle this long are dropped; a pool with none live is dropped after the same time. */
-export const IDLE_MS = 60_000;
+/** How often idle instances and idle apps are looked for, at most and at least. */
+const SWEEP_MIN_MS = 250;
+const SWEEP_MAX_MS = 15_000;
 /** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
 const GROW_WINDOW_MIN_MS = 1;
 const GROW_WINDOW_MAX_MS = 20;
@@ -84,7 +82,8 @@ type Instantiate = (
 
 /**
  * The compiled code of one digest under one memory cap. Code is immutable, so every app that
- * deploys the same bytes shares it; instances never are (see AppPool).
+ * deploys the same bytes shares it, and its glue and core modules are shared with every other
+ * deployment whose files are the same (shared-code.ts); instances never are (see AppPool).
  */
 export class Code {
   readonly key: string;
@@ -93,6 +92,9 @@ export class Code {
   readonly memoryBytes: number;
   #instantiate: Promise<Instantiate> | undefined;
   readonly #cores = new Map<string, Promise<WebAssembly.Module>>();
+  /** The shared code it holds, released when it is forgotten. */
+  readonly #held: Held<unknown>[] = [];
+  #released = false;
   /** Size of the core wasm code and generated JS, known once they are loaded. */
   codeBytes = 0;
   jsBytes = 0;
@@ -118,9 +120,13 @@ export class Code {
   }
 
   instantiate(): Promise<Instantiate> {
-    this.#instantiate ??= loadInstantiate<Instantiate>(join(this.dir, "component.js")).then((loaded) => {
-      this.jsBytes = loaded.bytes;
-      return loaded.instantiate;
+    this.#instantiate ??= holdGlue<Instantiate>(
+      join(this.dir, "component.js"),
+      this.info.digests?.["component.js"],
+    ).then((held) => {
+      this.#hold(held);
+      this.jsBytes = held.value.bytes;
+      return held.value.instantiate;
     });
     return this.#instantiate;
   }
@@ -128,15 +134,37 @@ export class Code {
   coreModule(name: string): Promise<WebAssembly.Module> {
     let module = this.#cores.get(name);
     if (!module) {
-      module = readFile(join(this.dir, name)).then((bytes) => {
-        this.codeBytes += bytes.byteLength;
-        const exposed = exposeState(capMemory(bytes, this.memoryBytes).bytes);
-        if (!exposed.resettable) this.resettable = false;
-        return WebAssembly.compile(exposed.bytes as Uint8Array<ArrayBuffer>);
-      });
+      module = holdCoreModule(join(this.dir, name), this.info.digests?.[name], this.memoryBytes).then(
+        (held) => {
+          this.#hold(held);
+          this.codeBytes += held.value.bytes;
+          if (!held.value.resettable) this.resettable = false;
+          return held.value.module;
+        },
+      );
       this.#cores.set(name, module);
     }
     return module;
+  }
+
+  /** Loads the glue and compiles every core module, without starting an instance. */
+  async load(): Promise<void> {
+    await Promise.all([
+      this.instantiate(),
+      ...this.info.files.filter((f) => f.endsWith(".wasm")).map((f) => this.coreModule(f)),
+    ]);
+  }
+
+  #hold(held: Held<Glue<unknown>> | Held<CoreModule>): void {
+    // Forgotten while it loaded: give it back at once.
+    if (this.#released) held.release();
+    else this.#held.push(held);
+  }
+
+  /** Gives back the shared code it holds: called once, when the last pool using it is dropped. */
+  release(): void {
+    this.#released = true;
+    for (const held of this.#held.splice(0)) held.release();
   }
 
   /** Rough memory held: the wasm and generated JS, what they compiled to, the shared image. */
@@ -405,15 +433,23 @@ export class AppPool {
     return bytes + this.busy * this.code.memoryBytes;
   }
 
-  /** Drops instances idle since before `cutoff`; true when nothing is left. */
-  sweep(cutoff: number): boolean {
+  /** Drops instances idle since before `cutoff` (the code stays loaded). */
+  sweep(cutoff: number): void {
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       if (this.#idle[i]!.idleSince < cutoff) {
         this.#idle.splice(i, 1);
         this.#addLive(-1);
       }
     }
-    return this.#live === 0 && this.lastUsed < cutoff;
+  }
+
+  /**
+   * Whether the pool may be unloaded as idle: no request since `cutoff`, none running, none
+   * waiting and no instance being made. A request running on a dropped pool would finish
+   * regardless, but this never drops one in flight.
+   */
+  idleSince(cutoff: number): boolean {
+    return this.lastUsed < cutoff && this.busy === 0 && this.#creating === 0 && this.#waiters.length === 0;
   }
 
   get dropped(): boolean {
@@ -425,7 +461,10 @@ export class AppPool {
     if (this.#dropped) return;
     this.#dropped = true;
     stats.instances(-this.#live);
-    if (--this.code.users === 0) codes.delete(this.code.key);
+    if (--this.code.users === 0) {
+      codes.delete(this.code.key);
+      this.code.release();
+    }
   }
 
   #addLive(delta: number): void {
@@ -540,7 +579,7 @@ export function enforceBudget(): void {
     if (pool.code.users === 1) total -= pool.code.estimateBytes();
     pool.drop();
     pools.delete(key);
-    post({ type: "unloaded", key });
+    post({ type: "unloaded", key, reason: "budget" });
   }
 }
 
@@ -548,12 +587,17 @@ export function enforceBudget(): void {
 // whenever an instance is made.
 setInterval(enforceBudget, BUDGET_CHECK_MS).unref();
 
+// Idle instances are dropped after instanceIdleMs, idle apps (code too) unloaded after
+// unloadIdleMs; either comes back on the next request.
+const { instanceIdleMs, unloadIdleMs } = workerConfig;
+const sweepMs = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.min(instanceIdleMs, unloadIdleMs) / 4));
 setInterval(() => {
-  const cutoff = Date.now() - IDLE_MS;
+  const now = Date.now();
   for (const [key, pool] of pools) {
-    if (pool.sweep(cutoff)) {
+    if (pool.idleSince(now - unloadIdleMs)) {
       pool.drop();
       pools.delete(key);
-    }
+      post({ type: "unloaded", key, reason: "idle" });
+    } else pool.sweep(now - instanceIdleMs);
   }
-}, IDLE_MS / 4).unref();
+}, sweepMs).unref();

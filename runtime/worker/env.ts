@@ -41,6 +41,10 @@ export const workerConfig = workerData as {
   kv: KvBackendConfig | undefined;
   /** This worker's share of the gateway's memory budget for loaded deployments. */
   memoryBudgetBytes: number;
+  /** An instance idle this long is dropped; its app's code stays loaded. */
+  instanceIdleMs: number;
+  /** An app without a request this long is unloaded, code and all; its next request loads it again. */
+  unloadIdleMs: number;
   /** The gateway's own ports as they were when this worker started ("listeners" updates them). */
   listeners: GatewayListeners | undefined;
   /** This worker's own listener, when the gateway listens in its workers (else a "front" message). */

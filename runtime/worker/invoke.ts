@@ -167,14 +167,16 @@ function contextPool(context: Context, deployment: WireDeployment): AppPool {
 /** Loads a deployment and starts one idle instance of an app ahead of its first request. */
 export async function warm(id: number, key: string, limits: WireLimits, owner: string): Promise<void> {
   const deployment = deployments.get(key);
-  if (!deployment) return;
-  const pool = poolFor(deployment, limits.memoryBytes, owner, limits.instances === "per-request");
-  if (pool.live > 0) return;
   try {
+    if (!deployment) return;
+    const pool = poolFor(deployment, limits.memoryBytes, owner, limits.instances === "per-request");
+    if (pool.live > 0) return;
     // Never used, so still fresh: kept even by a pool that gives each request a fresh one.
     pool.release(await pool.acquire(id, limits.maxInstances), true, limits.maxUses);
   } catch {
     // The first real request reports whatever went wrong.
+  } finally {
+    post({ type: "warmed", id });
   }
 }
 

@@ -12,8 +12,12 @@ import { Script } from "node:vm";
 
 const require = createRequire(import.meta.url);
 
-export async function loadInstantiate<T>(file: string): Promise<{ instantiate: T; bytes: number }> {
-  const source = await readFile(file, "utf8");
+/** Loads `file` (whose text is `source`, when the caller has read it already). */
+export async function loadInstantiate<T>(
+  file: string,
+  source?: string,
+): Promise<{ instantiate: T; bytes: number }> {
+  source ??= await readFile(file, "utf8");
   const url = pathToFileURL(file).href;
   const rewritten = source
     .replace(/^export function instantiate\(/m, "function instantiate(")

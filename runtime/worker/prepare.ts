@@ -2,6 +2,7 @@
 // jco (JSPI for the handler and every host import that waits), and write the result to a directory
 // the guest workers load from. Runs inside prepare.worker.ts so transpiling never blocks requests.
 
+import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
@@ -149,6 +150,12 @@ export async function prepareComponent(
     imports: result.imports,
     revisions,
     files: Object.keys(result.files),
+    digests: Object.fromEntries(
+      Object.entries(result.files).map(([name, data]) => [
+        name,
+        createHash("sha256").update(data).digest("base64url"),
+      ]),
+    ),
   };
   await writeFile(join(tmp, "info.json"), JSON.stringify(info));
   await rm(outDir, { recursive: true, force: true });
