@@ -161,7 +161,10 @@ export interface FrontConfig {
   inFlight: SharedArrayBuffer;
 }
 
-/** The header a request a worker passes on names its client with: `<secret> <address> <port>`. */
+/**
+ * The header a request a worker passes on names its client with: `<secret> <address> <port>`, then
+ * `<prefix> <id>` (the worker's request-id prefix, the request's id in its in-flight table) if it has one.
+ */
 export const FORWARDED_PEER_HEADER = "x-wasmgate-peer";
 
 /** A request a worker's own listener answered (`route`: the FrontRoute's id). */

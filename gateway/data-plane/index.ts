@@ -118,6 +118,8 @@ interface RequestHead {
   headers: [string, string][];
   /** The client's connection, for Spin's `spin-client-addr` (absent in-process). */
   peer?: { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined;
+  /** The worker listener that passed the request on, and its id there (runtime's InvokeContext). */
+  forwardedBy?: { prefix: string; id: number } | undefined;
 }
 
 class HeadBuilder {
@@ -166,7 +168,9 @@ function headOfIncoming(incoming: IncomingMessage): RequestHead {
         ? head.build(method, "/")
         : head.build(method, url.pathname + url.search, url.host);
   }
-  built.peer = forwardedPeers.get(incoming) ?? incoming.socket;
+  const forwarded = forwardedPeers.get(incoming);
+  built.peer = forwarded ?? incoming.socket;
+  built.forwardedBy = forwarded?.by;
   return built;
 }
 
@@ -179,7 +183,10 @@ function parseUrl(url: string): URL | undefined {
 }
 
 /** The client of a request a guest worker passed on, as the worker named it. */
-const forwardedPeers = new WeakMap<IncomingMessage, { remoteAddress: string; remotePort: number }>();
+const forwardedPeers = new WeakMap<
+  IncomingMessage,
+  { remoteAddress: string; remotePort: number; by: { prefix: string; id: number } | undefined }
+>();
 
 /** Heads the listener read before passing the request to Hono, so Hono does not read them again. */
 const readHeads = new WeakMap<IncomingMessage, RequestHead>();
@@ -357,6 +364,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         grants: route.grants,
         network: networkOf(route),
         config,
+        forwardedBy: head.forwardedBy,
       },
     );
   }
@@ -542,9 +550,10 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         const raw = req.rawHeaders;
         for (let i = 0; i + 1 < raw.length; i += 2) {
           if (raw[i]!.toLowerCase() !== FORWARDED_PEER_HEADER) continue;
-          const [given, address, port] = raw[i + 1]!.split(" ");
+          const [given, address, port, prefix, id] = raw[i + 1]!.split(" ");
           if (given === secret && address !== undefined) {
-            forwardedPeers.set(req, { remoteAddress: address, remotePort: Number(port) || 0 });
+            const by = prefix && Number.isSafeInteger(Number(id)) ? { prefix, id: Number(id) } : undefined;
+            forwardedPeers.set(req, { remoteAddress: address, remotePort: Number(port) || 0, by });
           }
           // Never seen by Hono or a guest, whoever sent it.
           raw.splice(i, 2);

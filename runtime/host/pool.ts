@@ -49,6 +49,11 @@ export interface InvokeContext {
   network?: NetworkGrant;
   /** The app's variables and secrets, merged, as wasi:config/store serves them. */
   config?: readonly (readonly [string, string])[];
+  /**
+   * A worker's own listener passed the request on: its request-id prefix and the request's id in
+   * its in-flight table, so a CPU-limit kill answers that socket with the culprit's own error.
+   */
+  forwardedBy?: { prefix: string; id: number } | undefined;
 }
 
 /**
@@ -427,13 +432,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
    */
   function answerStranded(slot: Slot, culprit: Overrun, why: string): void {
     const table = new Int32Array(slot.inFlight);
+    const passed = slot.pending.get(culprit.id)?.ctx.forwardedBy;
+    const culpritHere = passed?.prefix === slot.prefix ? passed.id : undefined;
     for (let at = 0; at < table.length; at += FRONT_ENTRY) {
       const id = Atomics.load(table, at);
       if (id === 0 || table[at + 2] !== FRONT_WAITING) continue;
       const fd = table[at + 1]!;
       if (fd < 0) continue;
       const err =
-        id !== culprit.id
+        id !== culprit.id && id !== culpritHere
           ? new RuntimeError(
               "ERR_RUNTIME_WORKER_RESTARTED",
               `the worker running this request was restarted because ${why}; retry`,

@@ -489,16 +489,17 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
     headers.push(raw[i]!, raw[i + 1]!);
   }
   const socket = req.socket;
-  headers.push(
-    FORWARDED_PEER_HEADER,
-    `${front.fallbackSecret} ${socket.remoteAddress ?? ""} ${socket.remotePort ?? 0}`,
-  );
   const entry = freeEntries.pop() ?? -1;
   let id = 0;
   if (entry !== -1) {
     counter = (counter + 1) % 2 ** 31;
     id = -counter;
   }
+  // The table entry's id too, so a kill of this worker answers the socket with the culprit's error.
+  headers.push(
+    FORWARDED_PEER_HEADER,
+    `${front.fallbackSecret} ${socket.remoteAddress ?? ""} ${socket.remotePort ?? 0}${entry === -1 ? "" : ` ${prefix} ${id}`}`,
+  );
   if (entry !== -1) {
     const at = entry * FRONT_ENTRY;
     table![at + 1] = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
