@@ -51,7 +51,16 @@ export const workerConfig = workerData as {
   front: FrontConfig | undefined;
 };
 
-export const meter = new CpuMeter(openCpuSlot(workerConfig.cpu), () => outbox.flushOlderThan(OUTBOX_HOLD_MS));
+/** What else must go out before a guest runs (the worker listener's held answers). */
+let beforeGuest: ((holdMs: number) => void) | undefined;
+export function beforeGuestRuns(flush: (holdMs: number) => void): void {
+  beforeGuest = flush;
+}
+
+export const meter = new CpuMeter(openCpuSlot(workerConfig.cpu), () => {
+  outbox.flushOlderThan(OUTBOX_HOLD_MS);
+  beforeGuest?.(OUTBOX_HOLD_MS);
+});
 installCpuMeter(meter);
 export const stats = new WorkerStats(workerConfig.stats);
 

@@ -35,7 +35,7 @@ import {
 } from "../protocol.ts";
 import { numberedRequestId, requestIdPrefix, requestLineText } from "../request-line.ts";
 import { deployments } from "./app-pool.ts";
-import { post, receiveLocally } from "./env.ts";
+import { beforeGuestRuns, post, receiveLocally } from "./env.ts";
 import { type Context, invoke, openContext, running } from "./invoke.ts";
 
 /** A route as this worker keeps it: with the context its requests run in. */
@@ -94,6 +94,7 @@ export function configure(front: FrontConfig): void {
   for (let i = FRONT_SLOTS - 1; i >= 0; i--) freeEntries.push(i);
   agent = new Agent({ keepAlive: true, maxSockets: FALLBACK_SOCKETS });
   receiveLocally(receive);
+  beforeGuestRuns(flushHeld);
 }
 
 export function listen(): void {
@@ -274,11 +275,15 @@ function receive(msg: FromWorker): void {
       headers[REQUEST_ID_HEADER] = local.requestId;
       const body = NULL_BODY_STATUS.has(msg.status) ? null : msg.body;
       if (body !== null) headers["content-length"] = String(body.byteLength);
-      written(local, msg.status, () => {
-        res.writeHead(msg.status, headers);
-        res.end(body ?? undefined);
+      hold(() => {
+        // Answered meanwhile (its deadline passed, its client went away).
+        if (local.done) return;
+        written(local, msg.status, () => {
+          res.writeHead(msg.status, headers);
+          res.end(body ?? undefined);
+        });
+        release(local);
       });
-      release(local);
       break;
     }
     case "head": {
@@ -333,6 +338,28 @@ function receive(msg: FromWorker): void {
     case "body-ack":
       break;
   }
+}
+
+// Whole answers are held until the loop's turn ends (setImmediate), or a guest is about to run
+// and they are older than the outbox's hold: written one at a time as each guest returns, every
+// write wakes the client's thread (an interrupt to another core, costly in a virtual machine),
+// which with the answers written back to back is awake for most of them. A guest that loops
+// until its worker is killed takes what is held with it, as it does the outbox's messages.
+let held: (() => void)[] = [];
+let heldSince = 0;
+function hold(write: () => void): void {
+  if (held.length === 0) {
+    heldSince = performance.now();
+    setImmediate(flushHeld, 0);
+  }
+  held.push(write);
+}
+
+function flushHeld(olderThanMs: number): void {
+  if (held.length === 0 || performance.now() - heldSince < olderThanMs) return;
+  const writes = held;
+  held = [];
+  for (const write of writes) write();
 }
 
 /** Writes the head (and, for a whole answer, the body); counts and logs the request once. */
