@@ -3,8 +3,9 @@
 // /proc after a pinned wrk run. Each gateway start is measured apart, because V8's helper work
 // differs from one start to the next; the medians are over the starts. `--example` chooses another
 // example (`counter-fast`: two key-value calls per request, on the embedded store, or on a
-// redis-server the benchmark starts, pinned with the gateway, with `--redis`).
-// Usage: npm run bench:cpu-split [-- --starts 6 --seconds 5 --log-level info --example hello-fast --redis]
+// redis-server the benchmark starts, pinned with the gateway, with `--redis`); `--listen-in-workers
+// on` measures the gateway with its workers listening.
+// Usage: npm run bench:cpu-split [-- --starts 6 --seconds 5 --log-level info --example hello-fast --redis --listen-in-workers on]
 
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     "log-level": { type: "string", default: "info" },
     example: { type: "string", default: "hello-fast" },
     redis: { type: "boolean", default: false },
+    "listen-in-workers": { type: "string", default: "off" },
   },
 });
 const seconds = Number(values.seconds);
@@ -66,7 +68,14 @@ if (redis) await run("taskset", ["-a", "-p", "-c", SERVER_CPUS, String(redis.pid
 const rows: Map<string, number>[] = [];
 for (let i = 0; i < Number(values.starts); i++) {
   const gw = await startGateway({
-    args: ["--workers", "1", "--log-level", values["log-level"]!],
+    args: [
+      "--workers",
+      "1",
+      "--log-level",
+      values["log-level"]!,
+      "--listen-in-workers",
+      values["listen-in-workers"]!,
+    ],
     cpus: SERVER_CPUS,
     requestLogs: "drop",
     ...(redis ? { env: { REDIS_URL: redis.url } } : {}),

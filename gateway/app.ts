@@ -44,6 +44,8 @@ export interface GatewayDeps {
   routeSnapshot?: string;
   /** A file for what apps' variables and secrets were last loaded (secrets sealed), likewise. */
   configSnapshot?: string;
+  /** The guest workers listen on the data port themselves (`--listen-in-workers`). */
+  offerToWorkers?: boolean;
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -53,7 +55,19 @@ export function createGateway(deps: GatewayDeps) {
     ...(deps.routeSnapshot ? { snapshotFile: deps.routeSnapshot } : {}),
   });
   const components = createComponents(deps.runtime, deps.state, MAX_MEMORY_BYTES);
-  const config = createAppConfig(deps.state, deps.box, deps.configSnapshot);
+  const loaded = createAppConfig(deps.state, deps.box, deps.configSnapshot);
+  // Hosts the workers answer themselves carry their app's variables: a change takes them back.
+  const config: typeof loaded = {
+    ...loaded,
+    invalidate(app) {
+      loaded.invalidate(app);
+      data.forgetOffers();
+    },
+    invalidateAll() {
+      loaded.invalidateAll();
+      data.forgetOffers();
+    },
+  };
   const ops = createOps({
     ...deps,
     events,
@@ -73,6 +87,9 @@ export function createGateway(deps: GatewayDeps) {
     data: data.app,
     /** The data plane's Node request listener: `data` behind a shortcut for cached apps. */
     dataListener: data.listener,
+    /** The same for what guest workers that listen themselves pass on (see DataPlane). */
+    fallbackListener: data.fallbackListener,
+    servedByWorker: data.servedByWorker,
     admin,
     router,
     ops,

@@ -25,6 +25,8 @@ export const DEFAULT_MEMORY_BUDGET_MB = 2048;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+/** Whether guest workers listen on the data port themselves (Linux only: SO_REUSEPORT). */
+export const LISTEN_IN_WORKERS = ["on", "off"] as const;
 /** The port a `--redis-cluster` node without one is taken to listen on. */
 export const DEFAULT_REDIS_PORT = 6379;
 /** The port a `--redis-sentinels` entry without one is taken to listen on. */
@@ -102,6 +104,7 @@ const ConfigSchema = z.object({
   maxQueueMs: z.coerce.number().int().min(1).max(3_600_000).default(DEFAULT_MAX_QUEUE_MS),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   logFormat: z.enum(LOG_FORMATS).default("auto"),
+  listenInWorkers: z.enum(LISTEN_IN_WORKERS).default("off"),
 });
 
 /** The Redis settings that say where Redis is: at most one may be set. */
@@ -321,6 +324,15 @@ export const SETTINGS = [
     default: undefined,
     meaning:
       "the master's name as the sentinels know it (sentinel monitor <name> …); needs --redis-sentinels",
+  },
+  {
+    key: "listenInWorkers",
+    flag: "listen-in-workers",
+    arg: "on|off",
+    env: "WASMGATE_LISTEN_IN_WORKERS",
+    default: "off",
+    meaning:
+      "experimental, measured slower (docs/explanation/architecture.md): on, every guest worker listens on the data port itself (Linux SO_REUSEPORT) and answers the requests it can without the main thread, passing the rest on to it; known gaps: a request with two Host headers gets no answer, a CPU-limit kill resets that worker's other connections",
   },
 ] as const satisfies readonly Setting[];
 

@@ -1,10 +1,9 @@
 // Pieces both listeners share: the request id, the one place errors become JSON responses, and
 // reading a body without ever buffering more than a limit.
 
-import { randomBytes } from "node:crypto";
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { isKvError } from "../kv/index.ts";
-import { REQUEST_ID_HEADER, RuntimeError } from "../runtime/index.ts";
+import { numberedRequestId, REQUEST_ID_HEADER, RuntimeError, requestIdPrefix } from "../runtime/index.ts";
 import { GatewayError } from "./errors.ts";
 import type { ErrorBody } from "./schemas.ts";
 
@@ -12,14 +11,14 @@ export { REQUEST_ID_HEADER };
 
 export type Env = { Variables: { requestId: string } };
 
-// A random per-process prefix and a counter: unique across processes and restarts without
+// A random per-thread prefix and a counter: unique across processes and restarts without
 // drawing random bytes for every request.
-const ID_PREFIX = randomBytes(6).toString("base64url");
+const ID_PREFIX = requestIdPrefix();
 let idCounter = 0;
 
 export function newRequestId(): string {
   idCounter = (idCounter + 1) % 2 ** 48;
-  return ID_PREFIX + idCounter.toString(36).padStart(8, "0");
+  return numberedRequestId(ID_PREFIX, idCounter);
 }
 
 /**

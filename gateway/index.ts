@@ -33,11 +33,11 @@ import {
   newSigningJwk,
 } from "./auth/index.ts";
 import { createSecretBox, loadSecretKey } from "./auth/secrets.ts";
-import { type Config, redisTopology } from "./config.ts";
+import { type Config, ConfigError, redisTopology } from "./config.ts";
 import { stopAccepting } from "./data-plane/drain.ts";
 import { isStateOutage } from "./errors.ts";
 import { createGatewayEvents, type GatewayEvents } from "./events.ts";
-import { createLogger, type Logger } from "./logger.ts";
+import { createLogger, type Logger, requestLineFd } from "./logger.ts";
 import { createRedisStateStore } from "./state/redis.ts";
 import { createSqliteStateStore } from "./state/sqlite.ts";
 import type { StateStore } from "./state/store.ts";
@@ -111,10 +111,10 @@ function describeTopology(topology: RedisTopology): string {
 /** How long a start that failed half-way waits for what it had opened to close. */
 const FAILED_START_CLEANUP_MS = 2000;
 
-async function listen(server: Server, port: number, host: string): Promise<number> {
+async function listen(server: Server, port: number, host: string, reusePort = false): Promise<number> {
   await new Promise<void>((resolvePromise, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, reusePort }, () => {
       server.off("error", reject);
       resolvePromise();
     });
@@ -218,7 +218,13 @@ async function start(
   });
   opened.push(() => runtime.close());
   let dataPort = config.port;
-  const { dataListener, admin, follow, ops, router } = createGateway({
+  const inWorkers = config.listenInWorkers === "on";
+  if (inWorkers && process.platform !== "linux") {
+    throw new ConfigError(
+      "--listen-in-workers on needs Linux (SO_REUSEPORT spreads connections over the workers' listeners); leave it off here",
+    );
+  }
+  const { dataListener, fallbackListener, servedByWorker, admin, follow, ops, router } = createGateway({
     state,
     kv,
     runtime,
@@ -230,6 +236,7 @@ async function start(
     events,
     routeSnapshot: join(stateDir, "routes.json"),
     configSnapshot: join(stateDir, "config.json"),
+    offerToWorkers: inWorkers,
   });
   opened.push(() => ops.close());
   // The whole route table before the first request (or its snapshot, during an outage).
@@ -248,8 +255,29 @@ async function start(
   // both ports before then (they are told in the same turn, ahead of any request).
   const adminPort = await listen(adminServer, config.adminPort, config.adminHost);
   opened.push(() => adminServer.close());
-  dataPort = await listen(dataServer, config.port, config.host);
-  runtime.setGatewayListeners({ dataPorts: [dataPort], adminPorts: [adminPort] });
+  // With --listen-in-workers, this thread holds the port (SO_REUSEPORT) until every worker
+  // listens on it too, then closes its own; what the workers pass on comes to a loopback port.
+  dataPort = await listen(dataServer, config.port, config.host, inWorkers);
+  let fallbackServer: Server | undefined;
+  if (inWorkers) {
+    const secret = randomBytes(18).toString("base64url");
+    fallbackServer = createServer(fallbackListener(secret));
+    opened.push(() => fallbackServer?.close());
+    const fallbackPort = await listen(fallbackServer, 0, "127.0.0.1");
+    runtime.setGatewayListeners({ dataPorts: [dataPort, fallbackPort], adminPorts: [adminPort] });
+    const logFd = requestLineFd(logger);
+    await runtime.listenInWorkers(
+      {
+        host: config.host,
+        port: dataPort,
+        fallbackPort,
+        fallbackSecret: secret,
+        requestLog: !logger.isLevelEnabled("info") ? "off" : logFd === undefined ? "main" : { fd: logFd },
+      },
+      (tag, served) => servedByWorker(tag, served, logFd === undefined),
+    );
+    await stopAccepting(dataServer);
+  } else runtime.setGatewayListeners({ dataPorts: [dataPort], adminPorts: [adminPort] });
 
   // Scripts read the ports from this line, so it is printed whatever the log level.
   logger.child({}, { level: "info" }).info(
@@ -272,7 +300,11 @@ async function start(
     // Stop accepting; requests in flight (and their guests) finish, up to the grace period. Log
     // streams follow until the data plane has nothing left to log, then end.
     const closed = Promise.all([
-      stopAccepting(dataServer).then(() => ops.close()),
+      Promise.all([
+        stopAccepting(dataServer),
+        runtime.stopListening(),
+        fallbackServer ? stopAccepting(fallbackServer) : undefined,
+      ]).then(() => ops.close()),
       stopAccepting(adminServer),
     ]);
     const grace = new Promise<"timeout">((r) =>
@@ -285,6 +317,7 @@ async function start(
       );
       ops.close();
       dataServer.closeAllConnections();
+      fallbackServer?.closeAllConnections();
       adminServer.closeAllConnections();
     }
     stopFollowing();

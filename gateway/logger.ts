@@ -4,7 +4,10 @@
 // than through pino's general serializer (a third of the cost).
 
 import { pino } from "pino";
+import { type RequestLine, requestLineText } from "../runtime/index.ts";
 import type { LOG_FORMATS } from "./config.ts";
+
+export { type RequestLine, requestLineText };
 
 /** The gateway's logger: pino. */
 export type Logger = pino.Logger;
@@ -19,20 +22,18 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_FLUSH_MS = 25;
 const LOG_BATCH_BYTES = 16384;
 
-/** The summary line of each request the data plane answered. */
-export interface RequestLine {
-  requestId: string;
-  app: string;
-  method: string;
-  /** Without the query string. */
-  path: string;
-  status: number;
-  /** To the response head, to 0.1 ms. */
-  ms: number;
-}
-
 /** Where each logger made by `createLogger` writes whole lines, for `requestLogger`'s template. */
 const lineWriters = new WeakMap<Logger, (line: string) => void>();
+/** The file descriptor of each logger `createLogger` made that writes JSON lines in batches. */
+const jsonFds = new WeakMap<Logger, number>();
+
+/**
+ * Where another thread may write request lines of `logger` itself (its JSON lines' descriptor),
+ * or undefined when they must go through `logger` (pretty lines, a logger made elsewhere).
+ */
+export function requestLineFd(logger: Logger): number | undefined {
+  return jsonFds.get(logger);
+}
 
 export interface LoggerOptions {
   /** `auto` (the default): `pretty` when standard output is a terminal, else `json`. */
@@ -52,6 +53,7 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
   const write = format === "pretty" ? prettyWriter(fd) : batchedWriter(fd);
   const logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, { write });
   lineWriters.set(logger, write);
+  if (format !== "pretty") jsonFds.set(logger, fd);
   return logger;
 }
 
@@ -69,11 +71,6 @@ export function requestLogger(logger: Logger): (line: RequestLine) => void {
   return (line) => {
     if (logger.isLevelEnabled("info")) write(requestLineText(line));
   };
-}
-
-/** The request line as pino writes it at info, `time` now. */
-export function requestLineText({ requestId, app, method, path, status, ms }: RequestLine): string {
-  return `{"level":30,"time":"${new Date().toISOString()}","requestId":${JSON.stringify(requestId)},"app":${JSON.stringify(app)},"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${status},"ms":${ms},"msg":"request"}\n`;
 }
 
 /** Each batching writer's flush, for the exit. */

@@ -33,6 +33,8 @@ import {
   type GuestResponse,
   type InvokeContext,
   type RuntimeWarningListener,
+  type ServedRequest,
+  type WorkerListenOptions,
 } from "./host/pool.ts";
 import { createPreparer } from "./host/preparer.ts";
 import type { GuestLimits } from "./limits.ts";
@@ -66,11 +68,14 @@ export {
   REQUEST_ID_HEADER,
   type RuntimeWarning,
   type RuntimeWarningListener,
+  type ServedRequest,
+  type WorkerListenOptions,
 } from "./host/pool.ts";
 export { DEFAULT_LIMITS, type GuestLimits, INSTANCE_MODES, type InstanceMode } from "./limits.ts";
 export type { Logger } from "./logger.ts";
 export { Outbox } from "./outbox.ts";
-export type { KvBackendConfig, NetworkGrant } from "./protocol.ts";
+export { FORWARDED_PEER_HEADER, type KvBackendConfig, type NetworkGrant } from "./protocol.ts";
+export { numberedRequestId, type RequestLine, requestIdPrefix, requestLineText } from "./request-line.ts";
 export { KV_OPS, type KvOp, type RuntimeStats } from "./stats.ts";
 export { createKvBackend } from "./worker/kv-backend.ts";
 
@@ -172,6 +177,28 @@ export interface Runtime {
   readonly workerRestarts: number;
   /** Counters and worker state, for metrics and readiness; cheap enough to call per scrape. */
   stats(): RuntimeStats;
+  /**
+   * Opens a listener on the data port in every guest worker (Linux SO_REUSEPORT); see
+   * GuestPool.listenInWorkers. Requests the workers do not answer themselves go to
+   * `options.fallbackPort`, the main thread's loopback listener.
+   */
+  listenInWorkers(
+    options: WorkerListenOptions,
+    served: (tag: unknown, request: ServedRequest) => void,
+  ): Promise<void>;
+  /** Lets the workers answer `host` themselves with this component, limits and access (see GuestPool). */
+  offerRoute(
+    host: string,
+    component: DeployedComponent,
+    limits: GuestLimits,
+    ctx: Omit<InvokeContext, "requestId">,
+    maxBodyBytes: number,
+    tag: unknown,
+  ): void;
+  /** Forgets every host offered: after a change to routes, deployments or config. */
+  resetRoutes(): void;
+  /** Closes the workers' own listeners; resolves once their connections have ended. */
+  stopListening(): Promise<void>;
   /** Calls `listener` with each line guests write to stdout/stderr; returns the unsubscribe. */
   onGuestOutput(listener: GuestOutputListener): () => void;
   /**
@@ -265,6 +292,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     setGatewayListeners(listeners) {
       pool.setGatewayListeners(listeners);
     },
+    listenInWorkers: (listen, served) => pool.listenInWorkers(listen, served),
+    offerRoute(host, component, limits, ctx, maxBodyBytes, tag) {
+      pool.offerRoute(host, wire(component), limits, ctx, maxBodyBytes, tag);
+    },
+    resetRoutes: () => pool.resetRoutes(),
+    stopListening: () => pool.stopListening(),
     async close() {
       await Promise.all([pool.close(), preparer.close()]);
     },

@@ -90,7 +90,16 @@ export type ToWorker =
    * Load a just-deployed component and start one instance, so its first request finds it warm;
    * the worker answers `warmed` with the same id, whatever the outcome.
    */
-  | { type: "warm"; id: number; key: string; limits: WireLimits; tenant: string; app: string };
+  | { type: "warm"; id: number; key: string; limits: WireLimits; tenant: string; app: string }
+  /** Where this worker's own listener goes, once it is told to listen (see runtime/worker/listener.ts). */
+  | { type: "front"; front: FrontConfig }
+  /** Open the listener on the shared port (a worker put in service), or close it (shutdown). */
+  | { type: "listen" }
+  | { type: "unlisten" }
+  /** The host a worker answers itself from now on: a Host header, lower-case, as clients send it. */
+  | { type: "front-route"; host: string; route: FrontRoute }
+  /** Forget every host: the next request of each goes to the main thread, which offers it again. */
+  | { type: "front-reset" };
 
 /** Response headers as Node writes them: lower-case names, repeated ones as arrays. */
 export type WireHeaders = Record<string, string | string[]>;
@@ -119,7 +128,73 @@ export type FromWorker =
    * The worker unloaded an app's pool of a deployment (its key): to stay within its memory budget,
    * or because the app had no request for `unloadIdleMs`.
    */
-  | { type: "unloaded"; key: string; reason: "budget" | "idle" };
+  | { type: "unloaded"; key: string; reason: "budget" | "idle" }
+  /** The worker's listener is open (`prefix` starts the request ids it gives), or closed. */
+  | { type: "listening"; prefix: string }
+  | { type: "unlistened" }
+  /** Requests the worker's own listener answered, for metrics and the log stream (every few ms). */
+  | { type: "served"; requests: ServedRecord[] }
+  /** A line a guest wrote while serving a request of the worker's own listener. */
+  | { type: "front-output"; route: number; requestId: string; stream: "stdout" | "stderr"; line: string }
+  /** An error the worker's own listener answered with (5xx) or ran into, for the gateway's log. */
+  | { type: "front-warning"; route: number; requestId: string; code: string | undefined; message: string };
+
+/**
+ * A guest worker's own listener on the data port (Linux `SO_REUSEPORT`): it answers the requests
+ * it can itself and passes the others to the main thread's listener on `fallbackPort`.
+ */
+export interface FrontConfig {
+  host: string;
+  port: number;
+  /** The main thread's listener for what a worker does not answer itself (loopback only). */
+  fallbackPort: number;
+  /** Sent with each passed-on request, so the main thread trusts the client address it names. */
+  fallbackSecret: string;
+  /** Where the worker writes request log lines itself (the gateway's JSON log), or "main" to leave them to it. */
+  requestLog: { fd: number } | "main" | "off";
+  /** Requests one app may have waiting in this worker beyond its instances, before 503. */
+  maxQueuedPerApp: number;
+  /**
+   * The shared table of requests in flight on this worker's connections: on a CPU-limit kill the
+   * main thread answers them (503) on their sockets before the worker goes (see FRONT_SLOTS).
+   */
+  inFlight: SharedArrayBuffer;
+}
+
+/**
+ * The header a request a worker passes on names its client with: `<secret> <address> <port>`, then
+ * `<prefix> <id>` (the worker's request-id prefix, the request's id in its in-flight table) if it has one.
+ */
+export const FORWARDED_PEER_HEADER = "x-wasmgate-peer";
+
+/** A request a worker's own listener answered (`route`: the FrontRoute's id). */
+export interface ServedRecord {
+  route: number;
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
+}
+
+/** Entries in the in-flight table of a worker's listener; more requests at once are passed on. */
+export const FRONT_SLOTS = 4096;
+/** Each entry: the request's id (0: free), its socket's file descriptor, its state. */
+export const FRONT_ENTRY = 3;
+/** Entry states: the answer's head has not gone out yet, or it has. */
+export const FRONT_WAITING = 1;
+export const FRONT_ANSWERING = 2;
+
+/** What a worker needs to answer a host itself: the app's active deployment, limits and access. */
+export interface FrontRoute {
+  /** Names the route in "served" messages; the main thread knows what it stands for. */
+  id: number;
+  deployment: WireDeployment;
+  limits: WireLimits;
+  access: WireAccess;
+  /** Larger request bodies are refused (413), which the main thread answers. */
+  maxBodyBytes: number;
+}
 
 /**
  * Which key-value store guests use; each worker opens its own client from this description (plain

@@ -11,6 +11,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import {
   type DeployedComponent,
+  FORWARDED_PEER_HEADER,
   type GuestRequest,
   type GuestResponse,
   HOP_BY_HOP,
@@ -18,6 +19,7 @@ import {
   type NetworkGrant,
   type Runtime,
   RuntimeError,
+  type ServedRequest,
 } from "../../runtime/index.ts";
 import type { AppConfig } from "../app-config.ts";
 import type { Components } from "../components.ts";
@@ -51,6 +53,11 @@ export interface DataPlaneDeps {
   ops?: RequestObserver;
   /** Told, as warnings, the errors this logs. */
   events?: GatewayEvents;
+  /**
+   * The guest workers listen on the data port themselves: each host answered here is offered to
+   * them (runtime.offerRoute), so its next requests are answered in a worker without this thread.
+   */
+  offerToWorkers?: boolean;
 }
 
 export type DataEnv = { Variables: Env["Variables"] & { route?: Route } };
@@ -84,6 +91,16 @@ export interface DataPlane {
    * already cached without Hono, and passes any other to `app`.
    */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The listener of the main thread's loopback port, where guest workers that listen themselves
+   * pass on what they do not answer: `listener`, trusting the client address such a request names
+   * when it carries `secret`.
+   */
+  fallbackListener(secret: string): (req: IncomingMessage, res: ServerResponse) => void;
+  /** Counts and logs a request a worker's own listener answered (`route` is what it was offered with). */
+  servedByWorker(route: unknown, served: ServedRequest, logLine: boolean): void;
+  /** Takes back every host offered to the workers: after any change to routes, deployments or config. */
+  forgetOffers(): void;
 }
 
 interface RequestHead {
@@ -101,6 +118,8 @@ interface RequestHead {
   headers: [string, string][];
   /** The client's connection, for Spin's `spin-client-addr` (absent in-process). */
   peer?: { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined;
+  /** The worker listener that passed the request on, and its id there (runtime's InvokeContext). */
+  forwardedBy?: { prefix: string; id: number } | undefined;
 }
 
 class HeadBuilder {
@@ -149,7 +168,9 @@ function headOfIncoming(incoming: IncomingMessage): RequestHead {
         ? head.build(method, "/")
         : head.build(method, url.pathname + url.search, url.host);
   }
-  built.peer = incoming.socket;
+  const forwarded = forwardedPeers.get(incoming);
+  built.peer = forwarded ?? incoming.socket;
+  built.forwardedBy = forwarded?.by;
   return built;
 }
 
@@ -160,6 +181,12 @@ function parseUrl(url: string): URL | undefined {
     return undefined;
   }
 }
+
+/** The client of a request a guest worker passed on, as the worker named it. */
+const forwardedPeers = new WeakMap<
+  IncomingMessage,
+  { remoteAddress: string; remotePort: number; by: { prefix: string; id: number } | undefined }
+>();
 
 /** Heads the listener read before passing the request to Hono, so Hono does not read them again. */
 const readHeads = new WeakMap<IncomingMessage, RequestHead>();
@@ -337,6 +364,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         grants: route.grants,
         network: networkOf(route),
         config,
+        forwardedBy: head.forwardedBy,
       },
     );
   }
@@ -353,6 +381,45 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       status,
       ms,
     });
+  }
+
+  /** Hosts offered to the workers, with what they were offered with (offered again only on a change). */
+  const offered = new Map<string, { route: Route; info: DeployedComponent["info"]; config: unknown }>();
+  /**
+   * Offers the host of a request just answered to the workers' own listeners, if it is one they
+   * can answer (one Host header, an app with one component) and nothing changed while it ran.
+   */
+  function offer(
+    head: RequestHead,
+    route: Route,
+    digest: string,
+    info: DeployedComponent["info"],
+    config: readonly (readonly [string, string])[],
+  ) {
+    if (!deps.offerToWorkers || head.hostCount !== 1 || head.hostHeader === undefined) return;
+    const deployment = route.deployment;
+    if (!deployment || deployment.routes) return;
+    const key = head.hostHeader.toLowerCase();
+    const known = offered.get(key);
+    if (known && known.route === route && known.info === info && known.config === config) return;
+    if (
+      router.peek(hostOf(head.hostHeader)) !== route ||
+      components.peek(digest) !== info ||
+      deps.config.peek({ tenant: route.tenant, name: route.app }) !== config
+    ) {
+      return;
+    }
+    if (offered.size >= 10_000) offered.clear();
+    offered.set(key, { route, info, config });
+    const limits = limitsOf(route);
+    runtime.offerRoute(
+      key,
+      { digest, info },
+      limits.guest,
+      { app: route.app, tenant: route.tenant, grants: route.grants, network: networkOf(route), config },
+      limits.maxBodyBytes,
+      route,
+    );
   }
 
   const app = new Hono<DataEnv>();
@@ -398,6 +465,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       body: out,
     } = await invoke(route, { digest: target.digest, info }, config, target.head, body, requestId);
     logRequest(requestId, route, head, status, started);
+    offer(head, route, target.digest, info, config);
     return new Response(out, { status, headers: headers as unknown as HeadersInit });
   });
 
@@ -445,7 +513,13 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       done(502);
     };
     invoke(route, { digest: target.digest, info }, config, target.head, undefined, requestId)
-      .then(send, (err: unknown) => send(replyForError(err, requestId, errors)))
+      .then(
+        (answer) => {
+          send(answer);
+          offer(head, route, target.digest, info, config);
+        },
+        (err: unknown) => send(replyForError(err, requestId, errors)),
+      )
       .catch((err: unknown) => {
         errors.error({ requestId, err }, "unexpected error while answering a request");
         res.destroy();
@@ -454,21 +528,53 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   }
 
   const viaHono = getRequestListener(app.fetch);
-  return {
-    app,
-    listener(req, res) {
-      try {
-        const head = headOfIncoming(req);
-        if (answerDirectly(head, res)) return;
-        readHeads.set(req, head);
-        viaHono(req, res).catch((err: unknown) => {
-          errors.error({ err }, "unexpected error while answering a request");
-          res.destroy();
-        });
-      } catch (err) {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const head = headOfIncoming(req);
+      if (answerDirectly(head, res)) return;
+      readHeads.set(req, head);
+      viaHono(req, res).catch((err: unknown) => {
         errors.error({ err }, "unexpected error while answering a request");
         res.destroy();
+      });
+    } catch (err) {
+      errors.error({ err }, "unexpected error while answering a request");
+      res.destroy();
+    }
+  };
+  return {
+    app,
+    listener,
+    fallbackListener(secret) {
+      return (req, res) => {
+        const raw = req.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          if (raw[i]!.toLowerCase() !== FORWARDED_PEER_HEADER) continue;
+          const [given, address, port, prefix, id] = raw[i + 1]!.split(" ");
+          if (given === secret && address !== undefined) {
+            const by = prefix && Number.isSafeInteger(Number(id)) ? { prefix, id: Number(id) } : undefined;
+            forwardedPeers.set(req, { remoteAddress: address, remotePort: Number(port) || 0, by });
+          }
+          // Never seen by Hono or a guest, whoever sent it.
+          raw.splice(i, 2);
+          i -= 2;
+        }
+        delete req.headers[FORWARDED_PEER_HEADER];
+        listener(req, res);
+      };
+    },
+    servedByWorker(tag, { requestId, method, path, status, ms }, logLine) {
+      const route = tag as Route;
+      if (logLine && logger.isLevelEnabled("info")) {
+        requestLine({ requestId, app: route.app, method, path, status, ms: Math.round(ms * 10) / 10 });
       }
+      ops?.started();
+      ops?.finished({ route, requestId, method, path, status, ms });
+    },
+    forgetOffers() {
+      if (!deps.offerToWorkers) return;
+      offered.clear();
+      runtime.resetRoutes();
     },
   };
 }

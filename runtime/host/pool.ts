@@ -6,6 +6,7 @@
 // Over 400 lines on purpose: dispatch, body pumping both ways, deadlines and the watchdog all act
 // on the same per-worker slots and pending requests; split apart they would pass that state around.
 
+import { writeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { Grants } from "../capabilities/grants.ts";
 import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
@@ -16,7 +17,12 @@ import { type GuestLimits, INLINE_BODY_MAX, STREAM_WINDOW } from "../limits.ts";
 import type { Logger } from "../logger.ts";
 import { Outbox } from "../outbox.ts";
 import {
+  FRONT_ENTRY,
+  FRONT_SLOTS,
+  FRONT_WAITING,
   type FromWorker,
+  type FrontConfig,
+  type FrontRoute,
   type KvBackendConfig,
   type NetworkGrant,
   NULL_BODY_STATUS,
@@ -26,6 +32,7 @@ import {
   type WireLimits,
   type WireRequest,
 } from "../protocol.ts";
+import { numberedRequestId } from "../request-line.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "../stats.ts";
 import { bodyBytesPassed } from "./body-memory.ts";
 import { WorkerContexts } from "./contexts.ts";
@@ -42,6 +49,11 @@ export interface InvokeContext {
   network?: NetworkGrant;
   /** The app's variables and secrets, merged, as wasi:config/store serves them. */
   config?: readonly (readonly [string, string])[];
+  /**
+   * A worker's own listener passed the request on: its request-id prefix and the request's id in
+   * its in-flight table, so a CPU-limit kill answers that socket with the culprit's own error.
+   */
+  forwardedBy?: { prefix: string; id: number } | undefined;
 }
 
 /**
@@ -136,6 +148,23 @@ interface Slot {
   contexts: WorkerContexts;
   /** Warms sent and not yet answered, by id: each resolves its `warm()`. */
   warming: Map<number, () => void>;
+  /** Its own listener's requests in flight (see FrontConfig.inFlight). */
+  inFlight: SharedArrayBuffer;
+  /** Its own listener is open, and the prefix of the request ids it gives. */
+  listening: boolean;
+  prefix: string;
+}
+
+/** Where the workers listen themselves (FrontConfig without each worker's own table). */
+export type WorkerListenOptions = Omit<FrontConfig, "inFlight" | "maxQueuedPerApp">;
+
+/** A request a worker's own listener answered, as the pool tells it on. */
+export interface ServedRequest {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
 }
 
 /** The app an instance serves: instances are never shared between apps. */
@@ -195,6 +224,31 @@ export interface GuestPool {
   warm(deployment: WireDeployment, limits: GuestLimits, owner: AppOwner): Promise<void>;
   /** Tells every worker, and those started later, the gateway's own ports. */
   setGatewayListeners(listeners: GatewayListeners): void;
+  /**
+   * Opens a listener on the data port in every worker in service (and in each that replaces one);
+   * resolves once they all listen. `served` is told each request they answer, with the `tag` its
+   * host was offered with.
+   */
+  listenInWorkers(
+    options: WorkerListenOptions,
+    served: (tag: unknown, request: ServedRequest) => void,
+  ): Promise<void>;
+  /**
+   * Lets the workers' own listeners answer `host` (a Host header, lower-case) themselves, with this
+   * deployment, limits and access, until `resetRoutes`. Does nothing unless they listen.
+   */
+  offerRoute(
+    host: string,
+    deployment: WireDeployment,
+    limits: GuestLimits,
+    ctx: Omit<InvokeContext, "requestId">,
+    maxBodyBytes: number,
+    tag: unknown,
+  ): void;
+  /** Every host offered goes to the main thread again (after any change to routes or config). */
+  resetRoutes(): void;
+  /** Closes the workers' own listeners; resolves once their connections have ended. */
+  stopListening(): Promise<void>;
   /** Workers replaced since start (CPU-limit kills and crashes). */
   readonly restarts: number;
   /** Counters and worker state for metrics and readiness. */
@@ -241,6 +295,15 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   const slots: Slot[] = [];
   let spare: Slot | undefined;
   let listeners = NO_LISTENERS;
+  /** Where workers listen themselves, once the gateway asked them to. */
+  let front: Omit<FrontConfig, "inFlight" | "maxQueuedPerApp"> | undefined;
+  let onServed: ((tag: unknown, request: ServedRequest) => void) | undefined;
+  /** The hosts the workers answer themselves, and what each route id stands for. */
+  const frontRoutes = new Map<string, FrontRoute>();
+  const frontTags = new Map<number, { tag: unknown; ctx: InvokeContext; dir: string }>();
+  let nextRouteId = 1;
+  /** Called whenever a worker starts or stops listening. */
+  const listenWaiters = new Set<() => void>();
 
   /** An app's limits with the pool's instance limits, as a worker takes them. */
   function wireLimits(limits: GuestLimits): WireLimits {
@@ -252,9 +315,14 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     };
   }
 
+  function frontFor(inFlight: SharedArrayBuffer): FrontConfig | undefined {
+    return front && { ...front, inFlight, maxQueuedPerApp: Math.ceil(maxQueuedPerApp / options.workers) };
+  }
+
   function spawn(): Slot {
     const { buffer, slot: cpu } = createCpuSlot();
     const stats = createStatsBuffer();
+    const inFlight = new SharedArrayBuffer(FRONT_SLOTS * FRONT_ENTRY * Int32Array.BYTES_PER_ELEMENT);
     const worker = new Worker(WORKER_URL, {
       // Streamed body chunks are ArrayBuffers whose memory is freed only when their small wrapper
       // objects are collected; a small young generation collects them sooner (100 MiB through an
@@ -268,6 +336,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         instanceIdleMs: options.instanceIdleMs ?? DEFAULT_INSTANCE_IDLE_MS,
         unloadIdleMs: options.unloadIdleMs ?? DEFAULT_UNLOAD_IDLE_MS,
         listeners,
+        front: frontFor(inFlight),
       },
     });
     const slot: Slot = {
@@ -281,9 +350,13 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       stats,
       // Posts only once the slot exists.
       contexts: new WorkerContexts((msg) => post(slot, msg), wireLimits),
+      inFlight,
+      listening: false,
+      prefix: "",
       warming: new Map(),
     };
     counting.add(slot);
+    for (const [host, route] of frontRoutes) post(slot, { type: "front-route", host, route });
     worker.on("message", (batch: FromWorker[]) => {
       for (const msg of batch) onMessage(slot, msg);
     });
@@ -314,9 +387,16 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
         : "another guest overran its CPU limit";
     const index = slots.indexOf(slot);
     if (index !== -1 && !closed) {
-      slots[index] = spare ?? spawn();
+      const next = spare ?? spawn();
+      slots[index] = next;
       spare = undefined;
+      // The replacement takes the port share over; meanwhile the kernel gives new connections to
+      // the other workers' listeners.
+      if (front) post(next, { type: "listen" });
     }
+    // A worker stopped by the watchdog is stuck in a guest and still holds its connections: answer
+    // the requests waiting on them before it goes. One that exited on its own has closed them.
+    if (culprit && front) answerStranded(slot, culprit, why);
     void slot.worker.terminate();
     endWarms(slot);
     for (const [id, p] of slot.pending) {
@@ -343,6 +423,53 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     setTimeout(() => {
       if (!closed && !spare) spare = spawn();
     }, SPARE_RESPAWN_DELAY_MS).unref();
+  }
+
+  /**
+   * Writes a 503 (the culprit's own error for the request that overran) on the socket of every
+   * request of `slot`'s listener whose answer has not started, with `Connection: close`: the
+   * worker is stuck in the culprit's code and cannot, and its connections close when it goes.
+   */
+  function answerStranded(slot: Slot, culprit: Overrun, why: string): void {
+    const table = new Int32Array(slot.inFlight);
+    const passed = slot.pending.get(culprit.id)?.ctx.forwardedBy;
+    const culpritHere = passed?.prefix === slot.prefix ? passed.id : undefined;
+    for (let at = 0; at < table.length; at += FRONT_ENTRY) {
+      const id = Atomics.load(table, at);
+      if (id === 0 || table[at + 2] !== FRONT_WAITING) continue;
+      const fd = table[at + 1]!;
+      if (fd < 0) continue;
+      const err =
+        id !== culprit.id && id !== culpritHere
+          ? new RuntimeError(
+              "ERR_RUNTIME_WORKER_RESTARTED",
+              `the worker running this request was restarted because ${why}; retry`,
+            )
+          : culprit.reason === "cpu"
+            ? new RuntimeError(
+                "ERR_RUNTIME_CPU_LIMIT",
+                "the guest used more CPU time than its limit and was stopped",
+              )
+            : new RuntimeError(
+                "ERR_RUNTIME_STALLED",
+                `the guest ran for more than ${stallMs} ms of wall-clock time without yielding and was stopped`,
+              );
+      const requestId = numberedRequestId(slot.prefix, -id);
+      const body = JSON.stringify({ error: { code: err.code, message: err.message, requestId } });
+      const head = [
+        `HTTP/1.1 ${err.status} ${err.status === 504 ? "Gateway Timeout" : "Service Unavailable"}`,
+        "content-type: application/json; charset=utf-8",
+        `${REQUEST_ID_HEADER}: ${requestId}`,
+        ...(err.retryAfter === undefined ? [] : [`retry-after: ${err.retryAfter}`]),
+        `content-length: ${Buffer.byteLength(body)}`,
+        "connection: close",
+      ];
+      try {
+        writeSync(fd, `${head.join("\r\n")}\r\n\r\n${body}`);
+      } catch {
+        // The client is gone, or its socket cannot take the bytes now: it sees the connection close.
+      }
+    }
   }
 
   /** Resolves the warms a worker will not answer any more. */
@@ -375,6 +502,33 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
   function onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.type === "ready") {
       slot.ready = true;
+      return;
+    }
+    if (msg.type === "listening" || msg.type === "unlistened") {
+      slot.listening = msg.type === "listening";
+      if (msg.type === "listening") slot.prefix = msg.prefix;
+      for (const wake of listenWaiters) wake();
+      return;
+    }
+    if (msg.type === "served") {
+      for (const served of msg.requests) {
+        const known = frontTags.get(served.route);
+        if (known) onServed?.(known.tag, served);
+      }
+      return;
+    }
+    if (msg.type === "front-output") {
+      const known = frontTags.get(msg.route);
+      if (!known) return;
+      const ctx = { ...known.ctx, requestId: msg.requestId };
+      if (msg.line.startsWith(GUEST_ERROR_PREFIX)) uncaught(ctx, known.dir, msg.stream, msg.line);
+      else output(ctx, msg.stream, msg.line);
+      return;
+    }
+    if (msg.type === "front-warning") {
+      const app = frontTags.get(msg.route)?.ctx.app;
+      const { requestId, code, message } = msg;
+      warn("error", { requestId, app, code }, { message, code, requestId, app });
       return;
     }
     if (msg.type === "warmed") {
@@ -725,6 +879,63 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       listeners = Object.freeze({ dataPorts: [...next.dataPorts], adminPorts: [...next.adminPorts] });
       // Posted before anything later on the same worker: no request sent after this runs without it.
       for (const s of spare ? [...slots, spare] : slots) post(s, { type: "listeners", listeners });
+    },
+    listenInWorkers(next, served) {
+      front = next;
+      onServed = served;
+      for (const s of spare ? [...slots, spare] : slots)
+        post(s, { type: "front", front: frontFor(s.inFlight)! });
+      for (const s of slots) post(s, { type: "listen" });
+      return new Promise<void>((resolve) => {
+        const check = () => {
+          if (closed || slots.every((s) => s.listening || s.retired)) {
+            listenWaiters.delete(check);
+            resolve();
+          }
+        };
+        listenWaiters.add(check);
+      });
+    },
+    offerRoute(host, deployment, limits, ctx, maxBodyBytes, tag) {
+      // A tenant's concurrency is counted here, across workers: its requests stay on this path.
+      if (!front || closed || maxPerTenant > 0) return;
+      if (frontTags.size >= 20_000) frontTags.clear();
+      const id = nextRouteId++;
+      const route: FrontRoute = {
+        id,
+        deployment,
+        limits: wireLimits(limits),
+        access: {
+          tenant: ctx.tenant,
+          app: ctx.app,
+          grants: ctx.grants ?? {},
+          network: ctx.network ?? { allowPrivateNetwork: [], trustAllowList: false },
+          config: ctx.config ?? [],
+        },
+        maxBodyBytes,
+      };
+      frontRoutes.set(host, route);
+      frontTags.set(id, { tag, ctx: { ...ctx, requestId: "" }, dir: deployment.dir });
+      for (const s of spare ? [...slots, spare] : slots) post(s, { type: "front-route", host, route });
+    },
+    resetRoutes() {
+      if (frontRoutes.size === 0) return;
+      frontRoutes.clear();
+      for (const s of spare ? [...slots, spare] : slots) post(s, { type: "front-reset" });
+    },
+    stopListening() {
+      if (!front) return Promise.resolve();
+      for (const s of slots) post(s, { type: "unlisten" });
+      return new Promise<void>((resolve) => {
+        const check = () => {
+          if (closed || slots.every((s) => !s.listening || s.retired)) {
+            listenWaiters.delete(check);
+            resolve();
+          }
+        };
+        listenWaiters.add(check);
+        check();
+      });
     },
     evict(key) {
       for (const s of slots) {

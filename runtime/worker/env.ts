@@ -8,14 +8,25 @@ import type { KvStore } from "../../kv/index.ts";
 import type { HostServices } from "../capabilities/index.ts";
 import { type GatewayListeners, NO_LISTENERS } from "../capabilities/outbound-http/hosts.ts";
 import { Outbox } from "../outbox.ts";
-import type { FromWorker, KvBackendConfig } from "../protocol.ts";
+import type { FromWorker, FrontConfig, KvBackendConfig } from "../protocol.ts";
 import { countingKvStore, WorkerStats } from "../stats.ts";
 import { CpuMeter, installCpuMeter, openCpuSlot } from "./cpu-meter.ts";
 import { createKvBackend } from "./kv-backend.ts";
 
 export const port = parentPort!;
 const outbox = new Outbox<FromWorker>((batch, transfer) => port.postMessage(batch, transfer));
-export const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => outbox.post(msg, transfer);
+/**
+ * Requests of the worker's own listener (listener.ts) have negative ids: what is sent about them
+ * stays in the worker and goes to that listener.
+ */
+let local: ((msg: FromWorker) => void) | undefined;
+export function receiveLocally(receive: (msg: FromWorker) => void): void {
+  local = receive;
+}
+export const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => {
+  if (local !== undefined && "id" in msg && msg.id < 0) local(msg);
+  else outbox.post(msg, transfer);
+};
 /**
  * Before a guest runs, answers older than this go out. A guest that loops until the watchdog
  * terminates the worker takes unsent messages with it: their requests fail as restarted. This
@@ -36,9 +47,20 @@ export const workerConfig = workerData as {
   unloadIdleMs: number;
   /** The gateway's own ports as they were when this worker started ("listeners" updates them). */
   listeners: GatewayListeners | undefined;
+  /** This worker's own listener, when the gateway listens in its workers (else a "front" message). */
+  front: FrontConfig | undefined;
 };
 
-export const meter = new CpuMeter(openCpuSlot(workerConfig.cpu), () => outbox.flushOlderThan(OUTBOX_HOLD_MS));
+/** What else must go out before a guest runs (the worker listener's held answers). */
+let beforeGuest: ((holdMs: number) => void) | undefined;
+export function beforeGuestRuns(flush: (holdMs: number) => void): void {
+  beforeGuest = flush;
+}
+
+export const meter = new CpuMeter(openCpuSlot(workerConfig.cpu), () => {
+  outbox.flushOlderThan(OUTBOX_HOLD_MS);
+  beforeGuest?.(OUTBOX_HOLD_MS);
+});
 installCpuMeter(meter);
 export const stats = new WorkerStats(workerConfig.stats);
 

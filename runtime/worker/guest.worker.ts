@@ -5,8 +5,11 @@
 
 import type { ToWorker } from "../protocol.ts";
 import { deployments, ownerOf, pools } from "./app-pool.ts";
-import { port, post, setGatewayListeners } from "./env.ts";
+import { port, post, setGatewayListeners, workerConfig } from "./env.ts";
 import { contexts, fail, invoke, openContext, running, warm } from "./invoke.ts";
+import { addRoute, configure, forgetDeployment, listen, resetRoutes, unlisten } from "./listener.ts";
+
+if (workerConfig.front) configure(workerConfig.front);
 
 port.on("message", (batch: ToWorker[]) => {
   for (const msg of batch) receive(msg);
@@ -48,7 +51,23 @@ function receive(msg: ToWorker): void {
     case "warm":
       void warm(msg.id, msg.key, msg.limits, ownerOf(msg.tenant, msg.app));
       break;
+    case "front":
+      configure(msg.front);
+      break;
+    case "listen":
+      listen();
+      break;
+    case "unlisten":
+      unlisten();
+      break;
+    case "front-route":
+      addRoute(msg.host, msg.route);
+      break;
+    case "front-reset":
+      resetRoutes();
+      break;
     case "evict":
+      forgetDeployment(msg.key);
       deployments.delete(msg.key);
       for (const [key, pool] of pools) {
         if (key.startsWith(`${msg.key}:`)) {
