@@ -7,24 +7,24 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRedisStateStore } from "../gateway/state/redis.ts";
+import { createRedisStateStore } from "../../gateway/state/redis.ts";
 import {
   createRedisKvStore,
   type KvNamespace,
   type KvStore,
   type RedisNode,
   type RedisTopology,
-} from "../kv/index.ts";
-import { buildGuest } from "../scripts/guests.ts";
-import { type GatewayProcess, get, push, runCli, startGateway } from "./harness/gateway.ts";
-import type { RedisServer } from "./harness/redis-server.ts";
+} from "../../kv/index.ts";
+import { buildGuest } from "../../scripts/guests.ts";
+import { type GatewayProcess, get, push, runCli, startGateway } from "../harness/gateway.ts";
+import type { RedisServer } from "../harness/redis-server.ts";
 import {
   type RedisCluster,
   type RedisSentinelSet,
   redisCommand,
   startRedisCluster,
   startRedisSentinel,
-} from "./harness/redis-topologies.ts";
+} from "../harness/redis-topologies.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined) =>

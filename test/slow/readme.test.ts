@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
-import { ROOT, tempDir } from "./harness/gateway.ts";
-import { waitFor } from "./harness/ops.ts";
-import { signalGroup, spawnOwned } from "./harness/process.ts";
+import { ROOT, tempDir } from "../harness/gateway.ts";
+import { waitFor } from "../harness/ops.ts";
+import { signalGroup, spawnOwned } from "../harness/process.ts";
 
 /** Which terminal runs each README line, and what a reader waits for before the next one. */
 interface Step {
