@@ -1,8 +1,9 @@
 // This checkout's gateway against another checkout's (an older commit, e.g. from `git worktree
-// add ../old <commit>` with `npm ci` run there), serving the same fast-world hello, both pinned to
-// the same cores, in alternating rounds of one run: what a change did to a request's cost,
-// without the drift between separate runs.
-// Usage: npm run bench:ab -- <other checkout> [--log-level info] [--seconds 5 --runs 5]
+// add ../old <commit>` with `npm ci` run there), serving the same example (the fast-world hello
+// unless `--example` names another), both pinned to the same cores, in alternating rounds of one
+// run: what a change did to a request's cost, without the drift between separate runs.
+// Usage: npm run bench:ab -- <other checkout> [--example hello-fast|hello] [--log-level info]
+//   [--seconds 5 --runs 5]
 
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -14,7 +15,11 @@ import { SERVER_CPUS } from "./pin.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { ...WRK_FLAGS, "log-level": { type: "string", default: "info" } },
+  options: {
+    ...WRK_FLAGS,
+    "log-level": { type: "string", default: "info" },
+    example: { type: "string", default: "hello-fast" },
+  },
 });
 const otherRoot = positionals[0];
 if (otherRoot === undefined) {
@@ -23,15 +28,16 @@ if (otherRoot === undefined) {
 }
 // The other checkout's gateway is started by its own harness, from its own bin/.
 const there: typeof Harness = await import(path.resolve(otherRoot, "test", "harness", "gateway.ts"));
-const HOST = "hello-fast.localhost";
-const guest = await buildGuest("example", "hello-fast");
+const example = values.example!;
+const HOST = `${example}.localhost`;
+const guest = await buildGuest("example", example);
 const start = async (harness: typeof Harness) => {
   const gw = await harness.startGateway({
     args: ["--log-level", values["log-level"]!],
     cpus: SERVER_CPUS,
     requestLogs: "drop",
   });
-  await harness.push(gw, guest, "hello-fast", ["--host", HOST]);
+  await harness.push(gw, guest, example, ["--host", HOST]);
   return gw;
 };
 const names = ["this checkout", path.basename(path.resolve(otherRoot))];
@@ -47,7 +53,10 @@ try {
     wrkSettings(values),
   );
   for (const r of rounds) showWrk(r.name, r.result);
-  showRatio(`${names[0]} / ${names[1]} (${values["log-level"]} logs)`, rounds[0]!.ratios.get(names[1]!)!);
+  showRatio(
+    `${names[0]} / ${names[1]} (${example}, ${values["log-level"]} logs)`,
+    rounds[0]!.ratios.get(names[1]!)!,
+  );
 } finally {
   await Promise.all(gateways.map((gw) => gw.dispose()));
 }
