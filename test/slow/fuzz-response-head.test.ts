@@ -12,9 +12,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { Client } from "undici";
-import { buildGuest } from "../scripts/guests.ts";
-import { type GatewayProcess, get, push, startGateway } from "./harness/gateway.ts";
-import { type HostileSpec, specHeader, streamedSpec } from "./harness/hostile.ts";
+import { buildGuest } from "../../scripts/guests.ts";
+import { type GatewayProcess, get, push, startGateway } from "../harness/gateway.ts";
+import { type HostileSpec, specHeader, streamedSpec } from "../harness/hostile.ts";
 
 /** Batches of pipelined requests; RUNS × BATCH response heads in all. */
 const RUNS = 700;
