@@ -400,21 +400,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     void slot.worker.terminate();
     endWarms(slot);
     for (const [id, p] of slot.pending) {
-      const err =
-        id !== culprit?.id
-          ? new RuntimeError(
-              "ERR_RUNTIME_WORKER_RESTARTED",
-              `the worker running this request was restarted because ${why}; retry`,
-            )
-          : culprit.reason === "cpu"
-            ? new RuntimeError(
-                "ERR_RUNTIME_CPU_LIMIT",
-                "the guest used more CPU time than its limit and was stopped",
-              )
-            : new RuntimeError(
-                "ERR_RUNTIME_STALLED",
-                `the guest ran for more than ${stallMs} ms of wall-clock time without yielding and was stopped`,
-              );
+      const err = killError(id === culprit?.id ? culprit : undefined, why);
       settle(slot, id, p);
       fail(p, err);
     }
@@ -423,6 +409,25 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
     setTimeout(() => {
       if (!closed && !spare) spare = spawn();
     }, SPARE_RESPAWN_DELAY_MS).unref();
+  }
+
+  /** What a request on a replaced worker is answered: its own overrun's error, else a retry. */
+  function killError(own: Overrun | undefined, why: string): RuntimeError {
+    if (own === undefined) {
+      return new RuntimeError(
+        "ERR_RUNTIME_WORKER_RESTARTED",
+        `the worker running this request was restarted because ${why}; retry`,
+      );
+    }
+    return own.reason === "cpu"
+      ? new RuntimeError(
+          "ERR_RUNTIME_CPU_LIMIT",
+          "the guest used more CPU time than its limit and was stopped",
+        )
+      : new RuntimeError(
+          "ERR_RUNTIME_STALLED",
+          `the guest ran for more than ${stallMs} ms of wall-clock time without yielding and was stopped`,
+        );
   }
 
   /**
@@ -439,21 +444,7 @@ export function createGuestPool(options: GuestPoolOptions): GuestPool {
       if (id === 0 || table[at + 2] !== FRONT_WAITING) continue;
       const fd = table[at + 1]!;
       if (fd < 0) continue;
-      const err =
-        id !== culprit.id && id !== culpritHere
-          ? new RuntimeError(
-              "ERR_RUNTIME_WORKER_RESTARTED",
-              `the worker running this request was restarted because ${why}; retry`,
-            )
-          : culprit.reason === "cpu"
-            ? new RuntimeError(
-                "ERR_RUNTIME_CPU_LIMIT",
-                "the guest used more CPU time than its limit and was stopped",
-              )
-            : new RuntimeError(
-                "ERR_RUNTIME_STALLED",
-                `the guest ran for more than ${stallMs} ms of wall-clock time without yielding and was stopped`,
-              );
+      const err = killError(id === culprit.id || id === culpritHere ? culprit : undefined, why);
       const requestId = numberedRequestId(slot.prefix, -id);
       const body = JSON.stringify({ error: { code: err.code, message: err.message, requestId } });
       const head = [
