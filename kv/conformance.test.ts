@@ -22,6 +22,7 @@ import {
   type KvLimits,
   type KvNamespace,
   type KvStore,
+  type KvSyncStore,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
 } from "./index.ts";
@@ -776,31 +777,64 @@ conformance("redis", async () => {
   };
 });
 
-conformance("sqlite", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "wasmgate-kv-"));
-  const path = join(dir, "kv.sqlite");
-  let clock = Date.now();
-  const now = () => clock;
-  const opened: KvStore[] = [];
-  const open = (limits: KvLimits) => {
-    const store = createSqliteKvStore({ path, limits, now });
-    opened.push(store);
-    return store;
+/** The embedded store on one file, each store the tests open seen through `view`. */
+function sqliteSubject(view: (store: KvStore) => KvStore) {
+  return async (): Promise<Subject> => {
+    const dir = await mkdtemp(join(tmpdir(), "wasmgate-kv-"));
+    const path = join(dir, "kv.sqlite");
+    let clock = Date.now();
+    const now = () => clock;
+    const opened: KvStore[] = [];
+    const open = (limits: KvLimits) => {
+      const store = createSqliteKvStore({ path, limits, now });
+      opened.push(store);
+      return view(store);
+    };
+    return {
+      store: open(DEFAULT_KV_LIMITS),
+      peer: open(DEFAULT_KV_LIMITS),
+      open,
+      async elapse(ms) {
+        clock += ms;
+      },
+      ordered: true,
+      async teardown() {
+        await Promise.all(opened.map((store) => store.close()));
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   };
-  return {
-    store: open(DEFAULT_KV_LIMITS),
-    peer: open(DEFAULT_KV_LIMITS),
-    open,
-    async elapse(ms) {
-      clock += ms;
-    },
-    ordered: true,
-    async teardown() {
-      await Promise.all(opened.map((store) => store.close()));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+}
+
+conformance(
+  "sqlite",
+  sqliteSubject((store) => store),
+);
+
+// The same store through its `sync` calls, which guests' host functions use on the embedded store:
+// each call is made on `sync` and its result (or what it threw) handed back as a promise, so every
+// check above runs against them too.
+conformance(
+  "sqlite, sync calls",
+  sqliteSubject((store) => {
+    const sync = store.sync;
+    assert.ok(sync, "the embedded store offers sync calls");
+    const viaSync = Object.create(store) as Record<string, unknown>;
+    for (const name of Object.keys(sync) as (keyof KvSyncStore)[]) {
+      const call = sync[name] as (...args: unknown[]) => unknown;
+      viaSync[name] = (...args: unknown[]) => {
+        try {
+          const value = call(...args);
+          assert.ok(!(value instanceof Promise), `sync.${name} answers at once`);
+          return Promise.resolve(value);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      };
+    }
+    return viaSync as unknown as KvStore;
+  }),
+);
 
 // A three-master Redis Cluster behind clients the caller owns (default ioredis options): buckets
 // land on different nodes, and increment takes the path for clients without stringNumbers.

@@ -41,4 +41,5 @@ export type {
   KvNamespace,
   KvSetOptions,
   KvStore,
+  KvSyncStore,
 } from "./store.ts";

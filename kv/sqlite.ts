@@ -16,8 +16,8 @@ import {
   addInt64,
   type CheckedListOptions,
   type CheckedSetOptions,
-  createValidatedStore,
-  type KvBackend,
+  createValidatedSyncStore,
+  type KvSyncBackend,
   parseInt64,
 } from "./validate.ts";
 
@@ -196,11 +196,12 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
     }
   }
 
-  function guard<T>(body: () => T): Promise<T> {
+  /** Runs a call on this thread; any failure comes out as a KvError. */
+  function guard<T>(body: () => T): T {
     try {
-      return Promise.resolve(body());
+      return body();
     } catch (error) {
-      return Promise.reject(toKvError(error));
+      throw toKvError(error);
     }
   }
 
@@ -224,7 +225,7 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
     );
   }
 
-  const backend: KvBackend = {
+  const backend: KvSyncBackend = {
     get: (ns, key) =>
       guard(() => {
         const row = sql.get.get(...scope(ns), utf8(key), now());
@@ -361,16 +362,16 @@ export function createSqliteKvStore(options: SqliteKvStoreOptions): KvStore {
         writeTransaction(() => sql.deleteBucket.run(...scope(ns)));
       }),
 
-    ping: () =>
+    ping: async () =>
       guard(() => {
         sql.ping.get();
         return { backend: "sqlite" };
       }),
 
-    close: () =>
+    close: async () =>
       guard(() => {
         if (db.isOpen) db.close();
       }),
   };
-  return createValidatedStore(backend, limits);
+  return createValidatedSyncStore(backend, limits);
 }

@@ -126,7 +126,21 @@ export interface KvStore {
 
   /** Releases the backend connection. Later calls fail with `ERR_KV_CLOSED`. Idempotent. */
   close(): Promise<void>;
+
+  /**
+   * The same calls answered without waiting, where the backend can (the embedded SQLite store,
+   * which runs on the calling thread anyway): each returns its result, or throws the `KvError` the
+   * promise would reject with. Absent on Redis. A guest's host functions use it to skip suspending.
+   */
+  readonly sync?: KvSyncStore;
 }
+
+/** The calls of a `KvStore` that touch data, as plain functions: `KvStore.sync`. */
+export type KvSyncStore = {
+  readonly [K in Exclude<keyof KvStore, "ping" | "close" | "sync">]: (
+    ...args: Parameters<KvStore[K]>
+  ) => Awaited<ReturnType<KvStore[K]>>;
+};
 
 /** What `KvStore.ping()` found: short fields for a readiness report. */
 export type KvHealth = Readonly<Record<string, string | number>>;

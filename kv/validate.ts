@@ -5,7 +5,7 @@
  */
 import { KvError } from "./errors.ts";
 import type { KvLimits } from "./limits.ts";
-import type { KvHealth, KvListOptions, KvNamespace, KvSetOptions, KvStore } from "./store.ts";
+import type { KvHealth, KvListOptions, KvNamespace, KvSetOptions, KvStore, KvSyncStore } from "./store.ts";
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -261,85 +261,119 @@ export interface KvBackend {
   close(): Promise<void>;
 }
 
-/** Wraps a backend into a `KvStore` that checks every argument and refuses calls after `close()`. */
-export function createValidatedStore(backend: KvBackend, limits: KvLimits): KvStore {
-  let closed = false;
-  // Checks run inside the async functions so a bad argument rejects the promise, never throws.
+type DataCall = keyof KvSyncStore;
+
+/** A backend that answers on the calling thread: the data calls of `KvBackend`, returning their results. */
+export type KvSyncBackend = {
+  readonly [K in DataCall]: (...args: Parameters<KvBackend[K]>) => Awaited<ReturnType<KvBackend[K]>>;
+} & Pick<KvBackend, "ping" | "close">;
+
+/** What a call's checks decided: the arguments the backend gets, or the answer without it. */
+type Checked = { args: unknown[] } | { answer: unknown };
+
+/**
+ * Each data call's checks, written once for every kind of backend: throws KvError for a bad
+ * argument, else says what the backend is called with (an empty batch needs no call).
+ */
+function callChecks(
+  limits: KvLimits,
+  isClosed: () => boolean,
+): Record<DataCall, (...args: any[]) => Checked> {
   const open = (ns: KvNamespace) => {
-    if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
+    if (isClosed()) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
     checkNamespace(ns, limits);
   };
+  const keyed = (ns: KvNamespace, key: string) => {
+    open(ns);
+    checkKey(key, limits);
+  };
+  const plain = (ns: KvNamespace, key: string): Checked => {
+    keyed(ns, key);
+    return { args: [ns, key] };
+  };
+  const batch = (ns: KvNamespace, keys: readonly string[], empty: unknown): Checked => {
+    open(ns);
+    checkKeys(keys, limits);
+    return keys.length === 0 ? { answer: empty } : { args: [ns, keys] };
+  };
   return {
-    async get(ns, key) {
-      open(ns);
-      checkKey(key, limits);
-      return await backend.get(ns, key);
-    },
-    async getWithMetadata(ns, key) {
-      open(ns);
-      checkKey(key, limits);
-      return await backend.getWithMetadata(ns, key);
-    },
-    async set(ns, key, value, options) {
-      open(ns);
-      checkKey(key, limits);
+    get: plain,
+    getWithMetadata: plain,
+    delete: plain,
+    exists: plain,
+    set(ns: KvNamespace, key: string, value: Uint8Array, options?: KvSetOptions) {
+      keyed(ns, key);
       checkValue(value, limits);
-      await backend.set(ns, key, value, checkSetOptions(options, limits));
+      return { args: [ns, key, value, checkSetOptions(options, limits)] };
     },
-    async delete(ns, key) {
+    listKeys(ns: KvNamespace, options?: KvListOptions) {
       open(ns);
-      checkKey(key, limits);
-      await backend.delete(ns, key);
+      return { args: [ns, checkListOptions(options, limits)] };
     },
-    async exists(ns, key) {
-      open(ns);
-      checkKey(key, limits);
-      return await backend.exists(ns, key);
-    },
-    async listKeys(ns, options) {
-      open(ns);
-      return await backend.listKeys(ns, checkListOptions(options, limits));
-    },
-    async increment(ns, key, delta) {
-      open(ns);
-      checkKey(key, limits);
+    increment(ns: KvNamespace, key: string, delta: bigint) {
+      keyed(ns, key);
       checkDelta(delta);
-      return await backend.increment(ns, key, delta);
+      return { args: [ns, key, delta] };
     },
-    async compareAndSwap(ns, key, expected, value) {
-      open(ns);
-      checkKey(key, limits);
+    compareAndSwap(ns: KvNamespace, key: string, expected: Uint8Array | undefined, value: Uint8Array) {
+      keyed(ns, key);
       if (expected !== undefined) checkValue(expected, limits);
       checkValue(value, limits);
-      return await backend.compareAndSwap(ns, key, expected, value);
+      return { args: [ns, key, expected, value] };
     },
-    async getMany(ns, keys) {
-      open(ns);
-      checkKeys(keys, limits);
-      return keys.length === 0 ? [] : await backend.getMany(ns, keys);
-    },
-    async setMany(ns, entries) {
+    getMany: (ns: KvNamespace, keys: readonly string[]) => batch(ns, keys, []),
+    deleteMany: (ns: KvNamespace, keys: readonly string[]) => batch(ns, keys, undefined),
+    setMany(ns: KvNamespace, entries: readonly (readonly [string, Uint8Array])[]) {
       open(ns);
       checkEntries(entries, limits);
-      if (entries.length > 0) await backend.setMany(ns, entries);
+      return entries.length === 0 ? { answer: undefined } : { args: [ns, entries] };
     },
-    async deleteMany(ns, keys) {
+    deleteBucket(ns: KvNamespace) {
       open(ns);
-      checkKeys(keys, limits);
-      if (keys.length > 0) await backend.deleteMany(ns, keys);
-    },
-    async deleteBucket(ns) {
-      open(ns);
-      await backend.deleteBucket(ns);
-    },
-    async ping() {
-      if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
-      return await backend.ping();
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await backend.close();
+      return { args: [ns] };
     },
   };
+}
+
+/** Wraps a backend into a `KvStore` that checks every argument and refuses calls after `close()`. */
+export function createValidatedStore(backend: KvBackend, limits: KvLimits): KvStore {
+  return validated(backend, limits, false);
+}
+
+/**
+ * The same for a backend that answers on the calling thread: the store also has `sync`, the data
+ * calls as plain functions under the same checks.
+ */
+export function createValidatedSyncStore(backend: KvSyncBackend, limits: KvLimits): KvStore {
+  return validated(backend, limits, true);
+}
+
+function validated(backend: KvBackend | KvSyncBackend, limits: KvLimits, answersAtOnce: boolean): KvStore {
+  let closed = false;
+  const checks = callChecks(limits, () => closed);
+  const store: Record<string, unknown> = {};
+  const sync: Record<string, unknown> = {};
+  for (const name of Object.keys(checks) as DataCall[]) {
+    const check = checks[name];
+    const call = (backend[name] as (...args: unknown[]) => unknown).bind(backend);
+    const checkedCall = (...args: unknown[]) => {
+      const checked = check(...args);
+      return "answer" in checked ? checked.answer : call(...checked.args);
+    };
+    sync[name] = checkedCall;
+    // Checks (and a backend answering at once) run inside the async function: a bad argument
+    // rejects the promise, never throws.
+    store[name] = async (...args: unknown[]) => await checkedCall(...args);
+  }
+  store.ping = async () => {
+    if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
+    return await backend.ping();
+  };
+  store.close = async () => {
+    if (closed) return;
+    closed = true;
+    await backend.close();
+  };
+  if (answersAtOnce) store.sync = Object.freeze(sync);
+  return store as unknown as KvStore;
 }

@@ -1,5 +1,7 @@
 // What the runtime needs to know about a prepared component, decided once at deploy time.
 
+import type { DeployHost } from "./protocol.ts";
+
 export interface ComponentInfo {
   /**
    * The guest world: the standard streaming `wasi:http` proxy, or our fast `wasmgate:edge` world
@@ -22,6 +24,13 @@ export interface ComponentInfo {
    * revisions were recorded (see isCurrentInfo).
    */
   readonly revisions?: Readonly<Record<string, string>>;
+  /**
+   * The key-value store of the gateway it was transpiled for: which host imports wait depends on
+   * it (Capability.asyncImports), so it runs only there. Prepared for the embedded store, its store
+   * calls are plain calls, which a Redis call's promise would break. Absent in info written before
+   * it was recorded (every store call then suspends).
+   */
+  readonly preparedFor?: DeployHost["kv"];
   /** The transpiled files, relative to the artifact directory. */
   readonly files: readonly string[];
   /**
@@ -33,9 +42,10 @@ export interface ComponentInfo {
 }
 
 /**
- * Whether `info` was written by a preparer that records everything above: older prepared files
- * (without `revisions`) are prepared again, so a component is never linked to the wrong revision.
+ * Whether `info` can serve on `host` as it is: written by a preparer that records everything
+ * above, for the same key-value store. Others are prepared again, so a component is never linked
+ * to the wrong revision, nor its store calls to a store that answers them differently.
  */
-export function isCurrentInfo(info: ComponentInfo): boolean {
-  return typeof info.revisions === "object" && info.revisions !== null;
+export function isCurrentInfo(info: ComponentInfo, host: DeployHost): boolean {
+  return typeof info.revisions === "object" && info.revisions !== null && info.preparedFor === host.kv;
 }

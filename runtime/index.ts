@@ -39,7 +39,7 @@ import {
 import { createPreparer } from "./host/preparer.ts";
 import type { GuestLimits } from "./limits.ts";
 import type { Logger } from "./logger.ts";
-import type { KvBackendConfig, WireDeployment } from "./protocol.ts";
+import type { DeployHost, KvBackendConfig, WireDeployment } from "./protocol.ts";
 import type { RuntimeStats } from "./stats.ts";
 
 export {
@@ -211,7 +211,8 @@ export interface Runtime {
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const maxComponentBytes = options.maxComponentBytes ?? DEFAULT_MAX_COMPONENT_BYTES;
-  const preparer = createPreparer({ kv: options.kv?.kind });
+  const host: DeployHost = { kv: options.kv?.kind };
+  const preparer = createPreparer(host);
   const pool = createGuestPool({
     workers: options.workers ?? Math.max(1, availableParallelism()),
     logger: options.logger,
@@ -260,7 +261,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       const file = join(dirOf(digest), "info.json");
       if (!existsSync(file)) return undefined;
       const info = JSON.parse(await readFile(file, "utf8")) as ComponentInfo;
-      return isCurrentInfo(info) ? info : undefined;
+      return isCurrentInfo(info, host) ? info : undefined;
     },
     async exportPrepared(digest) {
       const dir = dirOf(digest);

@@ -89,17 +89,32 @@ export class WorkerStats {
  * its code. Budget refusals never reach the store; keyvalue.ts reports those itself.
  */
 export function countingKvStore(store: KvStore, stats: WorkerStats): KvStore {
+  const failed = (err: unknown) => stats.kvError(isKvError(err) ? err.code : "ERR_KV_INTERNAL");
   const counted = Object.create(store) as Record<string, unknown>;
+  const sync = store.sync;
+  const countedSync: Record<string, unknown> = {};
   for (const op of KV_OPS) {
     const call = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
     counted[op] = (...args: unknown[]) => {
       stats.kvOp(op);
       return call(...args).catch((err: unknown) => {
-        stats.kvError(isKvError(err) ? err.code : "ERR_KV_INTERNAL");
+        failed(err);
         throw err;
       });
     };
+    if (!sync) continue;
+    const callNow = sync[op] as (...args: unknown[]) => unknown;
+    countedSync[op] = (...args: unknown[]) => {
+      stats.kvOp(op);
+      try {
+        return callNow(...args);
+      } catch (err) {
+        failed(err);
+        throw err;
+      }
+    };
   }
+  if (sync) counted.sync = Object.freeze({ ...sync, ...countedSync });
   return counted as unknown as KvStore;
 }
 

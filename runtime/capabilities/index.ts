@@ -96,9 +96,11 @@ export function endStates(states: readonly unknown[], reason: unknown): void {
   }
 }
 
-/** Host functions that suspend the guest, for jco's `--async-imports`. */
-export function asyncImports(): string[] {
-  return CAPABILITIES.flatMap((c) => c.asyncImports);
+/** Host functions that suspend the guest on `host`, for jco's `--async-imports`. */
+export function asyncImports(host: DeployHost): string[] {
+  return CAPABILITIES.flatMap((c) =>
+    typeof c.asyncImports === "function" ? c.asyncImports(host) : c.asyncImports,
+  );
 }
 
 const UNUSED: HostServices = {

@@ -38,8 +38,10 @@ it("no interface is offered by two capabilities, and every async import belongs 
     }
   }
   assert.deepEqual([...supportedImports()].sort(), [...owner.keys()].sort());
-  for (const name of asyncImports()) {
-    assert.ok(owner.has(name.split("#")[0]!), `${name} is async but no capability offers its interface`);
+  for (const kv of ["sqlite", "redis", undefined] as const) {
+    for (const name of asyncImports({ kv })) {
+      assert.ok(owner.has(name.split("#")[0]!), `${name} is async but no capability offers its interface`);
+    }
   }
 });
 

@@ -87,9 +87,10 @@ export interface Capability<App = unknown, Request = unknown> {
   readonly docs: string;
   /**
    * Host functions that wait (suspend the guest through JSPI), as jco's `--async-imports` takes
-   * them: `interface#function`, unversioned.
+   * them: `interface#function`, unversioned. A function of the gateway when that decides it: on
+   * the embedded key-value store a store call answers at once, so it is transpiled as a plain call.
    */
-  readonly asyncImports: readonly string[];
+  readonly asyncImports: readonly string[] | ((host: DeployHost) => readonly string[]);
   /**
    * The host imports of one instance, keyed by unversioned interface name (jco looks imports up
    * without the version, so one implementation serves every version a component uses). The keys

@@ -1,6 +1,6 @@
 // Deploy-time preparation: check that the upload is a component we can serve, transpile it with
-// jco (JSPI for the handler and every host import that waits), and write the result to a directory
-// the guest workers load from. Runs inside prepare.worker.ts so transpiling never blocks requests.
+// jco (JSPI for the handler and every host import that waits on this gateway), and write the
+// result to a directory the guest workers load from. Runs inside prepare.worker.ts so transpiling never blocks requests.
 
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
@@ -70,7 +70,7 @@ export async function prepareComponent(
       name: "component",
       instantiation: "async",
       asyncMode: "jspi",
-      asyncImports: asyncImports(),
+      asyncImports: asyncImports(host),
       asyncExports: ["wasi:http/incoming-handler#handle", "wasmgate:edge/handler#handle"],
       emitTypescriptDeclarations: false,
     } as never)) as never;
@@ -149,6 +149,7 @@ export async function prepareComponent(
     singleUse,
     imports: result.imports,
     revisions,
+    preparedFor: host.kv,
     files: Object.keys(result.files),
     digests: Object.fromEntries(
       Object.entries(result.files).map(([name, data]) => [

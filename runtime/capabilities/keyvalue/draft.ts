@@ -4,7 +4,7 @@
 // `increment`, and `get-many` answering none for a missing key.
 
 import type { KvNamespace } from "../../../kv/index.ts";
-import { type KvHost, type KvRevision, reject, result } from "./host.ts";
+import { after, type KvHost, type KvRevision, reject, result } from "./host.ts";
 import { resolveCursor, saveCursor } from "./u64-cursors.ts";
 
 function draftImports(host: KvHost): Record<string, object> {
@@ -45,25 +45,32 @@ function draftImports(host: KvHost): Record<string, object> {
   return {
     "wasi:keyvalue/store": { open: (identifier: string) => new Bucket(host.open(identifier)), Bucket },
     "wasi:keyvalue/atomics": {
-      async increment(bucket: Bucket, key: string, delta: bigint): Promise<bigint> {
+      increment(bucket: Bucket, key: string, delta: bigint) {
         // The store keeps signed 64-bit integers: a delta past 2^63 - 1 is ERR_KV_INTEGER_OVERFLOW.
-        const value = await op((s) => s.increment(bucket.ns, key, delta));
-        if (value < 0n) {
-          reject({
-            tag: "other",
-            val: `ERR_KV_INTEGER_OVERFLOW: the value is now ${value}, which a u64 cannot hold (the increment was applied)`,
-          });
-        }
-        return value;
+        return after(
+          op((s) => s.increment(bucket.ns, key, delta)),
+          (value) => {
+            if (value < 0n) {
+              reject({
+                tag: "other",
+                val: `ERR_KV_INTEGER_OVERFLOW: the value is now ${value}, which a u64 cannot hold (the increment was applied)`,
+              });
+            }
+            return value;
+          },
+        );
       },
     },
     "wasi:keyvalue/batch": {
-      async getMany(bucket: Bucket, keys: string[]) {
-        const values = await op((s) => s.getMany(bucket.ns, keys), Math.max(1, keys.length));
-        return keys.map((key, i) => {
-          const value = values[i];
-          return value === undefined ? undefined : ([key, value] as [string, Uint8Array]);
-        });
+      getMany(bucket: Bucket, keys: string[]) {
+        return after(
+          op((s) => s.getMany(bucket.ns, keys), Math.max(1, keys.length)),
+          (values) =>
+            keys.map((key, i) => {
+              const value = values[i];
+              return value === undefined ? undefined : ([key, value] as [string, Uint8Array]);
+            }),
+        );
       },
       setMany(bucket: Bucket, entries: [string, Uint8Array][]) {
         return op((s) => s.setMany(bucket.ns, entries), Math.max(1, entries.length));

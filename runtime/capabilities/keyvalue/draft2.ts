@@ -6,7 +6,7 @@
 // (commit 470a264, 2024-10-31) and ships the second today.
 
 import type { KvNamespace } from "../../../kv/index.ts";
-import { ERROR, type KvHost, type KvRevision, reject, result, type StoreError } from "./host.ts";
+import { after, ERROR, type KvHost, type KvRevision, reject, result, type StoreError } from "./host.ts";
 
 const STORE = {
   open: `func(string) -> ${result("own<bucket>")}`,
@@ -65,8 +65,11 @@ function draft2Imports(host: KvHost, shape: GetMany): Record<string, object> {
       this.key = key;
       this.value = value;
     }
-    static async new(bucket: Bucket, key: string): Promise<Cas> {
-      return new Cas(bucket, key, await op((s) => s.get(bucket.ns, key)));
+    static new(bucket: Bucket, key: string) {
+      return after(
+        op((s) => s.get(bucket.ns, key)),
+        (value) => new Cas(bucket, key, value),
+      );
     }
     current(): Uint8Array | undefined {
       return this.value;
@@ -96,14 +99,17 @@ function draft2Imports(host: KvHost, shape: GetMany): Record<string, object> {
       },
     },
     "wasi:keyvalue/batch": {
-      async getMany(bucket: Bucket, keys: string[]) {
-        const values = await op((s) => s.getMany(bucket.ns, keys), Math.max(1, keys.length));
-        return shape === "pairs"
-          ? keys.map((key, i) => [key, values[i]] as [string, Uint8Array | undefined])
-          : keys.map((key, i) => {
-              const value = values[i];
-              return value === undefined ? undefined : ([key, value] as [string, Uint8Array]);
-            });
+      getMany(bucket: Bucket, keys: string[]) {
+        return after(
+          op((s) => s.getMany(bucket.ns, keys), Math.max(1, keys.length)),
+          (values) =>
+            shape === "pairs"
+              ? keys.map((key, i) => [key, values[i]] as [string, Uint8Array | undefined])
+              : keys.map((key, i) => {
+                  const value = values[i];
+                  return value === undefined ? undefined : ([key, value] as [string, Uint8Array]);
+                }),
+        );
       },
       setMany(bucket: Bucket, entries: [string, Uint8Array][]) {
         return op((s) => s.setMany(bucket.ns, entries), Math.max(1, entries.length));
@@ -126,9 +132,11 @@ function draft2Imports(host: KvHost, shape: GetMany): Record<string, object> {
           }),
         );
       },
-      async getWithMetadata(bucket: Bucket, key: string) {
-        const entry = await op((s) => s.getWithMetadata(bucket.ns, key));
-        return entry && { value: entry.value, metadata: entry.metadata };
+      getWithMetadata(bucket: Bucket, key: string) {
+        return after(
+          op((s) => s.getWithMetadata(bucket.ns, key)),
+          (entry) => entry && { value: entry.value, metadata: entry.metadata },
+        );
       },
       listPage(bucket: Bucket, options: { prefix?: string; cursor?: string; limit?: number }) {
         return op((s) =>

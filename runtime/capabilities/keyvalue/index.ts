@@ -3,9 +3,9 @@
 //
 // A bucket identifier is the app's own bucket, or a tenant-level one the app names as shared
 // (grant.ts), and an app may open only the buckets granted to it: anything else is
-// `access-denied`. Every store call suspends the guest through JSPI (the
-// wait is not charged as CPU and a deadline interrupts it), counts against the request's operation
-// budget, and reports failures as the WIT error variant, never as a trap. Each instance is linked
+// `access-denied`. On Redis every store call suspends the guest through JSPI (the wait is not
+// charged as CPU and a deadline interrupts it); the embedded store answers at once, on the guest's
+// own thread. Every call counts against the request's operation budget, and reports failures as the WIT error variant, never as a trap. Each instance is linked
 // to the revision its component was built against, read from the component's types at deploy;
 // all revisions serve the same store under the same grants (host.ts).
 
@@ -37,6 +37,15 @@ export const KV_ASYNC_IMPORTS = [
   "wasmgate:kv/ext#list-page",
 ] as const;
 
+/**
+ * Of those, the ones that stay async on the embedded store, where the rest are plain calls (see
+ * host.ts): host functions made of awaits (draft's u64 `list-keys` cursors, `swap`'s second read).
+ */
+export const KV_ASYNC_IMPORTS_EMBEDDED = [
+  "wasi:keyvalue/store#[method]bucket.list-keys",
+  "wasi:keyvalue/atomics#swap",
+] as const satisfies readonly (typeof KV_ASYNC_IMPORTS)[number][];
+
 const NO_KV: KvGrant = Object.freeze({
   tenant: "",
   app: "",
@@ -53,7 +62,7 @@ const NO_KV: KvGrant = Object.freeze({
 export const keyValue: Capability<BucketScope, KvGrant> = {
   name: "keyvalue",
   docs: "docs/guides/key-value.md",
-  asyncImports: KV_ASYNC_IMPORTS,
+  asyncImports: (host) => (host.kv === "sqlite" ? KV_ASYNC_IMPORTS_EMBEDDED : KV_ASYNC_IMPORTS),
   imports: ({ current, services, revision }) =>
     kvRevision(revision).imports(createKvHost(services.kvStore, current, services.onKvOpLimit)),
   revision: detectKvRevision,

@@ -136,174 +136,190 @@ describe("revisions of wasi:keyvalue", () => {
   });
 });
 
-describe("each revision's host functions on one store", () => {
-  const stores: KvStore[] = [];
-  after(async () => {
-    for (const s of stores) await s.close();
-  });
+/** The embedded store as it is (its calls answer at once), and seen as a store that suspends (Redis). */
+const MODES = {
+  "sync calls": (store: KvStore) => store,
+  "suspending calls": (store: KvStore): KvStore => Object.create(store, { sync: { value: undefined } }),
+};
 
-  /** The host imports of one instance of `id`, on `store`, for tenant acme sharing its bucket `default`. */
-  function instance(id: string, store: KvStore, opsLeft = 100_000) {
-    const grant: KvGrant = { tenant: "acme", app: "shop", buckets: [], sharedBuckets: ["default"], opsLeft };
-    const imports = kvRevision(id).imports(
-      createKvHost(
-        () => store,
-        () => grant,
-      ),
-    ) as any;
-    const bucket = imports["wasi:keyvalue/store"].open("default");
-    return { imports, bucket, grant };
-  }
-
-  function fresh(): KvStore {
-    const store = createSqliteKvStore({ path: ":memory:" });
-    stores.push(store);
-    return store;
-  }
-
-  const bytes = (text: string) => new TextEncoder().encode(text);
-  const payloadOf = async (promise: Promise<unknown>) => {
-    try {
-      await promise;
-    } catch (err) {
-      return (err as { payload?: unknown }).payload;
-    }
-    assert.fail("the call did not fail");
-  };
-
-  /** Keys k00000… with values "v", `count` of them, in the store's batches. */
-  async function seed(store: KvStore, count: number): Promise<string[]> {
-    const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(5, "0")}`);
-    for (let i = 0; i < keys.length; i += 1000) {
-      await store.setMany(
-        { tenant: "acme", bucket: "default" },
-        keys.slice(i, i + 1000).map((k) => [k, bytes("v")] as const),
-      );
-    }
-    return keys;
-  }
-
-  it("get-many: a pair per key today, none for a missing key in the early draft2 and the draft", async () => {
-    const store = fresh();
-    await store.setMany({ tenant: "acme", bucket: "default" }, [
-      ["a", bytes("1")],
-      ["b", bytes("2")],
-    ]);
-    const keys = ["a", "missing", "b"];
-    const draft2 = instance("0.2.0-draft2", store);
-    assert.deepEqual(await draft2.imports["wasi:keyvalue/batch"].getMany(draft2.bucket, keys), [
-      ["a", bytes("1")],
-      ["missing", undefined],
-      ["b", bytes("2")],
-    ]);
-    for (const id of ["0.2.0-draft2-early", "0.2.0-draft"]) {
-      const { imports, bucket } = instance(id, store);
-      assert.deepEqual(await imports["wasi:keyvalue/batch"].getMany(bucket, keys), [
-        ["a", bytes("1")],
-        undefined,
-        ["b", bytes("2")],
-      ]);
-    }
-  });
-
-  it("draft: pages 5,000 keys with u64 cursors, each key once, and a cursor resolves on another instance", async () => {
-    const store = fresh();
-    const ns = { tenant: "acme", bucket: "default" };
-    const all = await seed(store, 5000);
-    const seen: string[] = [];
-    let cursor: bigint | undefined;
-    let pages = 0;
-    do {
-      // A new instance for every page: what one instance hands out, any other resolves.
-      const page = await instance("0.2.0-draft", store).bucket.listKeys(cursor);
-      seen.push(...page.keys);
-      cursor = page.cursor;
-      pages++;
-      if (cursor !== undefined) {
-        assert.equal(typeof cursor, "bigint");
-        assert.ok(cursor > 0n && cursor < 2n ** 53n, `${cursor} fits a double exactly`);
-      }
-    } while (cursor !== undefined);
-    assert.equal(pages, 5);
-    assert.equal(new Set(seen).size, seen.length, "no key twice");
-    assert.deepEqual([...seen].sort(), all, "every key");
-    // The cursors are the store's, kept where the bucket's own listing does not show them.
-    assert.equal((await store.listKeys(ns)).keys.length, 1000);
-    assert.equal((await store.listKeys(cursorNamespace(ns))).keys.length, 4);
-    // 0 is the start, as for SCAN.
-    assert.deepEqual((await instance("0.2.0-draft", store).bucket.listKeys(0n)).keys, all.slice(0, 1000));
-  });
-
-  it("draft: a cursor never handed out, or handed out for another bucket, is the error variant", async () => {
-    const store = fresh();
-    const ns = { tenant: "acme", bucket: "default" };
-    await seed(store, 1001);
-    const { bucket } = instance("0.2.0-draft", store);
-    const { cursor } = await bucket.listKeys(undefined);
-    assert.equal(
-      cursor,
-      cursorNumber((await store.listKeys(ns)).cursor!),
-      "the same position, the same number",
-    );
-    assert.deepEqual(await payloadOf(bucket.listKeys(12345n)), {
-      tag: "other",
-      val: "ERR_KV_CURSOR_INVALID: the list-keys cursor 12345 was not returned for this bucket, or is older than 3600 seconds",
+for (const [mode, view] of Object.entries(MODES))
+  describe(`each revision's host functions on one store (${mode})`, () => {
+    const stores: KvStore[] = [];
+    after(async () => {
+      for (const s of stores) await s.close();
     });
-    const other = kvRevision("0.2.0-draft").imports(
-      createKvHost(
-        () => store,
-        () => ({ tenant: "acme", app: "shop", buckets: ["other"], sharedBuckets: [], opsLeft: 100 }),
-      ),
-    ) as any;
-    const payload = (await payloadOf(other["wasi:keyvalue/store"].open("other").listKeys(cursor))) as {
-      val: string;
-    };
-    assert.match(payload.val, /^ERR_KV_CURSOR_INVALID: /);
-  });
 
-  it("draft: list-keys counts the store calls it makes against the request's budget", async () => {
-    const store = fresh();
-    await seed(store, 1001);
-    const { bucket, grant } = instance("0.2.0-draft", store, 10);
-    const first = await bucket.listKeys(undefined);
-    assert.equal(grant.opsLeft, 8, "the page and keeping its cursor");
-    await bucket.listKeys(first.cursor);
-    assert.equal(grant.opsLeft, 6, "resolving the cursor and the page");
-  });
-
-  it("draft: increment takes and answers u64; what a u64 cannot hold is the error variant", async () => {
-    const store = fresh();
-    const { imports, bucket } = instance("0.2.0-draft", store);
-    const increment = imports["wasi:keyvalue/atomics"].increment;
-    assert.equal(await increment(bucket, "n", 5n), 5n);
-    assert.equal(await increment(bucket, "n", 7n), 12n);
-    assert.match(
-      ((await payloadOf(increment(bucket, "n", 2n ** 63n))) as { val: string }).val,
-      /^ERR_KV_INTEGER_OVERFLOW: /,
-    );
-    await store.set({ tenant: "acme", bucket: "default" }, "negative", bytes("-10"));
-    assert.deepEqual(await payloadOf(increment(bucket, "negative", 3n)), {
-      tag: "other",
-      val: "ERR_KV_INTEGER_OVERFLOW: the value is now -7, which a u64 cannot hold (the increment was applied)",
-    });
-    // The same key, read by a draft2 guest: one store, one number.
-    const draft2 = instance("0.2.0-draft2", store);
-    assert.equal(await draft2.imports["wasi:keyvalue/atomics"].increment(draft2.bucket, "n", -2n), 10n);
-  });
-
-  it("every revision opens only granted buckets: access-denied otherwise", () => {
-    for (const revision of KV_REVISIONS) {
-      const imports = revision.imports(
+    /** The host imports of one instance of `id`, on `store`, for tenant acme sharing its bucket `default`. */
+    function instance(id: string, store: KvStore, opsLeft = 100_000) {
+      const grant: KvGrant = {
+        tenant: "acme",
+        app: "shop",
+        buckets: [],
+        sharedBuckets: ["default"],
+        opsLeft,
+      };
+      const imports = kvRevision(id).imports(
         createKvHost(
-          () => fresh(),
-          () => ({ tenant: "acme", app: "shop", buckets: [], sharedBuckets: ["default"], opsLeft: 1 }),
+          () => store,
+          () => grant,
         ),
       ) as any;
-      assert.throws(
-        () => imports["wasi:keyvalue/store"].open("secrets"),
-        (err: any) => err.payload?.tag === "access-denied",
-        revision.id,
-      );
+      const bucket = imports["wasi:keyvalue/store"].open("default");
+      return { imports, bucket, grant };
     }
+
+    function fresh(): KvStore {
+      const store = createSqliteKvStore({ path: ":memory:" });
+      stores.push(store);
+      return view(store);
+    }
+
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    /** What `call` failed with: thrown at once (sync calls) or as a rejection. */
+    const payloadOf = async (call: () => unknown) => {
+      try {
+        await call();
+      } catch (err) {
+        return (err as { payload?: unknown }).payload;
+      }
+      assert.fail("the call did not fail");
+    };
+
+    /** Keys k00000… with values "v", `count` of them, in the store's batches. */
+    async function seed(store: KvStore, count: number): Promise<string[]> {
+      const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(5, "0")}`);
+      for (let i = 0; i < keys.length; i += 1000) {
+        await store.setMany(
+          { tenant: "acme", bucket: "default" },
+          keys.slice(i, i + 1000).map((k) => [k, bytes("v")] as const),
+        );
+      }
+      return keys;
+    }
+
+    it("get-many: a pair per key today, none for a missing key in the early draft2 and the draft", async () => {
+      const store = fresh();
+      await store.setMany({ tenant: "acme", bucket: "default" }, [
+        ["a", bytes("1")],
+        ["b", bytes("2")],
+      ]);
+      const keys = ["a", "missing", "b"];
+      const draft2 = instance("0.2.0-draft2", store);
+      assert.deepEqual(await draft2.imports["wasi:keyvalue/batch"].getMany(draft2.bucket, keys), [
+        ["a", bytes("1")],
+        ["missing", undefined],
+        ["b", bytes("2")],
+      ]);
+      for (const id of ["0.2.0-draft2-early", "0.2.0-draft"]) {
+        const { imports, bucket } = instance(id, store);
+        assert.deepEqual(await imports["wasi:keyvalue/batch"].getMany(bucket, keys), [
+          ["a", bytes("1")],
+          undefined,
+          ["b", bytes("2")],
+        ]);
+      }
+    });
+
+    it("draft: pages 5,000 keys with u64 cursors, each key once, and a cursor resolves on another instance", async () => {
+      const store = fresh();
+      const ns = { tenant: "acme", bucket: "default" };
+      const all = await seed(store, 5000);
+      const seen: string[] = [];
+      let cursor: bigint | undefined;
+      let pages = 0;
+      do {
+        // A new instance for every page: what one instance hands out, any other resolves.
+        const page = await instance("0.2.0-draft", store).bucket.listKeys(cursor);
+        seen.push(...page.keys);
+        cursor = page.cursor;
+        pages++;
+        if (cursor !== undefined) {
+          assert.equal(typeof cursor, "bigint");
+          assert.ok(cursor > 0n && cursor < 2n ** 53n, `${cursor} fits a double exactly`);
+        }
+      } while (cursor !== undefined);
+      assert.equal(pages, 5);
+      assert.equal(new Set(seen).size, seen.length, "no key twice");
+      assert.deepEqual([...seen].sort(), all, "every key");
+      // The cursors are the store's, kept where the bucket's own listing does not show them.
+      assert.equal((await store.listKeys(ns)).keys.length, 1000);
+      assert.equal((await store.listKeys(cursorNamespace(ns))).keys.length, 4);
+      // 0 is the start, as for SCAN.
+      assert.deepEqual((await instance("0.2.0-draft", store).bucket.listKeys(0n)).keys, all.slice(0, 1000));
+    });
+
+    it("draft: a cursor never handed out, or handed out for another bucket, is the error variant", async () => {
+      const store = fresh();
+      const ns = { tenant: "acme", bucket: "default" };
+      await seed(store, 1001);
+      const { bucket } = instance("0.2.0-draft", store);
+      const { cursor } = await bucket.listKeys(undefined);
+      assert.equal(
+        cursor,
+        cursorNumber((await store.listKeys(ns)).cursor!),
+        "the same position, the same number",
+      );
+      assert.deepEqual(await payloadOf(() => bucket.listKeys(12345n)), {
+        tag: "other",
+        val: "ERR_KV_CURSOR_INVALID: the list-keys cursor 12345 was not returned for this bucket, or is older than 3600 seconds",
+      });
+      const other = kvRevision("0.2.0-draft").imports(
+        createKvHost(
+          () => store,
+          () => ({ tenant: "acme", app: "shop", buckets: ["other"], sharedBuckets: [], opsLeft: 100 }),
+        ),
+      ) as any;
+      const payload = (await payloadOf(() =>
+        other["wasi:keyvalue/store"].open("other").listKeys(cursor),
+      )) as {
+        val: string;
+      };
+      assert.match(payload.val, /^ERR_KV_CURSOR_INVALID: /);
+    });
+
+    it("draft: list-keys counts the store calls it makes against the request's budget", async () => {
+      const store = fresh();
+      await seed(store, 1001);
+      const { bucket, grant } = instance("0.2.0-draft", store, 10);
+      const first = await bucket.listKeys(undefined);
+      assert.equal(grant.opsLeft, 8, "the page and keeping its cursor");
+      await bucket.listKeys(first.cursor);
+      assert.equal(grant.opsLeft, 6, "resolving the cursor and the page");
+    });
+
+    it("draft: increment takes and answers u64; what a u64 cannot hold is the error variant", async () => {
+      const store = fresh();
+      const { imports, bucket } = instance("0.2.0-draft", store);
+      const increment = imports["wasi:keyvalue/atomics"].increment;
+      assert.equal(await increment(bucket, "n", 5n), 5n);
+      assert.equal(await increment(bucket, "n", 7n), 12n);
+      assert.match(
+        ((await payloadOf(() => increment(bucket, "n", 2n ** 63n))) as { val: string }).val,
+        /^ERR_KV_INTEGER_OVERFLOW: /,
+      );
+      await store.set({ tenant: "acme", bucket: "default" }, "negative", bytes("-10"));
+      assert.deepEqual(await payloadOf(() => increment(bucket, "negative", 3n)), {
+        tag: "other",
+        val: "ERR_KV_INTEGER_OVERFLOW: the value is now -7, which a u64 cannot hold (the increment was applied)",
+      });
+      // The same key, read by a draft2 guest: one store, one number.
+      const draft2 = instance("0.2.0-draft2", store);
+      assert.equal(await draft2.imports["wasi:keyvalue/atomics"].increment(draft2.bucket, "n", -2n), 10n);
+    });
+
+    it("every revision opens only granted buckets: access-denied otherwise", () => {
+      for (const revision of KV_REVISIONS) {
+        const imports = revision.imports(
+          createKvHost(
+            () => fresh(),
+            () => ({ tenant: "acme", app: "shop", buckets: [], sharedBuckets: ["default"], opsLeft: 1 }),
+          ),
+        ) as any;
+        assert.throws(
+          () => imports["wasi:keyvalue/store"].open("secrets"),
+          (err: any) => err.payload?.tag === "access-denied",
+          revision.id,
+        );
+      }
+    });
   });
-});

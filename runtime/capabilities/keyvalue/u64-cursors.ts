@@ -18,7 +18,8 @@
 // guests that pass 0 for the first page.
 
 import { createHash } from "node:crypto";
-import { KvError, type KvNamespace, type KvStore } from "../../../kv/index.ts";
+import { KvError, type KvNamespace } from "../../../kv/index.ts";
+import type { KvCalls } from "./host.ts";
 
 /** How long a cursor handed to a guest stays valid. */
 export const U64_CURSOR_TTL_SECONDS = 3600;
@@ -38,7 +39,7 @@ export function cursorNumber(cursor: string): bigint {
 }
 
 /** Keeps `cursor` for the guest and returns the number it gets instead. */
-export async function saveCursor(store: KvStore, ns: KvNamespace, cursor: string): Promise<bigint> {
+export async function saveCursor(store: KvCalls, ns: KvNamespace, cursor: string): Promise<bigint> {
   const n = cursorNumber(cursor);
   await store.set(cursorNamespace(ns), String(n), new TextEncoder().encode(cursor), {
     ttlSeconds: U64_CURSOR_TTL_SECONDS,
@@ -47,7 +48,7 @@ export async function saveCursor(store: KvStore, ns: KvNamespace, cursor: string
 }
 
 /** The string cursor `n` stands for; `ERR_KV_CURSOR_INVALID` for a number this bucket never gave out or that expired. */
-export async function resolveCursor(store: KvStore, ns: KvNamespace, n: bigint): Promise<string> {
+export async function resolveCursor(store: KvCalls, ns: KvNamespace, n: bigint): Promise<string> {
   const saved = await store.get(cursorNamespace(ns), String(n));
   if (saved === undefined) {
     throw new KvError(

@@ -4,10 +4,11 @@
 //
 // A Spin store label is a bucket: `Store.open(label)` opens the app's bucket of that name when the
 // app is granted it (`buckets`; `deploy-cli push spin.toml` grants each component's
-// `key_value_stores`), else it is `access-denied`. Store calls suspend the guest, count against the
-// request's one `kvOps` budget, which this capability shares with wasi:keyvalue, and fail as the
-// interface's `error` variant (`other` with the store's error code), never as a trap: wasi's
-// store errors have the same cases and shapes as Spin's.
+// `key_value_stores`), else it is `access-denied`. Store calls suspend the guest on Redis (the
+// embedded store answers at once), count against the request's one `kvOps` budget, which this
+// capability shares with wasi:keyvalue, and fail as the interface's `error` variant (`other` with
+// the store's error code), never as a trap: wasi's store errors have the same cases and shapes as
+// Spin's.
 
 import type { KvNamespace, KvStore } from "../../../kv/index.ts";
 import type { BucketScope } from "../keyvalue/grant.ts";
@@ -25,6 +26,11 @@ export const SPIN_KV_ASYNC_IMPORTS = [
   "fermyon:spin/key-value#[method]store.exists",
   "fermyon:spin/key-value#[method]store.get-keys",
 ] as const;
+
+/** Of those, the one that stays async on the embedded store: a listing is a loop of pages. */
+export const SPIN_KV_ASYNC_IMPORTS_EMBEDDED = [
+  "fermyon:spin/key-value#[method]store.get-keys",
+] as const satisfies readonly (typeof SPIN_KV_ASYNC_IMPORTS)[number][];
 
 /**
  * @example
@@ -47,16 +53,16 @@ export function createSpinKeyValueImports(
     static open(label: string): Store {
       return new Store(open(label));
     }
-    get(key: string): Promise<Uint8Array | undefined> {
+    get(key: string) {
       return op((s) => s.get(this.#ns, key));
     }
-    set(key: string, value: Uint8Array): Promise<void> {
+    set(key: string, value: Uint8Array) {
       return op((s) => s.set(this.#ns, key, value));
     }
-    delete(key: string): Promise<void> {
+    delete(key: string) {
       return op((s) => s.delete(this.#ns, key));
     }
-    exists(key: string): Promise<boolean> {
+    exists(key: string) {
       return op((s) => s.exists(this.#ns, key));
     }
     /** Every key: one store operation per page of the listing. */
@@ -79,7 +85,7 @@ export function createSpinKeyValueImports(
 export const spinKeyValue: Capability<BucketScope, KvGrant> = {
   name: "spin-key-value",
   docs: "runtime/capabilities/spin-key-value/README.md",
-  asyncImports: SPIN_KV_ASYNC_IMPORTS,
+  asyncImports: (host) => (host.kv === "sqlite" ? SPIN_KV_ASYNC_IMPORTS_EMBEDDED : SPIN_KV_ASYNC_IMPORTS),
   imports: ({ current, services }) =>
     createSpinKeyValueImports(services.kvStore, current, services.onKvOpLimit),
   sharesStateOf: keyValue,
