@@ -1,6 +1,10 @@
 // What the runtime needs to know about a prepared component, decided once at deploy time.
 
-import type { DeployHost } from "./protocol.ts";
+/** What a component is prepared for: some imports are refused, or transpiled otherwise, on some backends. */
+export interface DeployHost {
+  /** The key-value backend guests' data goes to (undefined where the runtime has none). */
+  kv: "redis" | "sqlite" | undefined;
+}
 
 export interface ComponentInfo {
   /**

@@ -5,7 +5,7 @@
 import type { RedisTopology } from "../kv/index.ts";
 import type { Grants } from "./capabilities/grants.ts";
 import type { GatewayListeners } from "./capabilities/outbound-http/hosts.ts";
-import type { ComponentInfo } from "./component-info.ts";
+import type { ComponentInfo, DeployHost } from "./component-info.ts";
 import type { RuntimeErrorCode } from "./errors.ts";
 import type { GuestLimits } from "./limits.ts";
 
@@ -214,10 +214,7 @@ export interface PrepareLimits {
 }
 
 /** What a gateway runs on, as a deploy-time check sees it (see Capability.refuse). */
-export interface DeployHost {
-  /** The key-value backend guests' data goes to (undefined where the runtime has none). */
-  kv: KvBackendConfig["kind"] | undefined;
-}
+export type { DeployHost };
 
 /** A transpile for the prepare worker. */
 export interface PrepareRequest {
