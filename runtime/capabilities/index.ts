@@ -71,6 +71,15 @@ export function statesNeeded(imports: readonly string[]): readonly boolean[] {
   return needed;
 }
 
+/**
+ * Which capabilities an instance of a component importing `imports` (unversioned) needs host
+ * imports from, in registry order: jco's glue looks up only what the component imports, so the
+ * others need not be built for each instance.
+ */
+export function importsNeeded(imports: readonly string[]): readonly boolean[] {
+  return CAPABILITIES.map((c) => offered(c).some((name) => imports.includes(name)));
+}
+
 /** Each capability's state for one request, in registry order; one that shares gets its owner's. */
 export function beginStates(
   apps: readonly unknown[],

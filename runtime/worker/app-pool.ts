@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CAPABILITIES, IDLE_STATES, statesNeeded } from "../capabilities/index.ts";
+import { CAPABILITIES, IDLE_STATES, importsNeeded, statesNeeded } from "../capabilities/index.ts";
 import { GuestOutput, type IncomingRequest, type ResponseOutparam } from "../capabilities/wasi/index.ts";
 import type { ComponentInfo } from "../component-info.ts";
 import { GUEST_OUTPUT_LIMIT, INSTANTIATE_CPU_MS } from "../limits.ts";
@@ -110,6 +110,8 @@ export class Code {
 
   /** Which capabilities' request state its requests need (statesNeeded), from its imports. */
   readonly statesNeeded: readonly boolean[];
+  /** Which capabilities its instances need host imports from (importsNeeded). */
+  readonly importsNeeded: readonly boolean[];
 
   constructor(key: string, deployment: WireDeployment, memoryBytes: number) {
     this.key = key;
@@ -117,6 +119,7 @@ export class Code {
     this.info = deployment.info;
     this.memoryBytes = memoryBytes;
     this.statesNeeded = statesNeeded(deployment.info.imports);
+    this.importsNeeded = importsNeeded(deployment.info.imports);
   }
 
   instantiate(): Promise<Instantiate> {
@@ -502,6 +505,7 @@ export class AppPool {
     };
     const imports: Record<string, object> = {};
     CAPABILITIES.forEach((c, i) => {
+      if (!code.importsNeeded[i]) return;
       Object.assign(
         imports,
         c.imports({
