@@ -21,7 +21,8 @@ export function createComponents(runtime: Runtime, state: StateStore, memoryByte
     if (info) return info;
     // Another gateway may have compiled it already: fetching its files is much quicker.
     const shared = await state.sharedPrepared?.get(digest, PREPARED_FORMAT);
-    if (shared) return runtime.importPrepared(digest, shared);
+    const imported = shared && (await runtime.importPrepared(digest, shared));
+    if (imported) return imported;
     const bytes = await state.getArtifact(digest);
     if (!bytes) throw new RuntimeError("ERR_RUNTIME_ARTIFACT_MISSING", `the artifact ${digest} is missing`);
     // Already accepted once: the memory check that matters ran at deploy; this only recompiles.

@@ -126,8 +126,9 @@ export interface DeployedComponent {
 }
 
 /**
- * What prepared files depend on besides the component: jco's version and our transpile options.
- * Gateways share prepared files only under the same format.
+ * What prepared files depend on besides the component: jco's version and our transpile options
+ * (3: which imports are async depends on the key-value store, recorded as `preparedFor`).
+ * Gateways share prepared files only under the same format, and only files made for their store.
  */
 export const PREPARED_FORMAT = `jco-${
   (
@@ -138,7 +139,7 @@ export const PREPARED_FORMAT = `jco-${
       ),
     ) as { version: string }
   ).version
-}+wasmgate-2`;
+}+wasmgate-3`;
 
 export interface Runtime {
   /**
@@ -153,8 +154,12 @@ export interface Runtime {
    * `importPrepared`; undefined when it is not prepared here.
    */
   exportPrepared(digest: string): Promise<Record<string, Uint8Array> | undefined>;
-  /** Installs files exported by another gateway running the same PREPARED_FORMAT. */
-  importPrepared(digest: string, files: Record<string, Uint8Array>): Promise<ComponentInfo>;
+  /**
+   * Installs files exported by another gateway running the same PREPARED_FORMAT; undefined (and
+   * nothing installed) when they cannot serve here as they are (isCurrentInfo: made for another
+   * key-value store), so the caller prepares its own.
+   */
+  importPrepared(digest: string, files: Record<string, Uint8Array>): Promise<ComponentInfo | undefined>;
   invoke(
     component: DeployedComponent,
     request: GuestRequest,
@@ -271,6 +276,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       return files;
     },
     async importPrepared(digest, files) {
+      const info = JSON.parse(new TextDecoder().decode(files["info.json"])) as ComponentInfo;
+      if (!isCurrentInfo(info, host)) return undefined;
       const dir = dirOf(digest);
       const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
       await mkdir(tmp, { recursive: true });
@@ -282,7 +289,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       }
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
-      return JSON.parse(new TextDecoder().decode(files["info.json"])) as ComponentInfo;
+      return info;
     },
     invoke(component, request, limits, ctx) {
       return pool.invoke(wire(component), request, limits, ctx);
