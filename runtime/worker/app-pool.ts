@@ -31,6 +31,14 @@ const SWEEP_MAX_MS = 15_000;
 /** Bounds of the idle-time window that decides whether a pool grows (see AppPool.acquire). */
 const GROW_WINDOW_MIN_MS = 1;
 const GROW_WINDOW_MAX_MS = 20;
+/**
+ * How much of that window the loop must sit idle, by the size of an instance's memory: half for
+ * one of this size or more (StarlingMonkey's 9 MiB), down to a tenth for a small one. More
+ * instances of a large guest interleave on the thread and evict each other from the caches.
+ */
+const GROW_IDLE_LARGE_BYTES = 16 * 1024 * 1024;
+const GROW_IDLE_MIN_SHARE = 0.1;
+const GROW_IDLE_MAX_SHARE = 0.5;
 /** How often the loaded deployments are checked against the memory budget, besides on loads. */
 export const BUDGET_CHECK_MS = 1000;
 /**
@@ -215,6 +223,8 @@ export class AppPool {
   #limit = 1;
   /** Wall-clock milliseconds the last instance's start code took (compiling not included). */
   #createMs = 0;
+  /** Bytes of linear memory the last instance started with. */
+  #instanceBytes = 0;
   /** The worker sat idle long enough with requests waiting: the next waiter makes an instance. */
   #mayGrow = false;
   #growTimer: NodeJS.Timeout | undefined;
@@ -239,14 +249,16 @@ export class AppPool {
 
   /**
    * An idle instance, or a new one once the worker has sat idle, with requests of this app waiting,
-   * for half as long as making an instance takes. A worker runs one guest at a time: while it has
-   * guest code to run, another instance would only interleave with the busy ones on the same
-   * thread and cost memory and cache (StarlingMonkey hello went from 962 to 1,241 req/s when
-   * instances stopped piling up, the KV counter from 440-652 to 756-816). Idle time with requests
-   * waiting means every instance is waiting on something (KV, a body, a timer, an outgoing call)
-   * and another would put the thread to use. A short wait on a fast store (a Redis round trip) is
-   * not worth an instance; guests that wait long get one after the next, up to `limit`. The first
-   * instance is made at once.
+   * for a share of the time making an instance takes: half for a large instance, down to a tenth
+   * for a small one (see #watchIdle). A worker runs one guest at a time: while it has guest code
+   * to run, another instance would only interleave with the busy ones on the same thread and cost
+   * memory and cache (StarlingMonkey hello went from 962 to 1,241 req/s when instances stopped
+   * piling up, the KV counter from 440-652 to 756-816). Idle time with requests waiting means every
+   * instance is waiting on something (KV, a body, a timer, an outgoing call) and another would put
+   * the thread to use. For a large instance a short wait on a fast store (a Redis round trip) is
+   * not worth one; a small one (a fast-world guest's 1.4 MiB) is (its Redis counter did 19-34%
+   * more). Guests that wait long get one after the next, up to `limit`. The first instance is made
+   * at once.
    */
   /**
    * An instance for request `id`: an idle one, a new one while the app may have more, else the
@@ -310,7 +322,8 @@ export class AppPool {
 
   /**
    * While requests wait for an instance, looks at how long the worker's event loop sat idle over
-   * the time making an instance takes; past half of it, the next waiter makes one.
+   * the time making an instance takes; past a share of it (half for a large instance, a tenth for
+   * a small one), the next waiter makes one.
    */
   #watchIdle(limit: number): void {
     // Idle time while an instance is being made is the compiler's, not guests' waiting.
@@ -320,7 +333,11 @@ export class AppPool {
     this.#growTimer = setTimeout(() => {
       this.#growTimer = undefined;
       if (this.#waiters.length === 0 || this.#dropped || this.#creating > 0) return;
-      if (performance.eventLoopUtilization().idle - idleAtStart >= window / 2) {
+      const share = Math.min(
+        GROW_IDLE_MAX_SHARE,
+        Math.max(GROW_IDLE_MIN_SHARE, this.#instanceBytes / GROW_IDLE_LARGE_BYTES),
+      );
+      if (performance.eventLoopUtilization().idle - idleAtStart >= window * share) {
         this.#mayGrow = true;
         this.#waiters.shift()?.();
       } else {
@@ -522,6 +539,7 @@ export class AppPool {
     const started = performance.now();
     const exports = await instantiate(getCoreModule, imports, instantiateCore);
     this.#createMs = performance.now() - started;
+    this.#instanceBytes = instance.memories.reduce((n, memory) => n + memory.buffer.byteLength, 0);
     const handler = exports[code.info.handlerExport];
     if (!handler) throw new Error(`the component has no export ${code.info.handlerExport}`);
     instance.handler = handler;
