@@ -4,9 +4,10 @@
 // after start, after every deploy (idle), after one request to each app, and again after
 // `--idle-wait` seconds (instances idle for a minute are dropped), plus the deploy rate. With
 // `--unload-idle-s` (the gateway's flag: an app without a request that long is unloaded, code and
-// all) the apps idle meanwhile are unloaded; the gateway's unload lines are counted, and when some
-// came during the idle wait a last pass requests each app once more: what loading them again on
-// demand costs a first request, and the RSS after it.
+// all) the apps idle meanwhile are unloaded; the gateway's unload lines are counted in each phase,
+// idle ones and those over the memory budget apart, and when apps were unloaded since their request
+// a last pass requests each once more: what loading them again on demand costs a first request,
+// and the RSS after it.
 //
 // The CLI spawns a process per push, so the deploys go to the admin API directly, a few at a time.
 // Usage: npm run bench:many-apps [-- --apps 1000 --concurrency 4 --idle-wait 90]
@@ -61,10 +62,10 @@ const unloadIdleS =
   values["unload-idle-s"] === undefined ? undefined : seconds("unload-idle-s", values["unload-idle-s"]);
 const target = goalFor(appCount);
 
-/** The gateway's info lines for an unload (runtime/host/pool.ts): it has no metric for them. */
-const UNLOAD_LINES = new Set([
-  "unloaded an app that had no request for the unload idle time",
-  "unloaded an idle app to stay within the memory budget",
+/** Why the gateway unloaded an app, by its info line (runtime/host/pool.ts): it has no metric for it. */
+const UNLOAD_REASONS = new Map([
+  ["unloaded an app that had no request for the unload idle time", "idle"],
+  ["unloaded an idle app to stay within the memory budget", "budget"],
 ]);
 
 const appName = (i: number) => `app-${String(i).padStart(4, "0")}`;
@@ -109,12 +110,22 @@ async function forEachLimited(
   await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
 }
 
-/** The deployments in the gateway's unload lines so far: one line per worker an app leaves, each time. */
-const unloadsSoFar = (gw: GatewayProcess): string[] =>
-  gw.logs.filter((l) => UNLOAD_LINES.has(String(l.msg))).map((l) => String(l.deployment));
-
-const unloadText = (deployments: string[]) =>
-  `${deployments.length} (of ${new Set(deployments).size} distinct deployments)`;
+let unloadsCounted = 0;
+/**
+ * Prints the unloads the gateway logged since the last call (one line per worker an app leaves,
+ * each time), idle and over the memory budget apart: either kind makes the next request load the
+ * app again, and the budget can unload apps long before the idle time. Returns how many.
+ */
+function unloadsSince(gw: GatewayProcess, label: string): number {
+  const lines = gw.logs.filter((l) => UNLOAD_REASONS.has(String(l.msg)));
+  const fresh = lines.slice(unloadsCounted);
+  unloadsCounted = lines.length;
+  const idle = fresh.filter((l) => UNLOAD_REASONS.get(String(l.msg)) === "idle").length;
+  process.stdout.write(
+    `  unloads ${label}: ${fresh.length} (${idle} idle, ${fresh.length - idle} over the memory budget)\n`,
+  );
+  return fresh.length;
+}
 
 function rssLine(label: string, pid: number): number {
   const { rss, peak } = memoryOf(pid);
@@ -225,8 +236,7 @@ try {
   for (const failure of failures.slice(0, 5)) process.stdout.write(`  failed: ${failure}\n`);
   if (failures.length > 5) process.stdout.write(`  … and ${failures.length - 5} more failures\n`);
   const idle = rssLine(`after deploying ${deployed} apps (idle)`, pid);
-  if (unloadIdleS !== undefined)
-    process.stdout.write(`  unloads while deploying: ${unloadText(unloadsSoFar(gw))}\n`);
+  if (unloadIdleS !== undefined) unloadsSince(gw, "while deploying");
   const verdict = (rss: number) =>
     rss < target.goal ? "meets the goal" : rss < target.floor ? "meets the floor" : "MISSES the floor";
   const goalText = `goal < ${formatBytes(target.goal)}, floor < ${formatBytes(target.floor)}, for ${target.of} apps`;
@@ -235,7 +245,7 @@ try {
   const attempted = deployed + failures.length;
   await requestEach(attempted, "one request to each");
   rssLine("after one request to each app", pid);
-  const unloadsBeforeWait = unloadsSoFar(gw).length;
+  const unloadedInRequests = unloadIdleS === undefined ? 0 : unloadsSince(gw, "during those requests");
   if (idleWaitS > 0) {
     process.stderr.write(`waiting ${idleWaitS} s for idle instances to be dropped…\n`);
     const outcome = await Promise.race([sleep(idleWaitS * 1000).then(() => undefined), died]);
@@ -251,14 +261,14 @@ try {
     const live = metric(await scrape(gw), "wasmgate_instances_live");
     process.stdout.write(`  instances live: ${live}; idle RSS ${verdict(after)} (${goalText})\n`);
     if (unloadIdleS !== undefined) {
-      const unloaded = unloadsSoFar(gw).slice(unloadsBeforeWait);
-      process.stdout.write(
-        `  unloads during the idle wait: ${unloadText(unloaded)} (unload idle time ${unloadIdleS} s)\n`,
-      );
-      // Only a pass over apps that were unloaded measures loading them again on demand.
-      if (unloaded.length > 0) {
+      const unloaded =
+        unloadedInRequests + unloadsSince(gw, `during the idle wait (unload idle time ${unloadIdleS} s)`);
+      // Only a pass over apps that were unloaded since their last request measures loading them
+      // again on demand.
+      if (unloaded > 0) {
         await requestEach(attempted, "loaded again on demand: one request to each");
         const reloaded = rssLine("after one request to each unloaded app", pid);
+        unloadsSince(gw, "during those requests");
         process.stdout.write(`  RSS ${verdict(reloaded)} (${goalText})\n`);
       }
     }
