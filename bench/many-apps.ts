@@ -12,6 +12,7 @@
 // The CLI spawns a process per push, so the deploys go to the admin API directly, a few at a time.
 // Usage: npm run bench:many-apps [-- --apps 1000 --concurrency 4 --idle-wait 90]
 //        npm run bench:many-apps -- --apps 10000 --unload-idle-s 60 --idle-wait 90 --deploy-budget-s 1500
+//        (another gateway flag: --gateway-arg=--memory-budget-mb=8192, repeated for more)
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     "deploy-budget-s": { type: "string", default: "360" },
     "request-budget-s": { type: "string", default: "120" },
     "unload-idle-s": { type: "string" },
+    /** Any other gateway flag, passed on as given: `--gateway-arg=--memory-budget-mb=8192`. */
+    "gateway-arg": { type: "string", multiple: true, default: [] },
   },
 });
 const appCount = Number(values.apps);
@@ -184,6 +187,7 @@ const gw = await startGateway({
     "--log-level",
     unloadIdleS === undefined ? "warn" : "info",
     ...(unloadIdleS === undefined ? [] : ["--unload-idle-s", String(unloadIdleS)]),
+    ...values["gateway-arg"],
   ],
   requestLogs: "drop",
 });
