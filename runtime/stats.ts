@@ -89,33 +89,34 @@ export class WorkerStats {
  * its code. Budget refusals never reach the store; keyvalue.ts reports those itself.
  */
 export function countingKvStore(store: KvStore, stats: WorkerStats): KvStore {
-  const failed = (err: unknown) => stats.kvError(isKvError(err) ? err.code : "ERR_KV_INTERNAL");
-  const counted = Object.create(store) as Record<string, unknown>;
-  const sync = store.sync;
-  const countedSync: Record<string, unknown> = {};
-  for (const op of KV_OPS) {
-    const call = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    counted[op] = (...args: unknown[]) => {
-      stats.kvOp(op);
-      return call(...args).catch((err: unknown) => {
-        failed(err);
-        throw err;
-      });
-    };
-    if (!sync) continue;
-    const callNow = sync[op] as (...args: unknown[]) => unknown;
-    countedSync[op] = (...args: unknown[]) => {
-      stats.kvOp(op);
-      try {
-        return callNow(...args);
-      } catch (err) {
-        failed(err);
-        throw err;
-      }
-    };
-  }
-  if (sync) counted.sync = Object.freeze({ ...sync, ...countedSync });
-  return counted as unknown as KvStore;
+  const failed = (err: unknown) => {
+    stats.kvError(isKvError(err) ? err.code : "ERR_KV_INTERNAL");
+    throw err;
+  };
+  /** `calls` with each of KV_OPS counted: a promise's failure when it settles, a throw at once. */
+  const counting = <T extends object>(calls: T): T => {
+    const counted = Object.create(calls) as Record<string, unknown>;
+    for (const op of KV_OPS) {
+      const call = ((calls as Record<string, unknown>)[op] as (...args: unknown[]) => unknown).bind(calls);
+      const countedCall = (...args: unknown[]) => {
+        stats.kvOp(op);
+        let answer: unknown;
+        try {
+          answer = call(...args);
+        } catch (err) {
+          failed(err);
+        }
+        return answer instanceof Promise ? answer.catch(failed) : answer;
+      };
+      // Defined, not assigned: `calls` may be frozen, and an inherited read-only property refuses
+      // assignment.
+      Object.defineProperty(counted, op, { value: countedCall, enumerable: true });
+    }
+    return counted as T;
+  };
+  const counted = counting(store);
+  if (store.sync) Object.defineProperty(counted, "sync", { value: Object.freeze(counting(store.sync)) });
+  return counted;
 }
 
 /**

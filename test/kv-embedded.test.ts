@@ -69,11 +69,14 @@ describe("key-value on the embedded store", () => {
 
 describe("compiled files made for the other store", () => {
   let redis: RedisServer;
+  // The gateway running now, stopped by `after` too when an assertion fails while it runs.
+  let gw: GatewayProcess | undefined;
   const stateDir = tempDir();
   before(async () => {
     redis = await startRedisServer();
   });
   after(async () => {
+    await gw?.dispose();
     await redis?.destroy();
     await rm(stateDir, { recursive: true, force: true });
   });
@@ -81,7 +84,7 @@ describe("compiled files made for the other store", () => {
   it("are prepared again, not served: Redis, then the embedded store, then Redis on one state directory", async () => {
     const counterFast = await buildGuest("example", "counter-fast");
     const onRedis = () => startGateway({ stateDir, env: { REDIS_URL: redis.url } });
-    let gw = await onRedis();
+    gw = await onRedis();
     await push(gw, counterFast, "counter-fast", ["--host", "counter-fast.localhost"]);
     assert.equal(
       (await get(gw, "counter-fast.localhost", "/r")).text,
@@ -102,13 +105,9 @@ describe("compiled files made for the other store", () => {
 
     // Back on Redis, the deployment it knows finds files made for the embedded store.
     gw = await onRedis();
-    try {
-      const res = await get(gw, "counter-fast.localhost", "/r");
-      assert.equal(res.status, 200, res.text);
-      assert.equal(res.text, "/r has been visited 2 times (1 before)\n");
-      assert.equal(await preparedFor(gw, "counter-fast"), "redis");
-    } finally {
-      await gw.dispose();
-    }
+    const res = await get(gw, "counter-fast.localhost", "/r");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, "/r has been visited 2 times (1 before)\n");
+    assert.equal(await preparedFor(gw, "counter-fast"), "redis");
   });
 });

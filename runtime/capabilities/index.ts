@@ -62,11 +62,11 @@ export const IDLE_STATES: readonly unknown[] = Object.freeze(CAPABILITIES.map((c
  * capabilities without request state (idle undefined, as wasi's basics).
  */
 export function statesNeeded(imports: readonly string[]): readonly boolean[] {
+  const used = importsNeeded(imports);
   const needed = CAPABILITIES.map(() => false);
-  CAPABILITIES.forEach((c, i) => {
+  CAPABILITIES.forEach((_, i) => {
     const owner = STATE_OWNER[i]!;
-    if (CAPABILITIES[owner]!.idle === undefined) return;
-    if (offered(c).some((name) => imports.includes(name))) needed[owner] = true;
+    if (used[i] && CAPABILITIES[owner]!.idle !== undefined) needed[owner] = true;
   });
   return needed;
 }

@@ -1,6 +1,7 @@
 // Deploy-time preparation: check that the upload is a component we can serve, transpile it with
 // jco (JSPI for the handler and every host import that waits on this gateway), and write the
-// result to a directory the guest workers load from. Runs inside prepare.worker.ts so transpiling never blocks requests.
+// result to a directory the guest workers load from. Runs inside prepare.worker.ts so transpiling
+// never blocks requests.
 
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";

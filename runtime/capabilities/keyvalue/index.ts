@@ -5,9 +5,10 @@
 // (grant.ts), and an app may open only the buckets granted to it: anything else is
 // `access-denied`. On Redis every store call suspends the guest through JSPI (the wait is not
 // charged as CPU and a deadline interrupts it); the embedded store answers at once, on the guest's
-// own thread. Every call counts against the request's operation budget, and reports failures as the WIT error variant, never as a trap. Each instance is linked
-// to the revision its component was built against, read from the component's types at deploy;
-// all revisions serve the same store under the same grants (host.ts).
+// own thread. Every call counts against the request's operation budget, and reports failures as
+// the WIT error variant, never as a trap. Each instance is linked to the revision its component
+// was built against, read from the component's types at deploy; all revisions serve the same
+// store under the same grants (host.ts).
 
 import type { Capability } from "../types.ts";
 import { type BucketScope, bucketScope, bucketsGrant, sharedBucketsGrant } from "./grant.ts";
