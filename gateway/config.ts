@@ -206,7 +206,7 @@ export const SETTINGS = [
     env: "WASMGATE_MEMORY_BUDGET_MB",
     default: String(DEFAULT_MEMORY_BUDGET_MB),
     meaning:
-      "memory for loaded apps (code, idle instances); past it the least recently used idle apps are unloaded",
+      "memory for loaded apps (their code, counted once however many share it, and instances); past it the least recently used idle apps are unloaded",
   },
   {
     key: "instanceIdleS",

@@ -15,33 +15,59 @@ import { capMemory } from "./memory-cap.ts";
 interface Entry<T> {
   value: Promise<T>;
   users: number;
+  /** The memory it holds, once loaded (0 before). */
+  bytes: number;
 }
 
-/** A refcounted cache: `acquire` makes or reuses the value for a key, `release` forgets it with its last user. */
+/**
+ * A refcounted cache: `acquire` makes or reuses the value for a key, `release` forgets it with its
+ * last user. It keeps the sum of what its loaded values hold, each counted once however many use it.
+ */
 class Shared<T> {
   readonly #entries = new Map<string, Entry<T>>();
+  readonly #sizeOf: (value: T) => number;
+  #bytes = 0;
 
-  acquire(key: string, make: () => Promise<T>): Promise<T> {
+  constructor(sizeOf: (value: T) => number) {
+    this.#sizeOf = sizeOf;
+  }
+
+  acquire(key: string, make: () => Promise<T>): { value: Promise<T>; entry: Entry<T> } {
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { value: make(), users: 0 };
-      this.#entries.set(key, entry);
-      // A failed load is not kept: the next user tries again.
-      entry.value.catch(() => {
-        if (this.#entries.get(key) === entry) this.#entries.delete(key);
-      });
+      const made: Entry<T> = { value: make(), users: 0, bytes: 0 };
+      entry = made;
+      this.#entries.set(key, made);
+      made.value.then(
+        (value) => {
+          if (this.#entries.get(key) !== made) return;
+          made.bytes = this.#sizeOf(value);
+          this.#bytes += made.bytes;
+        },
+        // A failed load is not kept: the next user tries again.
+        () => {
+          if (this.#entries.get(key) === made) this.#entries.delete(key);
+        },
+      );
     }
     entry.users++;
-    return entry.value;
+    return { value: entry.value, entry };
   }
 
   release(key: string): void {
     const entry = this.#entries.get(key);
-    if (entry && --entry.users <= 0) this.#entries.delete(key);
+    if (entry && --entry.users <= 0) {
+      this.#entries.delete(key);
+      this.#bytes -= entry.bytes;
+    }
   }
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
   }
 }
 
@@ -55,7 +81,13 @@ export interface Glue<T> {
   bytes: number;
 }
 
-const glues = new Shared<Glue<unknown>>();
+/**
+ * What loaded code holds, for the memory budget: twice its size (the source or wasm bytes kept,
+ * and what V8 compiled from them), as the budget has always estimated it.
+ */
+const HELD_PER_BYTE = 2;
+
+const glues = new Shared<Glue<unknown>>((glue) => glue.bytes * HELD_PER_BYTE);
 
 /** A compiled core module, and whether its state could be exported (expose-state.ts). */
 export interface CoreModule {
@@ -65,12 +97,18 @@ export interface CoreModule {
   bytes: number;
 }
 
-const cores = new Shared<CoreModule>();
+const cores = new Shared<CoreModule>((core) => core.bytes * HELD_PER_BYTE);
 
 /** A use of shared code: `release` it when the deployment that loaded it goes. */
 export interface Held<T> {
   value: T;
   release(): void;
+  /** The memory `release` would free now: what the code holds if this is its last user, else 0. */
+  freed(): number;
+}
+
+function held<T>(value: T, entry: Entry<unknown>, release: () => void): Held<T> {
+  return { value, release, freed: () => (entry.users === 1 ? entry.bytes : 0) };
 }
 
 /**
@@ -84,8 +122,8 @@ export async function holdGlue<T>(file: string, digest: string | undefined): Pro
     digest = digestOf(source);
   }
   const key = digest;
-  const value = (await glues.acquire(key, () => loadInstantiate(file, source))) as Glue<T>;
-  return { value, release: () => glues.release(key) };
+  const { value, entry } = glues.acquire(key, () => loadInstantiate(file, source));
+  return held((await value) as Glue<T>, entry, () => glues.release(key));
 }
 
 /** The core module in `file` under `memoryBytes`, compiled once per content and cap in this worker. */
@@ -100,13 +138,18 @@ export async function holdCoreModule(
     digest = digestOf(bytes);
   }
   const key = `${digest}:${memoryBytes}`;
-  const value = await cores.acquire(key, async () => {
+  const { value, entry } = cores.acquire(key, async () => {
     const data = bytes ?? (await readFile(file));
     const exposed = exposeState(capMemory(data, memoryBytes).bytes);
     const module = await WebAssembly.compile(exposed.bytes as Uint8Array<ArrayBuffer>);
     return { module, resettable: exposed.resettable, bytes: data.byteLength };
   });
-  return { value, release: () => cores.release(key) };
+  return held(await value, entry, () => cores.release(key));
+}
+
+/** The memory the loaded glues and core modules hold, each counted once (for the memory budget). */
+export function sharedBytes(): number {
+  return glues.bytes + cores.bytes;
 }
 
 /** How many distinct glues and core modules this worker holds (for tests and benchmarks). */
