@@ -77,7 +77,14 @@ describe("load shedding", () => {
         `flood: ${served.length} served, ${shed.length} refused (p99 ${shedP99.toFixed(0)} ms); other app: ${calm.length} requests, p99 ${calmP99.toFixed(1)} ms`,
       );
       assert.ok(calm.length >= 5, `${calm.length} calm requests`);
-      assert.ok(calmP99 < CALM_P99_MS, `the other app's p99 was ${calmP99.toFixed(0)} ms during the flood`);
+      const slowest = [...calm]
+        .sort((a, b) => b - a)
+        .slice(0, 5)
+        .map((ms) => ms.toFixed(0));
+      assert.ok(
+        calmP99 < CALM_P99_MS,
+        `the other app's p99 was ${calmP99.toFixed(0)} ms during the flood (${calm.length} requests, slowest ${slowest.join(", ")} ms; flood refusals p99 ${shedP99.toFixed(0)} ms)`,
+      );
       // Refusals do not wait for the slow guests (2 s each).
       assert.ok(shedP99 < 1_500, `refusals took up to ${shedP99.toFixed(0)} ms`);
 
