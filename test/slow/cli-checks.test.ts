@@ -9,8 +9,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
-import { startDev } from "./harness/dev.ts";
-import { adminCall, type GatewayProcess, get, runCli, startGateway, tempDir } from "./harness/gateway.ts";
+import { startDev } from "../harness/dev.ts";
+import { adminCall, type GatewayProcess, get, runCli, startGateway, tempDir } from "../harness/gateway.ts";
 
 let gw: GatewayProcess;
 const work = tempDir("wasmgate-cli-checks-");

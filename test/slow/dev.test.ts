@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import { startDev } from "./harness/dev.ts";
-import { ROOT, runCli, tempDir } from "./harness/gateway.ts";
+import { startDev } from "../harness/dev.ts";
+import { ROOT, runCli, tempDir } from "../harness/gateway.ts";
 
 /**
  * A save whose answer takes longer than this is stuck, not slow: how fast a reload is (2 to 3 s

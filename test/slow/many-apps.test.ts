@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { buildGuest } from "../scripts/guests.ts";
-import { type GatewayProcess, get, push, startGateway, tempDir } from "./harness/gateway.ts";
-import { metric, scrape, waitFor } from "./harness/ops.ts";
+import { buildGuest } from "../../scripts/guests.ts";
+import { type GatewayProcess, get, push, startGateway, tempDir } from "../harness/gateway.ts";
+import { metric, scrape, waitFor } from "../harness/ops.ts";
 
 const FAST_APPS = 16;
 /** StarlingMonkey copies: each instance's 9 MiB memory, besides their shared 14 MB of code. */
