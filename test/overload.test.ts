@@ -10,6 +10,8 @@ import { metric, scrape } from "./harness/ops.ts";
 
 const FLOOD = 2_000;
 const QUEUED = 50;
+/** How long the slow fixture waits before it answers. */
+const SLOW_GUEST_MS = 2_000;
 /** The bound the other app's p99 must stay under during the flood. */
 const CALM_P99_MS = 250;
 
@@ -85,8 +87,10 @@ describe("load shedding", () => {
         calmP99 < CALM_P99_MS,
         `the other app's p99 was ${calmP99.toFixed(0)} ms during the flood (${calm.length} requests, slowest ${slowest.join(", ")} ms; flood refusals p99 ${shedP99.toFixed(0)} ms)`,
       );
-      // Refusals do not wait for the slow guests (2 s each).
-      assert.ok(shedP99 < 1_500, `refusals took up to ${shedP99.toFixed(0)} ms`);
+      // Refusals do not wait for the slow guests: one that waited for an instance would take at
+      // least a guest's 2 s. (Here they take 0.7-1 s, the time to accept and answer 2,000 new
+      // connections from this process on the same two cores.)
+      assert.ok(shedP99 < SLOW_GUEST_MS, `refusals took up to ${shedP99.toFixed(0)} ms`);
 
       const samples = await scrape(gw);
       assert.equal(
