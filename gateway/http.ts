@@ -84,7 +84,8 @@ export interface ErrorLog {
 /**
  * What any error thrown while serving a request becomes: gateway and runtime errors keep their
  * status and code (a retryable one says when to retry), key-value errors are the caller's (400) or
- * the store's (503), anything else is a 500 whose details go to the log only.
+ * the store's (503), anything else is a 500 whose details (the error itself, its stack) go to the
+ * log only.
  */
 export function replyForError(err: unknown, requestId: string, logger: ErrorLog): ErrorReply {
   if (err instanceof GatewayError || err instanceof RuntimeError) {
@@ -94,7 +95,9 @@ export function replyForError(err: unknown, requestId: string, logger: ErrorLog)
         : err.retryAfter !== undefined
           ? { "retry-after": String(err.retryAfter) }
           : undefined;
-    if (err.status >= 500) logger.error({ requestId, code: err.code, err }, err.message);
+    // Their code and message say all there is: the stack would be the gateway's own call path,
+    // a kilobyte per line under a flood of refusals.
+    if (err.status >= 500) logger.error({ requestId, code: err.code }, err.message);
     return errorReply(err.status, err.code, err.message, requestId, headers);
   }
   if (isKvError(err)) {

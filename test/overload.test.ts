@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { Agent, request } from "undici";
 import { buildGuest } from "../scripts/guests.ts";
 import { type GatewayProcess, get, push, startGateway } from "./harness/gateway.ts";
-import { metric, scrape } from "./harness/ops.ts";
+import { metric, scrape, waitFor } from "./harness/ops.ts";
 
 const FLOOD = 2_000;
 const QUEUED = 50;
@@ -91,6 +91,16 @@ describe("load shedding", () => {
       // least a guest's 2 s. (Here they take 0.7-1 s, the time to accept and answer 2,000 new
       // connections from this process on the same two cores.)
       assert.ok(shedP99 < SLOW_GUEST_MS, `refusals took up to ${shedP99.toFixed(0)} ms`);
+
+      // Each refusal is logged once, by its code and message: no stack of the gateway's own
+      // calls, which made a flood of refusals a flood of kilobyte log lines.
+      const refusals = () => gw.logs.filter((l) => l.code === "ERR_RUNTIME_OVERLOADED");
+      await waitFor(() => refusals().length >= shed.length, 5_000, "a log line per refusal");
+      assert.equal(refusals().length, shed.length);
+      for (const line of refusals()) {
+        assert.equal(line.err, undefined);
+        assert.match(String(line.msg), /^the app flood has \d+ requests in flight/);
+      }
 
       const samples = await scrape(gw);
       assert.equal(
