@@ -35,6 +35,14 @@ function withTypeError(): { text: string; line: number } {
 /** A build started: push says so on stderr before it builds anything. */
 const BUILD_STARTED = /^Building /m;
 
+/** deploy-cli `args`, which must fail before it builds anything; what it printed. */
+async function refusedBeforeBuilding(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const run = await cli(args);
+  assert.equal(run.code, 1, run.stderr);
+  assert.doesNotMatch(run.stderr, BUILD_STARTED);
+  return run;
+}
+
 before(async () => {
   gw = await startGateway();
   const init = await runCli(["init", "shop"], {}, undefined, work);
@@ -52,9 +60,7 @@ describe("deploy-cli checks before building", () => {
     const { text, line } = withTypeError();
     writeFileSync(source, text);
     try {
-      const push = await cli(["push"]);
-      assert.equal(push.code, 1, push.stderr);
-      assert.doesNotMatch(push.stderr, BUILD_STARTED);
+      const push = await refusedBeforeBuilding(["push"]);
       assert.match(
         push.stderr,
         new RegExp(
@@ -102,9 +108,7 @@ describe("deploy-cli checks before building", () => {
     );
     assert.equal(secret.code, 0, secret.stderr);
     try {
-      const push = await cli(["push"]);
-      assert.equal(push.code, 1, push.stderr);
-      assert.doesNotMatch(push.stderr, BUILD_STARTED);
+      const push = await refusedBeforeBuilding(["push"]);
       assert.match(
         push.stderr,
         /deploy-cli: wasmgate\.json sets the variable GREETING, but app shop already has a secret named GREETING; a name is either a variable or a secret\nhint: .*unset or delete the other first\n$/,
@@ -119,9 +123,14 @@ describe("deploy-cli checks before building", () => {
   it("push refuses a hostname another app holds, before building", async () => {
     const other = await adminCall(gw, "PUT", "/v1/apps/other", { json: { hostnames: ["taken.localhost"] } });
     assert.equal(other.status, 201, JSON.stringify(other.body));
-    const push = await cli(["push", "--host", "shop.localhost", "--host", "Taken.localhost", "--json"]);
-    assert.equal(push.code, 1, push.stderr);
-    assert.doesNotMatch(push.stderr, BUILD_STARTED);
+    const push = await refusedBeforeBuilding([
+      "push",
+      "--host",
+      "shop.localhost",
+      "--host",
+      "Taken.localhost",
+      "--json",
+    ]);
     const { error } = JSON.parse(push.stdout);
     assert.equal(error.code, "ERR_HOSTNAME_TAKEN");
     assert.match(error.message, /hostname Taken\.localhost is already bound to another app \(other\)/);
@@ -138,9 +147,7 @@ describe("deploy-cli checks before building", () => {
       file,
       JSON.stringify({ ...manifest, routes: { "/api/...": "src/index.ts", "api/...": "src/index.ts" } }),
     );
-    const push = await cli(["push", "--manifest", file]);
-    assert.equal(push.code, 1, push.stderr);
-    assert.doesNotMatch(push.stderr, BUILD_STARTED);
+    const push = await refusedBeforeBuilding(["push", "--manifest", file]);
     assert.match(
       push.stderr,
       /deploy-cli: routed\.json: "routes": the routes "\/api\/\.\.\." and "api\/\.\.\." match the same paths\n/,
