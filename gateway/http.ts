@@ -95,9 +95,13 @@ export function replyForError(err: unknown, requestId: string, logger: ErrorLog)
         : err.retryAfter !== undefined
           ? { "retry-after": String(err.retryAfter) }
           : undefined;
-    // Their code and message say all there is: the stack would be the gateway's own call path,
-    // a kilobyte per line under a flood of refusals.
-    if (err.status >= 500) logger.error({ requestId, code: err.code }, err.message);
+    // Their code and message say what happened, and a cause (a failure underneath) where there
+    // is one: their own stack would be the gateway's call path, a kilobyte per line under a flood
+    // of refusals.
+    if (err.status >= 500) {
+      const fields = err.cause === undefined ? {} : { err: err.cause };
+      logger.error({ requestId, code: err.code, ...fields }, err.message);
+    }
     return errorReply(err.status, err.code, err.message, requestId, headers);
   }
   if (isKvError(err)) {
