@@ -94,10 +94,11 @@ describe("load shedding", () => {
 
       // Each refusal is logged once, by its code and message: no stack of the gateway's own
       // calls, which made a flood of refusals a flood of kilobyte log lines.
-      const refusals = () => gw.logs.filter((l) => l.code === "ERR_RUNTIME_OVERLOADED");
-      await waitFor(() => refusals().length >= shed.length, 5_000, "a log line per refusal");
-      assert.equal(refusals().length, shed.length);
-      for (const line of refusals()) {
+      const refusalLines = () => gw.logs.filter((l) => l.code === "ERR_RUNTIME_OVERLOADED");
+      await waitFor(() => refusalLines().length >= shed.length, 5_000, "a log line per refusal");
+      const refusals = refusalLines();
+      assert.equal(refusals.length, shed.length);
+      for (const line of refusals) {
         assert.equal(line.err, undefined);
         assert.match(String(line.msg), /^the app flood has \d+ requests in flight/);
       }

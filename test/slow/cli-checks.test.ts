@@ -73,9 +73,7 @@ describe("deploy-cli checks before building", () => {
         /deploy-cli: src\/index\.ts does not type-check \(1 error, tsconfig\.json\): error TS2322: .* \(src\/index\.ts:\d+:7\)\nhint: .*--no-check.*\n$/,
       );
 
-      const deploy = await cli(["deploy", "--json"]);
-      assert.equal(deploy.code, 1);
-      assert.doesNotMatch(deploy.stderr, BUILD_STARTED);
+      const deploy = await refusedBeforeBuilding(["deploy", "--json"]);
       const { error } = JSON.parse(deploy.stdout);
       assert.equal(error.code, "ERR_TYPE_CHECK_FAILED");
       assert.match(error.detail, new RegExp(`^src/index\\.ts:${line}:7 - error TS2322: `));
