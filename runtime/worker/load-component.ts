@@ -19,12 +19,17 @@ export async function loadInstantiate<T>(
 ): Promise<{ instantiate: T; bytes: number }> {
   source ??= await readFile(file, "utf8");
   const url = pathToFileURL(file).href;
-  const rewritten = source
+  let rewritten = source
     .replace(/^export function instantiate\(/m, "function instantiate(")
     .replace(/^export const _util = /m, "const _util = ")
     .replaceAll("import.meta.url", JSON.stringify(url))
     .replaceAll("await import('node:fs/promises')", "__require('node:fs/promises')")
     .replaceAll("globalThis?.process?.env?.JCO_DEBUG", "false");
+  // jco records every resource representation a handle table ever held and never forgets one; where
+  // the glue never reads that record, it is dropped instead of growing by a few entries per request.
+  if (!source.includes("._createdReps.has(")) {
+    rewritten = rewritten.replaceAll("table._createdReps.add(rep);", "");
+  }
   if (/^(export|import)\s/m.test(rewritten) || /\bimport\s*\(|\bimport\.meta\b/.test(rewritten)) {
     const module = (await import(url)) as { instantiate: T };
     return { instantiate: module.instantiate, bytes: source.length };
