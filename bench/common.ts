@@ -460,9 +460,13 @@ export function showWrk(name: string, r: WrkResult): void {
   }
 }
 
+/** pino's level number for warnings. */
+const WARN_LEVEL = 40;
+const SHOWN_WARNINGS = 5;
+
 /**
  * The gateway's own account of failed answers: responses by status other than 2xx, the errors it
- * logged by code, and CPU-limit kills of workers.
+ * logged by code, CPU-limit kills of workers, and the first warnings it logged.
  */
 export async function explainErrors(gw: GatewayProcess): Promise<void> {
   const samples = await scrape(gw);
@@ -481,6 +485,15 @@ export async function explainErrors(gw: GatewayProcess): Promise<void> {
   process.stdout.write(
     `  the gateway answered: ${list(statuses)}; logged codes: ${list(codes)}; CPU-limit kills: ${metric(samples, "wasmgate_cpu_limit_kills_total")}\n`,
   );
+  // The watchdog's own words (which app, by how much it overran) say why a worker was stopped.
+  const warnings = gw.logs.filter((entry) => entry.level === WARN_LEVEL);
+  for (const entry of warnings.slice(0, SHOWN_WARNINGS)) {
+    const { msg, time: _time, level: _level, ...rest } = entry;
+    process.stdout.write(`  warning logged: ${String(msg)} ${JSON.stringify(rest)}\n`);
+  }
+  if (warnings.length > SHOWN_WARNINGS) {
+    process.stdout.write(`  and ${warnings.length - SHOWN_WARNINGS} more warnings\n`);
+  }
 }
 
 /** The ratio line, with the targets it is judged against when it has any. */
