@@ -9,7 +9,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { type GatewayProcess, push, ROOT, startGateway, tempDir } from "../test/harness/gateway.ts";
+import {
+  type GatewayProcess,
+  push,
+  ROOT,
+  startGateway,
+  tempDir,
+  WARN_LEVEL,
+} from "../test/harness/gateway.ts";
 import { metric, scrape } from "../test/harness/ops.ts";
 import { signalGroup, spawnOwned } from "../test/harness/process.ts";
 import { ensurePeers } from "./peers.ts";
@@ -460,8 +467,6 @@ export function showWrk(name: string, r: WrkResult): void {
   }
 }
 
-/** pino's level number for warnings. */
-const WARN_LEVEL = 40;
 const SHOWN_WARNINGS = 5;
 
 /**

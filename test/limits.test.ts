@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { buildGuest } from "../scripts/guests.ts";
-import { type GatewayProcess, get, memoryOf, push, startGateway } from "./harness/gateway.ts";
+import { type GatewayProcess, get, memoryOf, push, startGateway, WARN_LEVEL } from "./harness/gateway.ts";
 import { follow, metric, requestsOf, scrape, waitFor } from "./harness/ops.ts";
 
 const MIB = 1024 * 1024;
@@ -177,7 +177,7 @@ describe("runtime limits", () => {
     const cpu = ["--cpu-ms", "1000"];
     await push(gw, giant, "giant", ["--host", "giant.localhost", ...cpu]);
     const whole = await get(gw, "giant.localhost", "/").catch((err: Error) => {
-      const said = gw.logs.filter((l) => l.app === "giant" && Number(l.level) >= 40);
+      const said = gw.logs.filter((l) => l.app === "giant" && Number(l.level) >= WARN_LEVEL);
       throw new Error(`${err.message}; the gateway logged ${JSON.stringify(said)}`);
     });
     assert.equal(whole.status, 200);

@@ -13,6 +13,9 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WASMGATE = join(ROOT, "bin", "wasmgate.js");
 const DEPLOY_CLI = join(ROOT, "bin", "deploy-cli.js");
 
+/** The level number of a warning in the gateway's JSON log lines (pino's). */
+export const WARN_LEVEL = 40;
+
 export interface GatewayProcess {
   dataUrl: string;
   adminUrl: string;

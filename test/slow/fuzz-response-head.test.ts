@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { Client } from "undici";
 import { buildGuest } from "../../scripts/guests.ts";
-import { type GatewayProcess, get, push, startGateway } from "../harness/gateway.ts";
+import { type GatewayProcess, get, push, startGateway, WARN_LEVEL } from "../harness/gateway.ts";
 import { type HostileSpec, specHeader, streamedSpec } from "../harness/hostile.ts";
 
 /** Batches of pipelined requests; RUNS × BATCH response heads in all. */
@@ -233,7 +233,7 @@ async function send(
 
 function check(world: World, s: HostileSpec, got: Answer): void {
   if (got.status === 503 && got.body.includes("ERR_RUNTIME_")) {
-    const warnings = gw.logs.filter((l) => l.level === 40);
+    const warnings = gw.logs.filter((l) => l.level === WARN_LEVEL);
     assert.fail(`${got.body.toString()} after ${JSON.stringify(warnings.slice(-3))}`);
   }
   const want = expected(world, s);
@@ -270,7 +270,7 @@ describe("fuzzed response heads", () => {
         assert.equal(
           res.statusCode,
           200,
-          `${text} after ${JSON.stringify(gw.logs.filter((l) => l.level === 40 || l.msg === "guest worker failed"))}`,
+          `${text} after ${JSON.stringify(gw.logs.filter((l) => l.level === WARN_LEVEL || l.msg === "guest worker failed"))}`,
         );
         assert.equal(text, `Hello from wasmgate (fast world)! You asked for ${path}\n`);
       }
