@@ -192,6 +192,7 @@ export async function invoke(id: number, deploymentKey: string, request: WireReq
   let body: ByteQueue | undefined;
   if (request.body === "stream") {
     body = new ByteQueue();
+    body.exclusive = true;
     const queue = body;
     let consumed = 0;
     queue.onDrain = (taken, buffered) => {

@@ -102,6 +102,11 @@ export class ByteQueue {
   #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Called after the consumer took bytes, so a producer can apply backpressure. */
   onDrain: ((taken: number, buffered: number) => void) | undefined;
+  /**
+   * The chunks are referenced nowhere else (moved here from another thread): a reader that had one
+   * copied out may free its memory at once instead of leaving it to the garbage collector.
+   */
+  exclusive = false;
 
   static of(bytes: Uint8Array | undefined): ByteQueue {
     const q = new ByteQueue();
@@ -184,15 +189,33 @@ export class ByteQueue {
 
 export class InputStream {
   readonly #queue: ByteQueue;
+  /** The chunk the guest's last read returned, whole: jco has copied it into guest memory since. */
+  #lent: Uint8Array | undefined;
   constructor(queue: ByteQueue) {
     this.#queue = queue;
   }
   read(len: bigint): Uint8Array {
-    return this.#queue.read(clampLen(len));
+    const chunk = this.take(len);
+    if (this.#queue.exclusive && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+      this.#lent = chunk;
+    }
+    return chunk;
   }
   blockingRead(len: bigint): Uint8Array | Promise<Uint8Array> {
     if (this.#queue.buffered > 0 || this.#queue.ended) return this.read(len);
     return suspend(this.#queue.whenReadable()).then(() => this.read(len));
+  }
+  /** Up to `len` bytes for the host itself (a splice), which keeps them: they are not freed later. */
+  take(len: bigint): Uint8Array {
+    if (this.#lent) {
+      freeBuffer(this.#lent);
+      this.#lent = undefined;
+    }
+    return this.#queue.read(clampLen(len));
+  }
+  blockingTake(len: bigint): Uint8Array | Promise<Uint8Array> {
+    if (this.#queue.buffered > 0 || this.#queue.ended) return this.take(len);
+    return suspend(this.#queue.whenReadable()).then(() => this.take(len));
   }
   skip(len: bigint): bigint {
     return BigInt(this.read(len).byteLength);
@@ -272,14 +295,31 @@ export class OutputStream {
     return this.blockingWriteAndFlush(new Uint8Array(clampLen(len)));
   }
   splice(src: InputStream, len: bigint): bigint {
-    const chunk = src.read(len);
+    const chunk = src.take(len);
     this.write(chunk);
     return BigInt(chunk.byteLength);
   }
   async blockingSplice(src: InputStream, len: bigint): Promise<bigint> {
-    const chunk = await src.blockingRead(len);
+    const chunk = await src.blockingTake(len);
     await this.blockingWriteAndFlush(chunk);
     return BigInt(chunk.byteLength);
+  }
+}
+
+/**
+ * Frees the memory of a chunk that owns its buffer whole and is referenced nowhere else. Streamed
+ * bodies are ArrayBuffers whose memory V8 frees only when it collects their small wrappers, which
+ * can take tens of MiB of chunks when the guest allocates little JavaScript between them.
+ */
+export function freeBuffer(chunk: Uint8Array): void {
+  const buffer = chunk.buffer;
+  if (
+    buffer instanceof ArrayBuffer &&
+    !buffer.detached &&
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength
+  ) {
+    buffer.transfer(0);
   }
 }
 
