@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Script } from "node:vm";
+import { LEAN_HELPERS, leanHostCalls } from "./lean-host-calls.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -34,8 +35,13 @@ export async function loadInstantiate<T>(
     const module = (await import(url)) as { instantiate: T };
     return { instantiate: module.instantiate, bytes: source.length };
   }
-  const factory = new Script(`(function (__require) {"use strict";\n${rewritten}\nreturn instantiate;\n})`, {
-    filename: url,
-  }).runInThisContext() as (req: NodeJS.Require) => T;
+  // Host imports without jco's per-call task bookkeeping (lean-host-calls.ts).
+  rewritten = leanHostCalls(rewritten);
+  const factory = new Script(
+    `(function (__require) {"use strict";\n${LEAN_HELPERS}\n${rewritten}\nreturn instantiate;\n})`,
+    {
+      filename: url,
+    },
+  ).runInThisContext() as (req: NodeJS.Require) => T;
   return { instantiate: factory(require), bytes: source.length };
 }
