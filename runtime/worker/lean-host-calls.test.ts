@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { it } from "node:test";
 import { Script } from "node:vm";
+import fc from "fast-check";
 import { buildGuest, type GuestKind } from "../../scripts/guests.ts";
 import { tempDir } from "../../test/harness/gateway.ts";
 import type { DeployHost } from "../component-info.ts";
@@ -73,4 +74,73 @@ it("leaves a glue without the trampolines it knows as jco wrote it", () => {
   const glue =
     "export function instantiate() {\n  const _trampoline0 = function(a) {\n    return a;\n  }\n}\n";
   assert.equal(leanHostCalls(glue), glue);
+});
+
+// A trampoline that may wait runs as a generator (`yield` where jco's async function has `await`):
+// whatever the host answers, the caller must see what the async function would have given it, and
+// an answer made of plain values only must come back without a promise (no suspension).
+type Step = { kind: "value" | "resolved" | "rejected" | "thenable"; v: number; rethrow: boolean };
+
+function answer({ kind, v }: Step): unknown {
+  if (kind === "resolved") return Promise.resolve(v);
+  if (kind === "rejected") return Promise.reject(new Error(`no ${v}`));
+  // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a Promise is the point here.
+  if (kind === "thenable") return { then: (resolve: (x: number) => void) => resolve(v) };
+  return v;
+}
+
+function* asGenerator(steps: Step[], log: unknown[]): Generator<unknown, number, unknown> {
+  for (const step of steps) {
+    try {
+      log.push(["ok", yield answer(step)]);
+    } catch (e) {
+      log.push(["caught", (e as Error).message]);
+      if (step.rethrow) throw e;
+    }
+  }
+  return log.length;
+}
+
+async function asAsync(steps: Step[], log: unknown[]): Promise<number> {
+  for (const step of steps) {
+    try {
+      log.push(["ok", await answer(step)]);
+    } catch (e) {
+      log.push(["caught", (e as Error).message]);
+      if (step.rethrow) throw e;
+    }
+  }
+  return log.length;
+}
+
+async function outcome(run: () => unknown): Promise<unknown[]> {
+  try {
+    return ["returned", await run()];
+  } catch (e) {
+    return ["threw", (e as Error).message];
+  }
+}
+
+it("runs a trampoline that may wait as its async original would, without a promise when nothing waits", async () => {
+  const maybeAsync = new Function(`${LEAN_HELPERS}\nreturn __maybeAsync;`)() as (
+    g: typeof asGenerator,
+  ) => (steps: Step[], log: unknown[]) => unknown;
+  const lean = maybeAsync(asGenerator);
+  const step = fc.record({
+    kind: fc.constantFrom("value", "resolved", "rejected", "thenable"),
+    v: fc.integer(),
+    rethrow: fc.boolean(),
+  }) as fc.Arbitrary<Step>;
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { maxLength: 8 }), async (steps) => {
+      const leanLog: unknown[] = [];
+      const asyncLog: unknown[] = [];
+      const returned = lean(steps, leanLog);
+      const waits = steps.some((s) => s.kind !== "value");
+      assert.equal(returned instanceof Promise, waits, "a promise exactly when a step waited");
+      assert.deepEqual(await outcome(() => returned), await outcome(() => asAsync(steps, asyncLog)));
+      assert.deepEqual(leanLog, asyncLog);
+    }),
+    { numRuns: 500 },
+  );
 });
