@@ -112,16 +112,14 @@ function leanTrampoline(name: string, params: string, body: string, manual: bool
     .replace(PARENT_TASK, "parentTask = undefined;");
   if (manual) {
     // Exactly the task's entry and the host call wait; neither sits in a nested function.
-    if ((body.match(/\bawait\b/g) ?? []).length !== 2 || /\basync\s*(\(|function\b|[\w$]+\s*=>)/.test(body)) {
+    if (occurrences(body, /\bawait\b/g) !== 2 || /\basync\s*(\(|function\b|[\w$]+\s*=>)/.test(body)) {
       return undefined;
     }
     if (!body.includes("await task.enter({ isHost: hostProvided })")) return undefined;
-    if ((body.match(/await {1,2}_withGlobalCurrentTaskMetaAsync\(/g) ?? []).length !== 1) return undefined;
-    const completions = body.match(/task\.completionPromise\(/g)?.length ?? 0;
+    if (occurrences(body, /await {1,2}_withGlobalCurrentTaskMetaAsync\(/g) !== 1) return undefined;
+    const completions = occurrences(body, /task\.completionPromise\(/g);
     if (completions > 0 && !body.includes("} catch (err) {")) return undefined;
-    if (
-      completions !== (body.match(/task\.exit\(\);\n\s*return task\.completionPromise\(\);/g)?.length ?? 0)
-    ) {
+    if (completions !== occurrences(body, /task\.exit\(\);\n\s*return task\.completionPromise\(\);/g)) {
       return undefined;
     }
     leanBody = leanBody
@@ -133,4 +131,8 @@ function leanTrampoline(name: string, params: string, body: string, manual: bool
     ? `const ${name} = __maybeAsync(function*(${params}) {`
     : `const ${name} = function(${params}) {`;
   return `${head}\n${leanBody}`;
+}
+
+function occurrences(text: string, pattern: RegExp): number {
+  return text.match(pattern)?.length ?? 0;
 }

@@ -2,7 +2,7 @@
 // without suspending, streamed to the main thread with flow control once it does.
 
 import type { ErrorCode, ResponseSink } from "../capabilities/wasi/index.ts";
-import { freeBuffer } from "../capabilities/wasi/io.ts";
+import { freeBuffer, ownsWholeBuffer } from "../capabilities/wasi/io.ts";
 import { STREAM_WINDOW } from "../limits.ts";
 import { NULL_BODY_STATUS, type WireHeaders } from "../protocol.ts";
 import { post } from "./env.ts";
@@ -208,7 +208,7 @@ export class Sink implements ResponseSink {
 /** The chunks as one, which the caller may move; chunks copied into it are freed (nothing else holds them). */
 function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const only = chunks[0];
-  if (chunks.length === 1 && only!.byteOffset === 0 && only!.byteLength === only!.buffer.byteLength) {
+  if (chunks.length === 1 && ownsWholeBuffer(only!)) {
     return only as Uint8Array<ArrayBuffer>;
   }
   const whole = new Uint8Array(Buffer.concat(chunks));

@@ -196,14 +196,11 @@ export class InputStream {
   }
   read(len: bigint): Uint8Array {
     const chunk = this.take(len);
-    if (this.#queue.exclusive && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
-      this.#lent = chunk;
-    }
+    if (this.#queue.exclusive) this.#lent = chunk;
     return chunk;
   }
   blockingRead(len: bigint): Uint8Array | Promise<Uint8Array> {
-    if (this.#queue.buffered > 0 || this.#queue.ended) return this.read(len);
-    return suspend(this.#queue.whenReadable()).then(() => this.read(len));
+    return this.#whenReadable(() => this.read(len));
   }
   /** Up to `len` bytes for the host itself (a splice), which keeps them: they are not freed later. */
   take(len: bigint): Uint8Array {
@@ -214,8 +211,12 @@ export class InputStream {
     return this.#queue.read(clampLen(len));
   }
   blockingTake(len: bigint): Uint8Array | Promise<Uint8Array> {
-    if (this.#queue.buffered > 0 || this.#queue.ended) return this.take(len);
-    return suspend(this.#queue.whenReadable()).then(() => this.take(len));
+    return this.#whenReadable(() => this.take(len));
+  }
+  /** `read` at once when there is something to read (or the end), else once there is. */
+  #whenReadable<T>(read: () => T): T | Promise<T> {
+    if (this.#queue.buffered > 0 || this.#queue.ended) return read();
+    return suspend(this.#queue.whenReadable()).then(read);
   }
   skip(len: bigint): bigint {
     return BigInt(this.read(len).byteLength);
@@ -313,14 +314,12 @@ export class OutputStream {
  */
 export function freeBuffer(chunk: Uint8Array): void {
   const buffer = chunk.buffer;
-  if (
-    buffer instanceof ArrayBuffer &&
-    !buffer.detached &&
-    chunk.byteOffset === 0 &&
-    chunk.byteLength === buffer.byteLength
-  ) {
-    buffer.transfer(0);
-  }
+  if (buffer instanceof ArrayBuffer && !buffer.detached && ownsWholeBuffer(chunk)) buffer.transfer(0);
+}
+
+/** The view covers its buffer from end to end: the buffer can be moved or freed with it. */
+export function ownsWholeBuffer(chunk: Uint8Array): boolean {
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
 }
 
 function clampLen(len: bigint): number {
