@@ -35,6 +35,7 @@ import {
 import { numberedRequestId } from "../request-line.ts";
 import { createStatsBuffer, type RuntimeStats, StatsTotals } from "../stats.ts";
 import { bodyBytesPassed } from "./body-memory.ts";
+import "./guest-stacks.ts";
 import { WorkerContexts } from "./contexts.ts";
 import { type Overrun, overrun } from "./watchdog.ts";
 
