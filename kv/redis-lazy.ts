@@ -52,25 +52,35 @@ const OPERATIONS: { [K in keyof KvStore]: true } = {
 
 /**
  * A store made by `load` on its first operation. Closing one never made makes nothing; a call
- * after that gets what a closed store answers (the store is made and closed for it).
+ * after that gets what a closed store answers (the store is made and closed for it). Once made,
+ * its operations are the store's own, with nothing in between.
  */
 function lazyKvStore(load: () => Promise<KvStore>): KvStore {
   let store: Promise<KvStore> | undefined;
   let closed = false;
-  const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const name of Object.keys(OPERATIONS) as (keyof KvStore)[]) {
+  type Operations = Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const lazy: Operations = {};
+  const names = Object.keys(OPERATIONS) as (keyof KvStore)[];
+  const made = (loaded: KvStore) => {
+    const own = loaded as unknown as Operations;
+    for (const name of names) lazy[name] = own[name]!.bind(loaded);
+    return loaded;
+  };
+  for (const name of names) {
     lazy[name] = async (...args) => {
       if (name === "close" && !store) {
         closed = true;
         return;
       }
-      store ??= closed
-        ? load().then(async (made) => {
-            await made.close();
-            return made;
-          })
-        : load();
-      const loaded = (await store) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      store ??= (
+        closed
+          ? load().then(async (loaded) => {
+              await loaded.close();
+              return loaded;
+            })
+          : load()
+      ).then(made);
+      const loaded = (await store) as unknown as Operations;
       return loaded[name]!(...args);
     };
   }

@@ -96,6 +96,9 @@ function replyCode(error: Error): string {
   return error.message.split(" ", 1)[0] ?? "";
 }
 
+/** What ioredis rejects a command with once its `commandTimeout` has passed. */
+const COMMAND_TIMED_OUT = "Command timed out";
+
 function toKvError(error: unknown): KvError {
   if (error instanceof KvError) return error;
   const message = error instanceof Error ? error.message : String(error);
@@ -108,7 +111,7 @@ function toKvError(error: unknown): KvError {
     return new KvError("ERR_KV_INTERNAL", `kv redis rejected the call: ${message}`, { cause: error });
   }
   // ioredis gives its own timeout no code; its text is the only mark.
-  if (message === "Command timed out") {
+  if (message === COMMAND_TIMED_OUT) {
     return new KvError("ERR_KV_TIMEOUT", `kv redis did not answer in time: ${message}`, { cause: error });
   }
   // Everything else ioredis raises is about the connection (closed, not writable, retries used up).
@@ -153,8 +156,9 @@ function createOwnClient(
     // Fail at once while disconnected instead of queueing: the op timeout is the caller's budget.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    // A backstop: the store's own timer normally fires first.
-    commandTimeout: limits.opTimeoutMs + 250,
+    // The op timeout of a call made while connected (roundTrip); one made while reconnecting has
+    // a timer of its own for the whole op timeout, wait included.
+    commandTimeout: limits.opTimeoutMs,
     connectTimeout: Math.max(limits.opTimeoutMs, 2000),
     // INCRBY results beyond 2^53 must arrive as text to stay exact.
     stringNumbers: true,
@@ -231,6 +235,32 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
     });
   }
 
+  const timeoutMessage = `kv redis did not answer within the ${limits.opTimeoutMs} ms op timeout (the call may still apply)`;
+  const timedOut = () => new KvError("ERR_KV_TIMEOUT", timeoutMessage);
+  const asKvError = (error: unknown): KvError =>
+    error instanceof Error && error.message === COMMAND_TIMED_OUT
+      ? new KvError("ERR_KV_TIMEOUT", timeoutMessage, { cause: error })
+      : toKvError(error);
+  const rethrow = (error: unknown): never => {
+    throw asKvError(error);
+  };
+
+  /**
+   * `roundTrip` for an operation of one command. While our own client is connected, the call is
+   * the command and nothing else: ioredis times it out at the op timeout itself
+   * (`commandTimeout`), which spares every call a timer and two promises of ours. (A script may
+   * take two commands, EVALSHA and then EVAL, so it goes through `roundTrip`, whose timer covers
+   * both.)
+   */
+  function command<T>(operation: () => Promise<T>): Promise<T> {
+    if (!owned || client.status !== "ready") return roundTrip(operation);
+    try {
+      return operation().catch(rethrow);
+    } catch (error) {
+      return Promise.reject(asKvError(error));
+    }
+  }
+
   /** One round trip to Redis, waiting for a connection if needed, all within the op timeout. */
   async function roundTrip<T>(operation: () => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -255,17 +285,9 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
         });
       }
       const remaining = limits.opTimeoutMs - (performance.now() - started);
-      return await withDeadline(
-        operation(),
-        remaining,
-        () =>
-          new KvError(
-            "ERR_KV_TIMEOUT",
-            `kv redis did not answer within the ${limits.opTimeoutMs} ms op timeout (the call may still apply)`,
-          ),
-      );
+      return await withDeadline(operation(), remaining, timedOut);
     } catch (error) {
-      throw toKvError(error);
+      throw asKvError(error);
     }
   }
 
@@ -332,12 +354,12 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
 
   const backend: KvBackend = {
     async get(ns, key) {
-      const value = await roundTrip(() => client.getBuffer(valueKey(ns, key)));
+      const value = await command(() => client.getBuffer(valueKey(ns, key)));
       return value === null ? undefined : toBytes(value);
     },
 
     async getWithMetadata(ns, key) {
-      const [value, metadata] = await roundTrip(() =>
+      const [value, metadata] = await command(() =>
         client.mgetBuffer(valueKey(ns, key), metadataKey(ns, key)),
       );
       if (value === null || value === undefined) return undefined;
@@ -362,22 +384,20 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
     },
 
     async delete(ns, key) {
-      await roundTrip(() => client.del(valueKey(ns, key), metadataKey(ns, key)));
+      await command(() => client.del(valueKey(ns, key), metadataKey(ns, key)));
     },
 
     async exists(ns, key) {
-      return (await roundTrip(() => client.exists(valueKey(ns, key)))) > 0;
+      return (await command(() => client.exists(valueKey(ns, key)))) > 0;
     },
 
     listKeys,
 
     async increment(ns, key, delta) {
       try {
-        const result = await roundTrip(() =>
-          exactIntegers
-            ? client.incrby(valueKey(ns, key), delta.toString())
-            : runScript(INCREMENT_EXACT, [valueKey(ns, key)], [delta.toString()]),
-        );
+        const result = await (exactIntegers
+          ? command(() => client.incrby(valueKey(ns, key), delta.toString()))
+          : roundTrip(() => runScript(INCREMENT_EXACT, [valueKey(ns, key)], [delta.toString()])));
         return BigInt(String(result));
       } catch (error) {
         const cause = error instanceof KvError ? error.cause : undefined;

@@ -361,9 +361,15 @@ function validated(backend: KvBackend | KvSyncBackend, limits: KvLimits, answers
       return "answer" in checked ? checked.answer : call(...checked.args);
     };
     sync[name] = checkedCall;
-    // Checks (and a backend answering at once) run inside the async function: a bad argument
-    // rejects the promise, never throws.
-    store[name] = async (...args: unknown[]) => await checkedCall(...args);
+    // A bad argument (or a backend answering at once and throwing) rejects the promise, never
+    // throws.
+    store[name] = (...args: unknown[]) => {
+      try {
+        return Promise.resolve(checkedCall(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
   }
   store.ping = async () => {
     if (closed) throw new KvError("ERR_KV_CLOSED", "kv store is closed");
