@@ -47,6 +47,37 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
     imports: ["wasi:io/error@0.2.0", "wasi:io/streams@0.2.0", "wasi:http/types@0.2.0"],
   },
   // The JS fixtures: jco componentize's own imports (QuickJS's, StarlingMonkey's) besides ours.
+  "deep-calls": {
+    exports: [
+      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
+      "wasmgate:edge/handler@0.1.0",
+    ],
+    imports: [
+      "wasi:cli/environment@0.2.12",
+      "wasi:cli/exit@0.2.12",
+      "wasi:io/error@0.2.12",
+      "wasi:io/poll@0.2.12",
+      "wasi:io/streams@0.2.12",
+      "wasi:cli/stdin@0.2.12",
+      "wasi:cli/stdout@0.2.12",
+      "wasi:cli/stderr@0.2.12",
+      "wasi:cli/terminal-input@0.2.12",
+      "wasi:cli/terminal-output@0.2.12",
+      "wasi:cli/terminal-stdin@0.2.12",
+      "wasi:cli/terminal-stdout@0.2.12",
+      "wasi:cli/terminal-stderr@0.2.12",
+      "wasi:clocks/monotonic-clock@0.2.12",
+      "wasi:clocks/wall-clock@0.2.12",
+      "wasi:filesystem/types@0.2.12",
+      "wasi:filesystem/preopens@0.2.12",
+      "wasi:random/insecure-seed@0.2.12",
+      "wasi:keyvalue/store@0.2.0-draft2",
+      "wasi:keyvalue/atomics@0.2.0-draft2",
+      "wasi:keyvalue/batch@0.2.0-draft2",
+      "wasmgate:kv/ext@0.1.0",
+      "wasmgate:edge/types@0.1.0",
+    ],
+  },
   "hostile-edge": {
     exports: [
       "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
