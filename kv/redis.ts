@@ -156,7 +156,7 @@ function createOwnClient(
     // Fail at once while disconnected instead of queueing: the op timeout is the caller's budget.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    // The op timeout of a call made while connected (roundTrip); one made while reconnecting has
+    // The op timeout of a call made while connected (`command`); one made while reconnecting has
     // a timer of its own for the whole op timeout, wait included.
     commandTimeout: limits.opTimeoutMs,
     connectTimeout: Math.max(limits.opTimeoutMs, 2000),
@@ -164,6 +164,9 @@ function createOwnClient(
     stringNumbers: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay),
     connectionName: "wasmgate-kv",
+    // Commands issued in one turn of the event loop go out in one write: the guests a worker runs
+    // in one turn (a batch of requests from the main thread, replies read together) share it.
+    enableAutoPipelining: true,
   });
   let healthy = true;
   // An error listener is required (ioredis prints unhandled ones); report each outage once. A
