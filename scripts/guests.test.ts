@@ -11,6 +11,46 @@ const REPO = path.resolve(import.meta.dirname, "..");
 const COMPONENT_HEADER = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
 const CORE_HEADER = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
+/** The standard streams and terminals jco's componentize imports for either JS engine. */
+const CLI_STREAMS = [
+  "wasi:cli/stdin@0.2.12",
+  "wasi:cli/stdout@0.2.12",
+  "wasi:cli/stderr@0.2.12",
+  "wasi:cli/terminal-input@0.2.12",
+  "wasi:cli/terminal-output@0.2.12",
+  "wasi:cli/terminal-stdin@0.2.12",
+  "wasi:cli/terminal-stdout@0.2.12",
+  "wasi:cli/terminal-stderr@0.2.12",
+];
+
+/** What a fast-world (QuickJS) guest exports besides its world, from jco's componentize. */
+const QUICKJS_EXPORTS = [
+  "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
+  "wasmgate:edge/handler@0.1.0",
+];
+
+/** What QuickJS's runtime imports, whatever the guest. */
+const QUICKJS_IMPORTS = [
+  "wasi:cli/environment@0.2.12",
+  "wasi:cli/exit@0.2.12",
+  "wasi:io/error@0.2.12",
+  "wasi:io/poll@0.2.12",
+  "wasi:io/streams@0.2.12",
+  ...CLI_STREAMS,
+  "wasi:clocks/monotonic-clock@0.2.12",
+  "wasi:clocks/wall-clock@0.2.12",
+  "wasi:filesystem/types@0.2.12",
+  "wasi:filesystem/preopens@0.2.12",
+  "wasi:random/insecure-seed@0.2.12",
+];
+
+/** wasi:keyvalue 0.2.0-draft2, as the edge-kv world imports it. */
+const KV_DRAFT2_IMPORTS = [
+  "wasi:keyvalue/store@0.2.0-draft2",
+  "wasi:keyvalue/atomics@0.2.0-draft2",
+  "wasi:keyvalue/batch@0.2.0-draft2",
+];
+
 /** What `jco wit` must show for each fixture; null for the one that is not a component. */
 const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[] } | null>> = {
   chatty: {
@@ -48,90 +88,11 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
   },
   // The JS fixtures: jco componentize's own imports (QuickJS's, StarlingMonkey's) besides ours.
   "deep-calls": {
-    exports: [
-      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
-      "wasmgate:edge/handler@0.1.0",
-    ],
-    imports: [
-      "wasi:cli/environment@0.2.12",
-      "wasi:cli/exit@0.2.12",
-      "wasi:io/error@0.2.12",
-      "wasi:io/poll@0.2.12",
-      "wasi:io/streams@0.2.12",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
-      "wasi:clocks/monotonic-clock@0.2.12",
-      "wasi:clocks/wall-clock@0.2.12",
-      "wasi:filesystem/types@0.2.12",
-      "wasi:filesystem/preopens@0.2.12",
-      "wasi:random/insecure-seed@0.2.12",
-      "wasi:keyvalue/store@0.2.0-draft2",
-      "wasi:keyvalue/atomics@0.2.0-draft2",
-      "wasi:keyvalue/batch@0.2.0-draft2",
-      "wasmgate:kv/ext@0.1.0",
-      "wasmgate:edge/types@0.1.0",
-    ],
+    exports: QUICKJS_EXPORTS,
+    imports: [...QUICKJS_IMPORTS, ...KV_DRAFT2_IMPORTS, "wasmgate:kv/ext@0.1.0", "wasmgate:edge/types@0.1.0"],
   },
-  "hostile-edge": {
-    exports: [
-      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
-      "wasmgate:edge/handler@0.1.0",
-    ],
-    imports: [
-      "wasi:cli/environment@0.2.12",
-      "wasi:cli/exit@0.2.12",
-      "wasi:io/error@0.2.12",
-      "wasi:io/poll@0.2.12",
-      "wasi:io/streams@0.2.12",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
-      "wasi:clocks/monotonic-clock@0.2.12",
-      "wasi:clocks/wall-clock@0.2.12",
-      "wasi:filesystem/types@0.2.12",
-      "wasi:filesystem/preopens@0.2.12",
-      "wasi:random/insecure-seed@0.2.12",
-      "wasmgate:edge/types@0.1.0",
-    ],
-  },
-  "request-echo": {
-    exports: [
-      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
-      "wasmgate:edge/handler@0.1.0",
-    ],
-    imports: [
-      "wasi:cli/environment@0.2.12",
-      "wasi:cli/exit@0.2.12",
-      "wasi:io/error@0.2.12",
-      "wasi:io/poll@0.2.12",
-      "wasi:io/streams@0.2.12",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
-      "wasi:clocks/monotonic-clock@0.2.12",
-      "wasi:clocks/wall-clock@0.2.12",
-      "wasi:filesystem/types@0.2.12",
-      "wasi:filesystem/preopens@0.2.12",
-      "wasi:random/insecure-seed@0.2.12",
-      "wasmgate:edge/types@0.1.0",
-    ],
-  },
+  "hostile-edge": { exports: QUICKJS_EXPORTS, imports: [...QUICKJS_IMPORTS, "wasmgate:edge/types@0.1.0"] },
+  "request-echo": { exports: QUICKJS_EXPORTS, imports: [...QUICKJS_IMPORTS, "wasmgate:edge/types@0.1.0"] },
   "hostile-http": {
     exports: ["wasi:http/incoming-handler@0.2.10"],
     imports: [
@@ -141,14 +102,7 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
       "wasi:io/streams@0.2.12",
       "wasi:http/types@0.2.10",
       "wasi:http/outgoing-handler@0.2.10",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
+      ...CLI_STREAMS,
       "wasi:clocks/wall-clock@0.2.12",
       "wasi:filesystem/types@0.2.12",
       "wasi:filesystem/preopens@0.2.12",
@@ -157,29 +111,9 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
   },
   // Built against their own WIT (guest.json "wit"): wasi:keyvalue as others publish it.
   "kv-draft": {
-    exports: [
-      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
-      "wasmgate:edge/handler@0.1.0",
-    ],
+    exports: QUICKJS_EXPORTS,
     imports: [
-      "wasi:cli/environment@0.2.12",
-      "wasi:cli/exit@0.2.12",
-      "wasi:io/error@0.2.12",
-      "wasi:io/poll@0.2.12",
-      "wasi:io/streams@0.2.12",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
-      "wasi:clocks/monotonic-clock@0.2.12",
-      "wasi:clocks/wall-clock@0.2.12",
-      "wasi:filesystem/types@0.2.12",
-      "wasi:filesystem/preopens@0.2.12",
-      "wasi:random/insecure-seed@0.2.12",
+      ...QUICKJS_IMPORTS,
       "wasi:keyvalue/store@0.2.0-draft",
       "wasi:keyvalue/atomics@0.2.0-draft",
       "wasi:keyvalue/batch@0.2.0-draft",
@@ -187,29 +121,9 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
     ],
   },
   "kv-draft2-early": {
-    exports: [
-      "init: func(shim: string, script: string, entry-path: option<string>, disable-gc: bool) -> result<_, string>",
-      "wasmgate:edge/handler@0.1.0",
-    ],
+    exports: QUICKJS_EXPORTS,
     imports: [
-      "wasi:cli/environment@0.2.12",
-      "wasi:cli/exit@0.2.12",
-      "wasi:io/error@0.2.12",
-      "wasi:io/poll@0.2.12",
-      "wasi:io/streams@0.2.12",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
-      "wasi:clocks/monotonic-clock@0.2.12",
-      "wasi:clocks/wall-clock@0.2.12",
-      "wasi:filesystem/types@0.2.12",
-      "wasi:filesystem/preopens@0.2.12",
-      "wasi:random/insecure-seed@0.2.12",
+      ...QUICKJS_IMPORTS,
       "wasi:keyvalue/store@0.2.0-draft2",
       "wasi:keyvalue/atomics@0.2.0-draft2",
       "wasi:keyvalue/batch@0.2.0-draft2",
@@ -247,14 +161,7 @@ const FIXTURE_WIT: Readonly<Record<string, { exports: string[]; imports: string[
       "fermyon:spin/rdbms-types@2.0.0",
       "fermyon:spin/postgres@2.0.0",
       "fermyon:spin/mysql@2.0.0",
-      "wasi:cli/stdin@0.2.12",
-      "wasi:cli/stdout@0.2.12",
-      "wasi:cli/stderr@0.2.12",
-      "wasi:cli/terminal-input@0.2.12",
-      "wasi:cli/terminal-output@0.2.12",
-      "wasi:cli/terminal-stdin@0.2.12",
-      "wasi:cli/terminal-stdout@0.2.12",
-      "wasi:cli/terminal-stderr@0.2.12",
+      ...CLI_STREAMS,
       "wasi:clocks/wall-clock@0.2.12",
       "wasi:filesystem/types@0.2.12",
       "wasi:filesystem/preopens@0.2.12",
