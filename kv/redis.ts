@@ -99,7 +99,8 @@ function replyCode(error: Error): string {
 /** What ioredis rejects a command with once its `commandTimeout` has passed. */
 const COMMAND_TIMED_OUT = "Command timed out";
 
-function toKvError(error: unknown): KvError {
+/** A KvError for what ioredis or Redis raised; `timeoutMessage` tells of ioredis's own timeout. */
+function toKvError(error: unknown, timeoutMessage: string): KvError {
   if (error instanceof KvError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (isReplyError(error)) {
@@ -111,9 +112,7 @@ function toKvError(error: unknown): KvError {
     return new KvError("ERR_KV_INTERNAL", `kv redis rejected the call: ${message}`, { cause: error });
   }
   // ioredis gives its own timeout no code; its text is the only mark.
-  if (message === COMMAND_TIMED_OUT) {
-    return new KvError("ERR_KV_TIMEOUT", `kv redis did not answer in time: ${message}`, { cause: error });
-  }
+  if (message === COMMAND_TIMED_OUT) return new KvError("ERR_KV_TIMEOUT", timeoutMessage, { cause: error });
   // Everything else ioredis raises is about the connection (closed, not writable, retries used up).
   return new KvError("ERR_KV_UNAVAILABLE", `kv redis is unavailable: ${message}`, { cause: error });
 }
@@ -240,10 +239,11 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
 
   const timeoutMessage = `kv redis did not answer within the ${limits.opTimeoutMs} ms op timeout (the call may still apply)`;
   const timedOut = () => new KvError("ERR_KV_TIMEOUT", timeoutMessage);
-  const asKvError = (error: unknown): KvError =>
-    error instanceof Error && error.message === COMMAND_TIMED_OUT
-      ? new KvError("ERR_KV_TIMEOUT", timeoutMessage, { cause: error })
-      : toKvError(error);
+  // Our own client times commands out at the op timeout; a given one at whatever its owner chose.
+  const commandTimeoutMessage = owned
+    ? timeoutMessage
+    : `kv redis did not answer in time: ${COMMAND_TIMED_OUT}`;
+  const asKvError = (error: unknown) => toKvError(error, commandTimeoutMessage);
   const rethrow = (error: unknown): never => {
     throw asKvError(error);
   };
@@ -450,7 +450,7 @@ export function createRedisKvStore(options: RedisKvStoreOptions): KvStore {
       );
       const failure = results?.find(([error]) => error !== null)?.[0];
       if (results === null || failure !== undefined) {
-        throw toKvError(failure ?? new Error("kv redis transaction was aborted"));
+        throw asKvError(failure ?? new Error("kv redis transaction was aborted"));
       }
     },
 
