@@ -4,9 +4,10 @@
 // guests wait on Redis), nearly every call mapped a fresh stack, two `mmap` and one `madvise` per
 // request (`perf stat` of a fast-world Redis counter at 32 connections: 14,000-19,000 `mmap`s in
 // 5 s, against about 100 at 1-4 connections). Growable stacks start with one small segment and add
-// segments as a guest goes deeper, up to the same limit as before (a QuickJS guest recursed 2,337
-// calls deep, against 2,344 with the default stacks), so the pool holds 64 of them and calls reuse
-// them. V8's flags are the process's: this runs on import, before any worker starts.
+// segments as a guest goes deeper, to about the same limit as before (test/fixtures/deep-calls
+// overflows past about 1,980 calls, against 2,271 with the default stacks), so the pool holds 64
+// of them and calls reuse them. V8's flags are the process's: this runs on import, before any
+// worker starts.
 
 import { setFlagsFromString } from "node:v8";
 
